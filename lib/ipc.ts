@@ -1,0 +1,151 @@
+/**
+ * Messages between the primary thread and the HTTP worker threads.
+ *
+ * The primary owns the only Postgres pool (so a replica never opens more than
+ * `store.max_connections` connections, however many workers it runs). Workers reach the database
+ * on cold paths (sign-in, rate limits, admin API, readiness, spend leases) with `callPrimary`, a
+ * request/response over the worker's `parentPort`. The primary pushes state to workers (revoked
+ * tokens, spend cap changes) with `broadcast`, and workers push fire-and-forget data to the primary
+ * (usage batches, telemetry bodies) with `sendToPrimary`.
+ *
+ * Code that runs in the main thread (tests, `weir dev`, the primary itself) can call the same
+ * client functions: `callPrimary` then invokes the registered handler directly.
+ *
+ * Each subsystem keeps both halves together: it registers its handlers with `registerRpc` in the
+ * primary and exports small typed wrappers around `callPrimary` for workers.
+ */
+import { isMainThread, parentPort, type MessagePort, type Worker } from 'node:worker_threads'
+import { GatewayError, ERRORS, type GatewayErrorCode } from './errors.js'
+
+export type RpcHandler = (args: any) => Promise<unknown> | unknown // eslint-disable-line @typescript-eslint/no-explicit-any
+type EventHandler = (data: any) => void // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Wire messages. `t` discriminates. */
+export type Msg =
+  | { t: 'rpc', id: number, name: string, args: unknown }
+  | { t: 'rpc-r', id: number, ok: true, v: unknown }
+  | { t: 'rpc-r', id: number, ok: false, code: string | undefined, msg: string }
+  | { t: 'evt', name: string, data: unknown }
+
+const handlers = new Map<string, RpcHandler>()
+const eventHandlers = new Map<string, EventHandler[]>()
+const workers = new Set<Worker>()
+const joinHooks: Array<(send: (name: string, data: unknown) => void) => void> = []
+
+/** Primary: make `name` callable from workers. Registering a name twice replaces the handler. */
+export function registerRpc (table: Record<string, RpcHandler>): void {
+  for (const name in table) handlers.set(name, table[name] as RpcHandler)
+}
+
+/** Primary: forget every handler (tests and shutdown). */
+export function clearRpc (): void { handlers.clear(); joinHooks.length = 0 }
+
+/** Subscribe to events: in a worker, events broadcast by the primary; in the primary, events sent by workers. */
+export function onEvent (name: string, fn: EventHandler): () => void {
+  const list = eventHandlers.get(name) ?? []
+  list.push(fn)
+  eventHandlers.set(name, list)
+  return () => { const l = eventHandlers.get(name); if (l !== undefined) l.splice(l.indexOf(fn) >>> 0, 1) }
+}
+
+function emitLocal (name: string, data: unknown): void {
+  const list = eventHandlers.get(name)
+  if (list !== undefined) for (const fn of list) fn(data)
+}
+
+function toError (code: string | undefined, msg: string): Error {
+  if (code !== undefined && code in ERRORS) return new GatewayError(code as GatewayErrorCode, msg)
+  const err = new Error(msg) as Error & { code?: string }
+  if (code !== undefined) err.code = code
+  return err
+}
+
+async function invoke (name: string, args: unknown): Promise<unknown> {
+  const h = handlers.get(name)
+  if (h === undefined) throw toError('GW_INTERNAL', `no handler for ${name}`)
+  return await h(args)
+}
+
+// ---- worker side -------------------------------------------------------------------------------
+
+let nextId = 1
+const pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void, timer: NodeJS.Timeout }>()
+let port: MessagePort | null = isMainThread ? null : parentPort
+
+function onWorkerMessage (m: Msg): void {
+  if (m.t === 'rpc-r') {
+    const p = pending.get(m.id)
+    if (p === undefined) return
+    pending.delete(m.id)
+    clearTimeout(p.timer)
+    if (m.ok) p.resolve(m.v)
+    else p.reject(toError(m.code, m.msg))
+  } else if (m.t === 'evt') {
+    emitLocal(m.name, m.data)
+  }
+}
+
+/** Worker: start listening on `parentPort`. Called once by the worker entry point. */
+export function startWorkerIpc (p: MessagePort | null = parentPort): void {
+  port = p
+  port?.on('message', (m: Msg) => { if (typeof m === 'object' && m !== null && 't' in m) onWorkerMessage(m) })
+}
+
+/**
+ * Call a primary-side handler. In the main thread the handler runs directly. Rejects after
+ * `timeoutMs` (default 5 s) with code `ETIMEDOUT`.
+ */
+export async function callPrimary<T = unknown> (name: string, args: unknown = {}, timeoutMs = 5000): Promise<T> {
+  if (port === null) return await invoke(name, args) as T
+  const id = nextId++
+  const p = port
+  return await new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      pending.delete(id)
+      reject(toError('ETIMEDOUT', `${name}: no answer from the primary in ${timeoutMs} ms`))
+    }, timeoutMs)
+    pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer })
+    p.postMessage({ t: 'rpc', id, name, args } satisfies Msg)
+  })
+}
+
+/** Worker → primary, fire and forget. In the main thread, delivered to local `onEvent` handlers. */
+export function sendToPrimary (name: string, data: unknown, transfer?: ArrayBuffer[]): void {
+  if (port === null) { emitLocal(name, data); return }
+  port.postMessage({ t: 'evt', name, data } satisfies Msg, transfer)
+}
+
+// ---- primary side ------------------------------------------------------------------------------
+
+/** Primary: serve RPCs and events from `w` until it exits. Runs the join hooks for it. */
+export function attachWorker (w: Worker): void {
+  workers.add(w)
+  w.on('message', (m: Msg) => {
+    if (typeof m !== 'object' || m === null || !('t' in m)) return
+    if (m.t === 'rpc') {
+      invoke(m.name, m.args).then(
+        (v) => { if (workers.has(w)) w.postMessage({ t: 'rpc-r', id: m.id, ok: true, v } satisfies Msg) },
+        (err: unknown) => {
+          if (!workers.has(w)) return
+          const e = err as { code?: unknown, message?: unknown }
+          w.postMessage({ t: 'rpc-r', id: m.id, ok: false, code: typeof e?.code === 'string' ? e.code : undefined, msg: typeof e?.message === 'string' ? e.message : String(err) } satisfies Msg)
+        })
+    } else if (m.t === 'evt') {
+      emitLocal(m.name, m.data)
+    }
+  })
+  w.once('exit', () => { workers.delete(w) })
+  const send = (name: string, data: unknown): void => { w.postMessage({ t: 'evt', name, data } satisfies Msg) }
+  for (const hook of joinHooks) hook(send)
+}
+
+/** Primary: run `hook` for every worker that attaches from now on (to send it the current state). */
+export function onWorkerJoin (hook: (send: (name: string, data: unknown) => void) => void): void {
+  joinHooks.push(hook)
+}
+
+/** Primary: send an event to every worker, and to main-thread subscribers. */
+export function broadcast (name: string, data: unknown): void {
+  for (const w of workers) w.postMessage({ t: 'evt', name, data } satisfies Msg)
+  if (isMainThread) emitLocal(name, data)
+}

@@ -1,0 +1,126 @@
+/**
+ * The two log streams, both on stderr, from every thread.
+ *
+ * - `audit(event, fields)`: one JSON object per line, always on: `{"ts","evt",...fields}`. These are
+ *   the events operators ship to their SIEM; names are a closed union.
+ * - `ops.debug|info|warn|error(msg)`: `[gateway] <ISO time> <level> <msg>` lines gated by
+ *   `CLAUDE_GATEWAY_LOG_LEVEL` (debug|info|warn|error, default info). A disabled level is a no-op
+ *   function, so call sites need no level checks.
+ *
+ * Lines are written with `fs.writeSync(2, …)` rather than `process.stderr`: inside a worker thread
+ * `process.stderr` is relayed through the main thread's event loop, which would reorder lines and
+ * add latency. One write per line, each kept under PIPE_BUF (4096 bytes) so lines from different
+ * threads never interleave. EAGAIN on a non-blocking pipe is retried briefly.
+ */
+import { writeSync } from 'node:fs'
+
+export type AuditEvent =
+  | 'config.load'
+  | 'access.denied'
+  | 'device.authorize'
+  | 'device.verify'
+  | 'device.callback'
+  | 'session.mint'
+  | 'session.refresh'
+  | 'session.revoke'
+  | 'auth.denied'
+  | 'managed.serve'
+  | 'desktop_bootstrap.serve'
+  | 'desktop_bootstrap.denied'
+  | 'inference'
+  | 'spend.blocked'
+  | 'admin.denied'
+  | 'admin.limit.upsert'
+  | 'admin.limit.delete'
+  | 'telemetry.dropped'
+  | 'worker.exit'
+
+export type Level = 'debug' | 'info' | 'warn' | 'error'
+const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 }
+const PIPE_BUF = 4096
+
+/** Test hook: when set, lines go here instead of fd 2. */
+let sink: ((line: string) => void) | undefined
+
+export function setLogSink (fn: ((line: string) => void) | undefined): void { sink = fn }
+
+function writeLine (line: string): void {
+  if (sink !== undefined) { sink(line); return }
+  const buf = Buffer.from(line, 'utf8')
+  let off = 0
+  let spins = 0
+  while (off < buf.length) {
+    try {
+      off += writeSync(2, buf, off, buf.length - off)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && spins++ < 1000) continue
+      return // stderr is gone; logging must never take the gateway down
+    }
+  }
+}
+
+/** Emit one audit event. Values that are `undefined` are dropped; strings are truncated so the line fits in PIPE_BUF. */
+export function audit (evt: AuditEvent, fields: Record<string, unknown> = {}): void {
+  const rec: Record<string, unknown> = { ts: new Date().toISOString(), evt }
+  for (const k in fields) {
+    const v = fields[k]
+    if (v !== undefined) rec[k] = v
+  }
+  let line = JSON.stringify(rec)
+  if (line.length >= PIPE_BUF) {
+    for (const k in rec) {
+      const v = rec[k]
+      if (typeof v === 'string' && v.length > 256) rec[k] = v.slice(0, 256) + '…'
+    }
+    line = JSON.stringify(rec)
+    if (line.length >= PIPE_BUF) line = JSON.stringify({ ts: rec.ts, evt, truncated: true })
+  }
+  writeLine(line + '\n')
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/g
+const escapeControl = (s: string): string => s.replace(CONTROL, (c) => {
+  switch (c) {
+    case '\n': return '\\n'
+    case '\r': return '\\r'
+    case '\t': return '\\t'
+    default: return '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0')
+  }
+})
+
+function opsLine (level: Level, msg: string): void {
+  let text = escapeControl(msg)
+  if (text.length > PIPE_BUF - 64) text = text.slice(0, PIPE_BUF - 64) + '…'
+  writeLine(`[gateway] ${new Date().toISOString()} ${level} ${text}\n`)
+}
+
+const noop = (_msg: string): void => {}
+
+/** Operational log. Methods for disabled levels are no-ops. */
+export const ops = {
+  debug: noop as (msg: string) => void,
+  info: noop as (msg: string) => void,
+  warn: noop as (msg: string) => void,
+  error: noop as (msg: string) => void,
+}
+
+/** Set the threshold. Unknown values fall back to `info`. */
+export function setLogLevel (level: string | undefined): Level {
+  const lv: Level = level !== undefined && level in RANK ? level as Level : 'info'
+  for (const l of Object.keys(RANK) as Level[]) {
+    ops[l] = RANK[l] >= RANK[lv] ? (msg: string) => opsLine(l, msg) : noop
+  }
+  return lv
+}
+
+setLogLevel(process.env.CLAUDE_GATEWAY_LOG_LEVEL)
+
+/** Short description of an unknown thrown value for the ops log. */
+export function describeError (err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code
+    return typeof code === 'string' && !err.message.includes(code) ? `${code}: ${err.message}` : err.message
+  }
+  return String(err)
+}
