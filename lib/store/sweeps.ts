@@ -1,0 +1,150 @@
+/**
+ * Background deletes that keep the store from growing without bound.
+ *
+ * - Expired `kv` rows, every 30 s.
+ * - Retention, at start and hourly: admin audit rows older than `audit_retention_days`, spend
+ *   buckets (per principal and pooled per group) not updated for `spend_retention_months`, and
+ *   identity rows not updated for `identity_retention_days`.
+ *
+ * Deletes go in batches of 10,000 rows, at most 50 batches per table per run, each batch its own
+ * short transaction under a 30 s statement timeout, so a large backlog never holds locks for long
+ * and is worked off over several runs. A role without DELETE on a table (SQLSTATE 42501) gets one
+ * warning per table for the life of the process and the other tables are still swept.
+ */
+import { ops, describeError } from '../log.js'
+import type { Sql } from './db.js'
+
+/** Retention windows, from the `admin:` config block. A value that is not a positive number disables that sweep. */
+export interface RetentionSettings {
+  auditRetentionDays: number
+  spendRetentionMonths: number
+  identityRetentionDays: number
+}
+
+/** Rows deleted by one {@link sweepRetention} run. */
+export interface RetentionResult { audit: number, spend: number, identity: number }
+
+/** Rows per delete statement. */
+export const SWEEP_BATCH = 10_000
+/** Batches per table per run. */
+export const SWEEP_MAX_BATCHES = 50
+const STATEMENT_TIMEOUT_MS = '30000'
+
+const warnedTables = new Set<string>()
+
+type Cutoff = { days: number } | { months: number }
+
+/** One table's retention rule: rows whose `column` is older than the cutoff go. */
+interface Rule { table: 'admin_audit' | 'spend' | 'pooled_spend' | 'principal_emails', column: 'at' | 'updated_at', cutoff: Cutoff }
+
+/** Delete one batch; returns the number of rows removed. */
+async function deleteBatch (sql: Sql, rule: Rule): Promise<number> {
+  const { days, months } = { days: 0, months: 0, ...rule.cutoff }
+  return await sql.begin(async (tx) => {
+    await tx`select set_config('statement_timeout', ${STATEMENT_TIMEOUT_MS}, true)`
+    const before = tx`now() - make_interval(months => ${months}::int, days => ${days}::int)`
+    const res = await tx`
+      delete from ${tx(rule.table)} where ctid = any(array(
+        select ctid from ${tx(rule.table)} where ${tx(rule.column)} < ${before} limit ${SWEEP_BATCH}
+      ))`
+    return res.count
+  })
+}
+
+/** Run a rule's batches until a short batch or the batch limit. 42501 warns once and counts 0. */
+async function sweepTable (sql: Sql, rule: Rule): Promise<number> {
+  let total = 0
+  try {
+    for (let i = 0; i < SWEEP_MAX_BATCHES; i++) {
+      const n = await deleteBatch(sql, rule)
+      total += n
+      if (n < SWEEP_BATCH) break
+    }
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== '42501') throw err
+    if (!warnedTables.has(rule.table)) {
+      warnedTables.add(rule.table)
+      ops.warn(`retention sweep skipped for ${rule.table}: the database role may not delete from it (${describeError(err)})`)
+    }
+  }
+  return total
+}
+
+const positive = (n: number): boolean => typeof n === 'number' && Number.isFinite(n) && n > 0
+
+/** Delete every expired `kv` row (in batches). Returns the number deleted. */
+export async function sweepExpiredKv (sql: Sql): Promise<number> {
+  let total = 0
+  for (let i = 0; i < SWEEP_MAX_BATCHES; i++) {
+    const res = await sql`
+      delete from kv where ctid = any(array(
+        select ctid from kv where expires_at <= now() limit ${SWEEP_BATCH}
+      ))`
+    total += res.count
+    if (res.count < SWEEP_BATCH) break
+  }
+  return total
+}
+
+/** One retention pass over every table. Non-permission errors propagate after the tables before them were swept. */
+export async function sweepRetention (sql: Sql, s: RetentionSettings): Promise<RetentionResult> {
+  const out: RetentionResult = { audit: 0, spend: 0, identity: 0 }
+  if (positive(s.auditRetentionDays)) {
+    out.audit = await sweepTable(sql, { table: 'admin_audit', column: 'at', cutoff: { days: Math.floor(s.auditRetentionDays) } })
+  }
+  if (positive(s.spendRetentionMonths)) {
+    const cutoff = { months: Math.floor(s.spendRetentionMonths) }
+    out.spend = await sweepTable(sql, { table: 'spend', column: 'updated_at', cutoff }) +
+      await sweepTable(sql, { table: 'pooled_spend', column: 'updated_at', cutoff })
+  }
+  if (positive(s.identityRetentionDays)) {
+    out.identity = await sweepTable(sql, { table: 'principal_emails', column: 'updated_at', cutoff: { days: Math.floor(s.identityRetentionDays) } })
+  }
+  return out
+}
+
+/** Options for {@link startSweeps}; the intervals exist for tests. */
+export interface SweepSchedule extends RetentionSettings {
+  /** Milliseconds between kv expiry sweeps (default 30 s). */
+  kvIntervalMs?: number
+  /** Milliseconds between retention sweeps (default 1 h). */
+  retentionIntervalMs?: number
+  /** Set false to run only the kv sweep (no `admin:` block configured). Default true. */
+  retention?: boolean
+}
+
+/**
+ * Start the background sweeps: kv expiry every 30 s, retention now and then hourly. Timers are
+ * unref'd so they never keep the process alive; a run never overlaps the previous one of its kind;
+ * failures are logged with ops.warn and retried on the next tick. `stop()` cancels future runs.
+ */
+export function startSweeps (sql: Sql, settings: SweepSchedule): { stop(): void } {
+  let stopped = false
+  const timers: NodeJS.Timeout[] = []
+  const every = (name: string, ms: number, job: () => Promise<unknown>, runNow: boolean): void => {
+    let running = false
+    const tick = (): void => {
+      if (stopped || running) return
+      running = true
+      job().catch((err: unknown) => { ops.warn(`${name} sweep failed: ${describeError(err)}`) })
+        .finally(() => { running = false })
+    }
+    const t = setInterval(tick, ms)
+    t.unref()
+    timers.push(t)
+    if (runNow) tick()
+  }
+  every('kv expiry', settings.kvIntervalMs ?? 30_000, async () => await sweepExpiredKv(sql), false)
+  if (settings.retention !== false) {
+    every('retention', settings.retentionIntervalMs ?? 3_600_000, async () => {
+      const r = await sweepRetention(sql, settings)
+      if (r.audit + r.spend + r.identity > 0) ops.info(`retention sweep removed ${r.audit} audit, ${r.spend} spend and ${r.identity} identity rows`)
+    }, true)
+  }
+  return {
+    stop () {
+      stopped = true
+      for (const t of timers) clearInterval(t)
+    },
+  }
+}
