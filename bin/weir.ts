@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+import { main } from '../lib/cli/main.js'
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code },
+  (err: unknown) => {
+    process.stderr.write(`weir: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+    process.exitCode = 1
+  })

@@ -1,0 +1,55 @@
+/**
+ * `weir` command-line entry: dispatches to the sub-commands. Each sub-command parses its own flags
+ * strictly (unknown flags are errors) and answers `--help`.
+ */
+import { EX_USAGE, UsageError } from './args.js'
+import { VERSION } from '../version.js'
+
+const USAGE = `weir ${VERSION} — a gateway between Claude Code and your model providers
+
+Usage: weir <command> [flags]
+
+Commands:
+  serve --config FILE [--workers N]   run the gateway (alias: gateway)
+  validate --config FILE              check a gateway.yaml without touching network or database
+  migrate --config FILE               apply database migrations and exit
+  dev [--port N] [--user EMAIL] ...   a complete local gateway with nothing installed
+  client-settings --url URL           print the managed-settings.json that points Claude Code here
+  version                             print the version
+
+Run 'weir <command> --help' for a command's flags.
+`
+
+type Command = (argv: string[]) => Promise<number>
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import('./serve.js')).runServe,
+  gateway: async () => (await import('./serve.js')).runServe,
+  validate: async () => (await import('./validate.js')).runValidate,
+  migrate: async () => (await import('./migrate.js')).runMigrate,
+  dev: async () => (await import('../dev/run.js')).runDev,
+  'client-settings': async () => (await import('./client-settings.js')).runClientSettings,
+}
+
+export async function main (argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(USAGE)
+    return cmd === undefined ? EX_USAGE : 0
+  }
+  if (cmd === 'version' || cmd === '--version' || cmd === '-v') { process.stdout.write(VERSION + '\n'); return 0 }
+  const load = COMMANDS[cmd]
+  if (load === undefined) {
+    process.stderr.write(`weir: unknown command '${cmd}'\n\n${USAGE}`)
+    return EX_USAGE
+  }
+  try {
+    return await (await load())(rest)
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`weir ${cmd}: ${err.message}\nRun 'weir ${cmd} --help' for usage.\n`)
+      return EX_USAGE
+    }
+    throw err
+  }
+}

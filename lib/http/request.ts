@@ -1,0 +1,111 @@
+/**
+ * The per-request record every handler receives.
+ *
+ * uWebSockets.js gives handlers a stack-allocated `HttpRequest` that is only valid until the
+ * handler first returns or awaits, so everything a handler may need later is copied here
+ * synchronously: method, path, query, all headers, the peer address. The record is a plain object
+ * of fixed shape created in one place (`captureRequest`), which keeps V8's inline caches happy.
+ *
+ * `finish` is the single exit: whoever ends the response (respond.ts writers, the streaming proxy,
+ * the abort handler) calls it once, which marks the record done and lets the worker count
+ * in-flight requests for graceful drain.
+ */
+import { randomUUID } from 'node:crypto'
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
+
+export interface Req {
+  /** Upper-case method as sent. */
+  readonly method: string
+  /** Path without the query string. */
+  readonly path: string
+  /** Raw query string without `?` ('' when none). */
+  readonly query: string
+  /** All request headers, names lower-cased. A repeated header keeps its last value, except cookies which are joined. */
+  readonly headers: Record<string, string>
+  /** Sum over headers of name + value + 4, for `limits.max_request_header_bytes`. */
+  readonly headerBytes: number
+  /** TCP peer address as text (unnormalised). */
+  readonly peer: string
+  /** Request id: the client's `x-client-request-id` when well-formed, else a fresh UUID. */
+  readonly id: string
+  /** `performance.now()` when the request arrived. */
+  readonly t0: number
+  /** Resolved client IP, filled lazily by `clientIp()` in the dispatcher. */
+  ip: string
+  /** True once the client went away; `res` must not be touched after that. */
+  aborted: boolean
+  /** True once status and headers were written. */
+  started: boolean
+  /** True once the response ended (or the request was aborted). */
+  done: boolean
+  /** Called once if the client aborts before `done` (e.g. to cancel the upstream request). */
+  onAbort: (() => void) | null
+  /** Called once when the request is finished, for in-flight accounting. */
+  onFinish: ((rq: Req) => void) | null
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
+const decoder = new TextDecoder()
+
+/** Copy what handlers need out of uWS's request. Must run synchronously at the start of the handler. */
+export function captureRequest (res: HttpResponse, req: HttpRequest): Req {
+  const headers: Record<string, string> = {}
+  let headerBytes = 0
+  req.forEach((k, v) => {
+    headerBytes += k.length + v.length + 4
+    if (k === 'cookie' && headers.cookie !== undefined) headers.cookie += '; ' + v
+    else headers[k] = v
+  })
+  const cid = headers['x-client-request-id']
+  return {
+    method: req.getCaseSensitiveMethod().toUpperCase(),
+    path: req.getUrl(),
+    query: req.getQuery() ?? '',
+    headers,
+    headerBytes,
+    peer: decoder.decode(res.getRemoteAddressAsText()),
+    id: cid !== undefined && REQUEST_ID.test(cid) ? cid : randomUUID(),
+    t0: performance.now(),
+    ip: '',
+    aborted: false,
+    started: false,
+    done: false,
+    onAbort: null,
+    onFinish: null,
+  }
+}
+
+/** Mark the request finished (idempotent). */
+export function finish (rq: Req): void {
+  if (rq.done) return
+  rq.done = true
+  const f = rq.onFinish
+  rq.onFinish = null
+  if (f !== null) f(rq)
+}
+
+/** Parse an `application/x-www-form-urlencoded` body. Repeated keys keep the first value. */
+export function parseForm (body: Buffer | string): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const [k, v] of new URLSearchParams(typeof body === 'string' ? body : body.toString('utf8'))) {
+    if (!out.has(k)) out.set(k, v)
+  }
+  return out
+}
+
+/** Parse the query string into a multi-map (repeated keys keep every value in order). */
+export function parseQuery (query: string): URLSearchParams {
+  return new URLSearchParams(query)
+}
+
+/** Value of one cookie, or undefined. */
+export function getCookie (rq: Req, name: string): string | undefined {
+  const raw = rq.headers.cookie
+  if (raw === undefined) return undefined
+  for (const part of raw.split(';')) {
+    const eq = part.indexOf('=')
+    if (eq < 0) continue
+    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim()
+  }
+  return undefined
+}
