@@ -9,6 +9,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import uWS from 'uWebSockets.js'
 import { buildRouter } from '../lib/http/routes.js'
+import { buildServices } from '../lib/services.js'
 import { setHsts } from '../lib/http/respond.js'
 import { pipeline } from '../lib/http/router.js'
 import { startWorkerIpc } from '../lib/ipc.js'
@@ -35,7 +36,7 @@ const track = {
   end: () => { inflight--; if (inflight === 0 && drainWaiter !== null) drainWaiter() },
 }
 
-const router = buildRouter(ctx)
+const router = buildRouter(ctx, buildServices(ctx))
 app.any('/*', pipeline(router, {
   allow: new CidrList(config.access_control.allow_cidrs),
   deny: new CidrList(config.access_control.deny_cidrs),

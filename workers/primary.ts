@@ -31,6 +31,7 @@ import { startSweeps } from '../lib/store/sweeps.js'
 import { HTTP_WORKER_FILE } from '../lib/version.js'
 import type { BootInfo, WorkerInit } from '../lib/worker-context.js'
 import { assertNativeUws } from './native.js'
+import { PRIMARY_MODULES, type Running } from './primary-modules.js'
 
 export interface StartOptions {
   /** HTTP worker threads (default: the machine's available parallelism). */
@@ -82,6 +83,13 @@ export async function startGateway (loaded: LoadedConfig, opts: StartOptions = {
   registerStoreRpc(sql)
 
   let sweeps: { stop: () => void } | undefined
+  const running: Array<{ name: string, r: Running }> = []
+  const stopModules = async (): Promise<void> => {
+    for (const { name, r } of running.reverse()) {
+      try { await r.stop() } catch (err) { ops.warn(`stopping ${name}: ${describeError(err)}`) }
+    }
+    running.length = 0
+  }
   try {
     const oidc = config.oidc === undefined ? null : await discoverOidc(config.oidc, env)
     if (config.listen.tls !== undefined) {
@@ -91,24 +99,29 @@ export async function startGateway (loaded: LoadedConfig, opts: StartOptions = {
     }
     const port = config.listen.port === 0 ? await freePort(config.listen.host) : config.listen.port
     const boot: BootInfo = { oidc, port }
+    for (const m of PRIMARY_MODULES) {
+      const r = await m.start({ sql, loaded, boot })
+      if (r !== undefined) running.push({ name: m.name, r })
+    }
     sweeps = startSweeps(sql, {
       auditRetentionDays: config.admin?.audit_retention_days ?? 365,
       spendRetentionMonths: config.admin?.spend_retention_months ?? 13,
       identityRetentionDays: config.admin?.identity_retention_days ?? 90,
     })
-    return await superviseWorkers(loaded, boot, sql, sweeps, {
+    return await superviseWorkers(loaded, boot, sql, { stop: async () => { sweeps?.stop(); await stopModules() } }, {
       count: Math.max(1, opts.workers ?? availableParallelism()),
       drainTimeoutMs: opts.drainTimeoutMs ?? (Number(env.CLAUDE_GATEWAY_DRAIN_TIMEOUT_MS) || 30_000),
     })
   } catch (err) {
     sweeps?.stop()
+    await stopModules()
     clearRpc()
     await sql.end({ timeout: 1 }).catch(() => {})
     throw err
   }
 }
 
-async function superviseWorkers (loaded: LoadedConfig, boot: BootInfo, sql: Sql, sweeps: { stop: () => void },
+async function superviseWorkers (loaded: LoadedConfig, boot: BootInfo, sql: Sql, background: { stop: () => Promise<void> },
   o: { count: number, drainTimeoutMs: number }): Promise<Gateway> {
   const { config } = loaded
   const slots: Array<Worker | null> = new Array<Worker | null>(o.count).fill(null)
@@ -178,7 +191,7 @@ async function superviseWorkers (loaded: LoadedConfig, boot: BootInfo, sql: Sql,
     stop: async () => {
       stopped ??= (async () => {
         await stopWorkers()
-        sweeps.stop()
+        await background.stop()
         clearRpc()
         await sql.end({ timeout: 5 }).catch(() => {})
       })()

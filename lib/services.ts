@@ -1,0 +1,26 @@
+/**
+ * Long-lived objects one HTTP worker builds at start and every route shares: the session verifier
+ * (with its revocation state), the model router, the policy, spend and telemetry hooks. Built once
+ * from the frozen config; nothing here touches the database on the request path.
+ */
+import { onEvent } from './ipc.js'
+import { CidrList } from './net/cidr.js'
+import { ModelRouter } from './proxy/routing.js'
+import { type Revocation, Sessions } from './session/sessions.js'
+import { keyRing } from './session/token.js'
+import type { WorkerContext } from './worker-context.js'
+
+export interface Services {
+  readonly sessions: Sessions
+  readonly models: ModelRouter
+  readonly trusted: CidrList
+}
+
+export function buildServices (ctx: WorkerContext): Services {
+  const { config } = ctx
+  const trusted = new CidrList(config.listen.trusted_proxies)
+  const sessions = new Sessions(keyRing(config.session.jwt_secret), { issuer: config.listen.public_url, trusted })
+  onEvent('sessions.revoked', (list: Revocation[]) => { sessions.applyRevocations(list) })
+  const models = new ModelRouter(config.models ?? [], config.auto_include_builtin_models, config.upstreams.map((u) => ({ name: u.name, provider: u.provider })))
+  return { sessions, models, trusted }
+}

@@ -1,0 +1,23 @@
+/**
+ * Subsystems that run in the primary thread next to the database pool: each registers its RPC
+ * handlers (lib/ipc.ts), listens for Postgres notifications, runs timers or worker pools, and is
+ * stopped in reverse order at shutdown (after the HTTP workers drained). A subsystem adds itself
+ * by appending one line to `PRIMARY_MODULES`.
+ */
+import type { Sql } from 'postgres'
+import type { LoadedConfig } from '../lib/config/load.js'
+import type { BootInfo } from '../lib/worker-context.js'
+
+export interface PrimaryContext {
+  readonly sql: Sql
+  readonly loaded: LoadedConfig
+  readonly boot: BootInfo
+}
+
+/** What a started module leaves behind: how to stop it (flush, close listeners, end pools). */
+export interface Running { stop (): Promise<void> | void }
+
+export type PrimaryModule = (ctx: PrimaryContext) => Promise<Running | undefined> | Running | undefined
+
+export const PRIMARY_MODULES: ReadonlyArray<{ name: string, start: PrimaryModule }> = [
+]
