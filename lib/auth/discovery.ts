@@ -3,11 +3,13 @@
  *
  * Boot fails with a clear message when the document cannot be fetched or is unusable: a gateway
  * that cannot sign anyone in should not start taking traffic. The fetch goes through the SSRF
- * guard (a loopback issuer only with CLAUDE_GATEWAY_ALLOW_LOOPBACK), honours `oidc.ca_cert_pem`,
- * and every endpoint the document names must pass the same host check.
+ * guard (a loopback issuer only with CLAUDE_GATEWAY_ALLOW_LOOPBACK), honours `oidc.ca_cert_pem`
+ * and `oidc.use_proxy` (lib/auth/idp-http.ts), and every endpoint the document names must pass the
+ * same host check.
  */
 import { BootError } from '../errors.js'
-import { blockedHostName, guardedAgent, guardedFetch, loopbackAllowed } from '../net/ssrf.js'
+import { blockedHostName, loopbackAllowed } from '../net/ssrf.js'
+import { IdpHttp } from './idp-http.js'
 
 /** The parts of the IdP's metadata Weir uses. */
 export interface OidcMetadata {
@@ -22,12 +24,16 @@ export interface OidcMetadata {
   readonly scopes_supported?: readonly string[]
   readonly code_challenge_methods_supported?: readonly string[]
   readonly id_token_signing_alg_values_supported?: readonly string[]
+  /** RFC 9207: the IdP puts `iss` on its authorization responses. */
+  readonly authorization_response_iss_parameter_supported?: boolean
 }
 
 export interface DiscoveryInput {
   readonly issuer: string
   readonly discovery_url?: string | undefined
   readonly ca_cert_pem?: string | undefined
+  /** Fetch through HTTPS_PROXY/HTTP_PROXY (honouring NO_PROXY). */
+  readonly use_proxy?: boolean | undefined
 }
 
 const trimSlash = (s: string): string => s.replace(/\/+$/, '')
@@ -46,10 +52,10 @@ export async function discoverOidc (oidc: DiscoveryInput, env: NodeJS.ProcessEnv
       : `the issuer host is refused (${hostProblem})`)
   }
 
-  const agent = guardedAgent({ allowLoopback, ...(oidc.ca_cert_pem !== undefined ? { ca: oidc.ca_cert_pem } : {}) })
+  const http = new IdpHttp({ ca_cert_pem: oidc.ca_cert_pem, use_proxy: oidc.use_proxy }, env)
   let doc: Record<string, unknown>
   try {
-    const res = await guardedFetch(url, { dispatcher: agent, timeoutMs: 10_000, headers: { accept: 'application/json' } })
+    const res = await http.fetch(url, { headers: { accept: 'application/json' } })
     if (res.status !== 200) fail(`HTTP ${res.status}`)
     doc = await res.json() as Record<string, unknown>
   } catch (err) {
@@ -60,7 +66,7 @@ export async function discoverOidc (oidc: DiscoveryInput, env: NodeJS.ProcessEnv
       : e.cause?.message ?? e.message ?? String(err)
     return fail(reason)
   } finally {
-    await agent.close().catch(() => {})
+    await http.close()
   }
 
   if (typeof doc !== 'object' || doc === null) fail('the document is not a JSON object')
@@ -95,6 +101,9 @@ export async function discoverOidc (oidc: DiscoveryInput, env: NodeJS.ProcessEnv
     scopes_supported: strings('scopes_supported'),
     code_challenge_methods_supported: strings('code_challenge_methods_supported'),
     id_token_signing_alg_values_supported: strings('id_token_signing_alg_values_supported'),
+    authorization_response_iss_parameter_supported: typeof doc.authorization_response_iss_parameter_supported === 'boolean'
+      ? doc.authorization_response_iss_parameter_supported
+      : undefined,
   }
   for (const k of Object.keys(md)) if (md[k] === undefined) delete md[k]
   return md as unknown as OidcMetadata

@@ -8,11 +8,18 @@
  * `login_hint` when it names a known user, else the current user (`setUser`).
  *
  * Test controls: `denyNext()` makes the next sign-in end with `access_denied`; `disable(sub)`
- * makes the provider forget an account, so its refresh tokens stop working (offboarding).
+ * makes the provider forget an account, so its refresh tokens stop working (offboarding);
+ * `requirePkce` makes it refuse authorization requests without PKCE; `authMethods` limits the
+ * client authentication methods it accepts and advertises.
+ *
+ * Clients whose redirect URIs are all `http://` loopback IP URLs are registered as native
+ * applications, so (per RFC 8252) any port matches: a gateway started on a free port can use
+ * `http://127.0.0.1/oauth/callback` as its registered redirect URI.
  *
  * Loaded lazily: only `weir dev` and the tests import this module, never `weir serve`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createTlsServer } from 'node:https'
 import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 
@@ -22,15 +29,19 @@ export interface DevUser {
   email_verified?: boolean | string
   name?: string
   groups?: string[]
-  /** Any extra claims to put in id_token and userinfo. */
+  /** Any extra claims to put in id_token and userinfo (released with the profile scope; name them in the initial user list). */
   extra?: Record<string, unknown>
 }
 
 export interface DevClient {
   client_id: string
-  client_secret: string
+  /** Not needed with private_key_jwt. */
+  client_secret?: string
   redirect_uris: string[]
-  token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post'
+  /** Default client_secret_post (what a gateway picks when the IdP accepts every method). */
+  token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt'
+  /** Public keys for private_key_jwt. */
+  jwks?: { keys: Array<Record<string, unknown>> }
 }
 
 export interface DevIdpOptions {
@@ -41,6 +52,12 @@ export interface DevIdpOptions {
   clients: DevClient[]
   /** Leave claims other than `sub` out of the id_token (forces userinfo fallback). */
   thinIdToken?: boolean
+  /** Serve HTTPS with this PEM key and certificate (the issuer becomes https://). */
+  tls?: { key: string, cert: string }
+  /** Refuse authorization requests that carry no PKCE code challenge. */
+  requirePkce?: boolean
+  /** Client authentication methods accepted and advertised at the token endpoint (default: all). */
+  authMethods?: Array<'client_secret_basic' | 'client_secret_post' | 'private_key_jwt'>
 }
 
 export interface DevIdp {
@@ -57,19 +74,31 @@ export interface DevIdp {
   close (): Promise<void>
 }
 
+/** `http://` on a loopback IP literal (oidc-provider refuses `localhost` for native clients). */
+function isLoopbackHttp (uri: string): boolean {
+  try {
+    const u = new URL(uri)
+    return u.protocol === 'http:' && ['127.0.0.1', '[::1]'].includes(u.hostname)
+  } catch {
+    return false
+  }
+}
+
 export async function startDevIdp (opts: DevIdpOptions): Promise<DevIdp> {
   const { default: Provider } = await import('oidc-provider')
   const host = opts.host ?? '127.0.0.1'
   const users = new Map<string, DevUser>(opts.users.map((u) => [u.sub, u]))
   const disabled = new Set<string>()
+  // Claims named in users' `extra` are released with the profile scope.
+  const extraClaims = [...new Set(opts.users.flatMap((u) => Object.keys(u.extra ?? {})))]
   let current = opts.users[0]?.sub
   let deny = false
 
   // Bind first so the issuer URL carries the real port.
-  const server: Server = createServer()
+  const server: Server = opts.tls !== undefined ? createTlsServer({ key: opts.tls.key, cert: opts.tls.cert }) : createServer()
   await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(opts.port ?? 0, host, resolve) })
   const port = (server.address() as AddressInfo).port
-  const issuer = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+  const issuer = `${opts.tls !== undefined ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`
 
   const claimsOf = (u: DevUser): Record<string, unknown> => ({
     sub: u.sub,
@@ -83,17 +112,20 @@ export async function startDevIdp (opts: DevIdpOptions): Promise<DevIdp> {
   const provider = new Provider(issuer, {
     clients: opts.clients.map((c) => ({
       client_id: c.client_id,
-      client_secret: c.client_secret,
+      ...(c.client_secret !== undefined ? { client_secret: c.client_secret } : {}),
       redirect_uris: c.redirect_uris,
+      ...(c.redirect_uris.every(isLoopbackHttp) ? { application_type: 'native' } : {}),
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
-      token_endpoint_auth_method: c.token_endpoint_auth_method ?? 'client_secret_basic',
+      token_endpoint_auth_method: c.token_endpoint_auth_method ?? 'client_secret_post',
+      ...(c.jwks !== undefined ? { jwks: c.jwks } : {}),
     })),
+    ...(opts.authMethods !== undefined ? { clientAuthMethods: opts.authMethods } : {}),
     cookies: { keys: [randomBytes(32).toString('hex')] },
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups'] },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups', ...extraClaims] },
     conformIdTokenClaims: opts.thinIdToken === true,
     features: { devInteractions: { enabled: false }, userinfo: { enabled: true }, revocation: { enabled: true } },
-    pkce: { required: () => false },
+    pkce: { required: () => opts.requirePkce === true },
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed: (g: string) => boolean }) => client.grantTypeAllowed('refresh_token'),
     findAccount: async (_ctx: unknown, sub: string) => {
@@ -126,7 +158,7 @@ export async function startDevIdp (opts: DevIdpOptions): Promise<DevIdp> {
       : new provider.Grant({ accountId: details.session?.accountId ?? accountId, clientId: details.params.client_id as string })
     if (grant === undefined) throw new Error('grant vanished')
     grant.addOIDCScope(String(details.params.scope ?? 'openid'))
-    grant.addOIDCClaims(['email', 'email_verified', 'name', 'groups'])
+    grant.addOIDCClaims(['email', 'email_verified', 'name', 'groups', ...extraClaims])
     const grantId = await grant.save()
     await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true })
   }

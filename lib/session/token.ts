@@ -2,8 +2,8 @@
  * Session tokens: the bearer Claude Code holds after signing in.
  *
  * An HS256 JWT, header `{"alg":"HS256","typ":"JWT","kid"}`, payload in this order: `sub`, `email`,
- * `name`, `groups` (only when non-empty), `aud: "claude-gateway"`, `iat`, `exp`, and `iss` when a
- * public URL is configured. The client reads `exp`, `sub`, `email` and `groups` without verifying
+ * `name`, `groups` (only when non-empty), `billing_group_tag` (when `admin.billing_group_tag` is
+ * set), `aud: "claude-gateway"`, `iat`, `exp`, and `iss` when a public URL is configured. The client reads `exp`, `sub`, `email` and `groups` without verifying
  * (its telemetry stamps identity from them), so those names are part of the protocol.
  *
  * `session.jwt_secret` may list several secrets: the first signs, all verify, which lets an
@@ -52,6 +52,11 @@ export interface Identity {
   email?: string | undefined
   name?: string | undefined
   groups?: readonly string[] | undefined
+  /**
+   * `admin.billing_group_tag`: tells the client which request-tag key carries the developer's
+   * billing group (claim `billing_group_tag`).
+   */
+  billingGroupTag?: string | undefined
 }
 
 const b64 = (b: Buffer | string): string => Buffer.from(b).toString('base64url')
@@ -72,6 +77,7 @@ export function mintToken (ring: KeyRing, who: Identity, opts: { ttlHours: numbe
   if (who.email !== undefined && who.email !== '') payload.email = who.email
   if (who.name !== undefined && who.name !== '') payload.name = who.name
   if (who.groups !== undefined && who.groups.length > 0) payload.groups = [...who.groups]
+  if (who.billingGroupTag !== undefined && who.billingGroupTag !== '') payload.billing_group_tag = who.billingGroupTag
   payload.aud = AUDIENCE
   payload.iat = iat
   payload.exp = iat + expiresIn

@@ -1,0 +1,179 @@
+/**
+ * Sign-in's primary-side half: the RPC handlers behind lib/session/client.ts, and the revocation
+ * feed that keeps every worker's list of signed-out sessions current.
+ *
+ * The feed reads `session_revocations` and pushes what is new to the workers with
+ * `broadcast('sessions.revoked', list)`. It re-reads when:
+ *   - a worker of this replica revokes something (pushed at once, before the database round trip
+ *     of the notification);
+ *   - Postgres notifies `weir_session_revocations` (any replica inserted a row; the trigger in
+ *     migration 0009 raises it), which reaches every replica within milliseconds;
+ *   - the LISTEN connection (re)connects, in case a notification was missed while it was down;
+ *   - every 10 s regardless, as a fallback should notifications be lost altogether.
+ * A worker that starts later (or replaces a crashed one) is sent the whole current list when it
+ * joins. Expired rows are deleted once a minute.
+ *
+ * At boot it also checks what sign-in needs from the filesystem (the Google service-account key
+ * of `oidc.google_groups`), so a bad path stops the gateway with a clear reason instead of failing
+ * each sign-in.
+ */
+import { X509Certificate } from 'node:crypto'
+import type { LoadedConfig } from '../config/load.js'
+import { BootError } from '../errors.js'
+import { broadcast, onWorkerJoin, registerRpc } from '../ipc.js'
+import { describeError, ops } from '../log.js'
+import type { Sql } from '../store/db.js'
+import { readServiceAccount } from '../auth/google-groups.js'
+import type { Revocation } from './sessions.js'
+import {
+  REVOCATION_CHANNEL, activeRevocations, insertRefreshRevocation, insertRevocation, kvAdd, kvSwap, pruneRevocations,
+  recordPrincipal, refreshRevoked,
+} from './store.js'
+
+const REREAD_MS = 10_000
+const PRUNE_EVERY = 6 // re-reads (one minute)
+
+const str = (v: unknown, what: string): string => {
+  if (typeof v !== 'string' || v === '') throw new TypeError(`${what} must be a non-empty string`)
+  return v
+}
+const num = (v: unknown, what: string): number => {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new TypeError(`${what} must be a positive number`)
+  return v
+}
+const optStr = (v: unknown): string | undefined => typeof v === 'string' && v !== '' ? v : undefined
+
+/** Key identifying one revocation (for "already pushed" bookkeeping). */
+const keyOf = (r: Revocation): string => r.id !== undefined ? `id:${r.id}` : `sub:${r.sub ?? ''}:${r.before ?? 0}`
+
+function parseRevocation (a: Record<string, unknown>): Revocation {
+  const exp = num(a?.exp, 'exp')
+  if (a.id !== undefined) return { id: str(a.id, 'id'), ...(optStr(a.sub) !== undefined ? { sub: a.sub as string } : {}), exp }
+  return { sub: str(a.sub, 'sub'), before: num(a.before, 'before'), exp }
+}
+
+/** Keeps the workers' revocation lists in step with the database. */
+export class RevocationFeed {
+  private readonly known = new Map<string, Revocation>()
+  private running: Promise<void> | null = null
+  private again = false
+  private timer: NodeJS.Timeout | null = null
+  private reads = 0
+  private listener: { unlisten: () => Promise<void> } | null = null
+  private failing = false
+
+  constructor (private readonly sql: Sql) {}
+
+  /** Every revocation still in force (sent to joining workers). */
+  current (): Revocation[] {
+    const now = Date.now() / 1000
+    return [...this.known.values()].filter((r) => r.exp > now)
+  }
+
+  /** Push `list` to the workers now and remember it. */
+  push (list: readonly Revocation[]): void {
+    const fresh = list.filter((r) => !this.known.has(keyOf(r)))
+    for (const r of fresh) this.known.set(keyOf(r), r)
+    if (fresh.length > 0) broadcast('sessions.revoked', fresh)
+  }
+
+  /** Re-read the table (coalescing overlapping calls) and push what is new. */
+  async reread (): Promise<void> {
+    if (this.running !== null) { this.again = true; return await this.running }
+    this.running = (async () => {
+      try {
+        do {
+          this.again = false
+          const rows = await activeRevocations(this.sql)
+          const now = Date.now() / 1000
+          for (const [k, r] of this.known) if (r.exp <= now) this.known.delete(k)
+          this.push(rows)
+        } while (this.again)
+        if (this.failing) { this.failing = false; ops.info('revocation list readable again') }
+      } catch (err) {
+        // Once per outage: sign-outs already pushed stay in force; new ones wait for the database.
+        if (!this.failing) ops.warn(`cannot read the revocation list (retrying every ${REREAD_MS / 1000}s): ${describeError(err)}`)
+        this.failing = true
+      } finally {
+        this.running = null
+      }
+    })()
+    await this.running
+  }
+
+  async start (): Promise<void> {
+    await this.reread()
+    try {
+      this.listener = await this.sql.listen(REVOCATION_CHANNEL, () => { void this.reread() }, () => { void this.reread() })
+    } catch (err) {
+      ops.warn(`cannot LISTEN for sign-outs (${describeError(err)}); other replicas' sign-outs arrive within ${REREAD_MS / 1000}s instead`)
+    }
+    this.timer = setInterval(() => {
+      void this.reread()
+      if (++this.reads % PRUNE_EVERY === 0) {
+        pruneRevocations(this.sql).catch((err: unknown) => ops.warn(`revocation prune failed: ${describeError(err)}`))
+      }
+    }, REREAD_MS)
+    this.timer.unref()
+  }
+
+  async stop (): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
+    await this.listener?.unlisten().catch(() => undefined)
+    this.listener = null
+    await this.running
+  }
+}
+
+/** Warn when the private_key_jwt certificate is outside its validity or close to its end. */
+function checkAssertionCertificate (pem: string): void {
+  const cert = new X509Certificate(pem)
+  const now = Date.now()
+  const to = Date.parse(cert.validTo)
+  if (now < Date.parse(cert.validFrom) || now > to) {
+    ops.warn(`oidc.client_assertion: the certificate is not valid now (valid ${cert.validFrom} to ${cert.validTo}); the identity provider will refuse sign-ins and refreshes`)
+  } else if (to - now < 30 * 86_400_000) {
+    ops.warn(`oidc.client_assertion: the certificate expires ${cert.validTo}; register its successor with the identity provider and roll it out before then`)
+  }
+}
+
+/** Primary module: RPC handlers, revocation feed, boot checks. */
+export async function startSignIn (ctx: { sql: Sql, loaded: LoadedConfig }): Promise<{ stop: () => Promise<void> }> {
+  const { sql } = ctx
+  const oidc = ctx.loaded.config.oidc
+  if (oidc?.google_groups !== undefined) {
+    try {
+      await readServiceAccount(oidc.google_groups.service_account_json_path)
+    } catch (err) {
+      throw new BootError([`oidc.google_groups: ${describeError(err)}`])
+    }
+  }
+  if (oidc?.client_assertion !== undefined) checkAssertionCertificate(oidc.client_assertion.certificate_pem)
+
+  const feed = new RevocationFeed(sql)
+  registerRpc({
+    'signin.kvAdd': async (a: Record<string, unknown>) => await kvAdd(sql, str(a?.key, 'key'), str(a.value, 'value'), num(a.ttlSeconds, 'ttlSeconds')),
+    'signin.kvSwap': async (a: Record<string, unknown>) =>
+      await kvSwap(sql, str(a?.key, 'key'), str(a.expect, 'expect'), str(a.value, 'value'), num(a.ttlSeconds, 'ttlSeconds')),
+    'signin.principal': async (a: Record<string, unknown>) => {
+      const groups = Array.isArray(a?.groups) ? (a.groups as unknown[]).filter((g): g is string => typeof g === 'string') : undefined
+      await recordPrincipal(sql, { sub: str(a?.sub, 'sub'), email: optStr(a.email), name: optStr(a.name), groups })
+      return null
+    },
+    'sessions.revoke': async (a: Record<string, unknown>) => {
+      const r = parseRevocation(a)
+      await insertRevocation(sql, r)
+      feed.push([r])
+      return null
+    },
+    'sessions.revokeRefresh': async (a: Record<string, unknown>) => {
+      await insertRefreshRevocation(sql, str(a?.hash, 'hash'), num(a.ttlSeconds, 'ttlSeconds'))
+      return null
+    },
+    'sessions.refreshRevoked': async (a: Record<string, unknown>) => await refreshRevoked(sql, str(a?.hash, 'hash')),
+  })
+  onWorkerJoin((send) => { send('sessions.revoked', feed.current()) })
+  await feed.start()
+  return { stop: async () => { await feed.stop() } }
+}
