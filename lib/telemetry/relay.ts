@@ -1,0 +1,180 @@
+/**
+ * The OTLP relay, primary side. HTTP workers answer the client 200 and post each body here
+ * (`telemetry.batch`, the body transferred, with the verified identity). For each batch:
+ *
+ *   1. refuse early what cannot be relayed: an unknown content type or encoding, no destination
+ *      wanting the signal (or all of them paused), or the relay over its budget (at most
+ *      `maxPending` bodies waiting in the pool and `maxHeldBytes` of bodies held anywhere);
+ *   2. stamp verified identity in the primary's Piscina pool (`otlp-task.ts`); a full pool queue
+ *      or a malformed body is a drop;
+ *   3. offer the stamped body to every destination that wants the signal (`destination.ts`).
+ *
+ * Every drop is counted in `weir.telemetry.dropped{signal,reason,destination}`; the first drop and
+ * every 100th after it are logged (ops warning and a `telemetry.dropped` audit event), so a dead
+ * collector cannot flood the log either. Nothing here ever waits on a collector: memory is bounded
+ * by the budget and the destination queues, and the client was answered before any of this ran.
+ */
+import type { Dispatcher } from 'undici'
+import type { TelemetryConfig } from '../config/schema.js'
+import { audit, describeError, ops } from '../log.js'
+import { PoolFull, type PoolLease } from '../workers-pool.js'
+import { type Batch, DEFAULT_DESTINATION_OPTIONS, Destination, type DestinationOptions, type DropReason } from './destination.js'
+import type { Signal, StampInput } from './otlp.js'
+import { STAMP_TASK_FILE } from './otlp-task.js'
+import type { MetricsRegistry } from './registry.js'
+
+/** Event name of the bodies HTTP workers send. */
+export const BATCH_EVENT = 'telemetry.batch'
+
+/** What an HTTP worker sends for one telemetry request. `body` is transferred, not copied. */
+export interface BatchMessage {
+  readonly signal: Signal
+  /** The request's Content-Type ('' when absent). */
+  readonly contentType: string
+  /** The request's Content-Encoding ('' when absent). */
+  readonly encoding: string
+  readonly sub: string
+  readonly email: string | undefined
+  readonly groups: readonly string[]
+  readonly body: ArrayBuffer
+}
+
+export interface RelayOptions {
+  /** Bodies waiting for (or in) the pool at once. Default 128. */
+  maxPending: number
+  /** Bytes of bodies held by the relay at once (pending, queued or being sent). Default 64 MiB. */
+  maxHeldBytes: number
+  /** Largest decompressed body. Default: max(limits.max_request_bytes, 64 MiB). */
+  maxDecodedBytes: number
+  destination: DestinationOptions
+  /** Per-destination extra headers (e.g. a Google access token), by forward_to index. */
+  authFor?: (index: number) => (() => Promise<Record<string, string>>) | undefined
+}
+
+export type RelayDropReason = 'unsupported_content_type' | 'unsupported_encoding' | 'no_destination' | 'circuit_open' | 'saturated' | 'pool_full' | 'malformed' | 'shutdown'
+
+/** Drops between two log lines. */
+const LOG_EVERY = 100
+
+export function bodyFormat (contentType: string): 'json' | 'protobuf' | null {
+  const ct = (contentType.split(';')[0] ?? '').trim().toLowerCase()
+  if (ct === 'application/json') return 'json'
+  if (ct === '' || ct === 'application/x-protobuf' || ct === 'application/protobuf') return 'protobuf'
+  return null
+}
+
+export class Relay {
+  readonly destinations: Destination[]
+  private pending = 0
+  private held = 0
+  private dropped = 0
+  private stopped = false
+  private readonly opts: RelayOptions
+  private readonly labels: Readonly<Record<string, string>>
+  private readonly droppedCounter
+  private readonly sentCounter
+
+  constructor (cfg: TelemetryConfig, registry: MetricsRegistry, private readonly pool: PoolLease,
+    dispatcher: Dispatcher, opts: Partial<RelayOptions> & { maxRequestBytes: number }) {
+    this.opts = {
+      maxPending: opts.maxPending ?? 128,
+      maxHeldBytes: opts.maxHeldBytes ?? 64 * 1024 * 1024,
+      maxDecodedBytes: opts.maxDecodedBytes ?? Math.max(opts.maxRequestBytes, 64 * 1024 * 1024),
+      destination: { ...DEFAULT_DESTINATION_OPTIONS, ...opts.destination },
+      ...(opts.authFor !== undefined ? { authFor: opts.authFor } : {}),
+    }
+    this.labels = cfg.resource_attributes ?? {}
+    this.droppedCounter = registry.counter('weir.telemetry.dropped', 'Client telemetry batches not relayed, by signal, reason and destination', '{batch}', ['signal', 'reason', 'destination'])
+    this.sentCounter = registry.counter('weir.telemetry.relayed', 'Client telemetry batches delivered, by destination and signal', '{batch}', ['destination', 'signal'])
+    const events = {
+      onDrop: (d: Destination, b: Batch, reason: DropReason) => { this.drop(b.signal, reason, d.label) },
+      onSent: (d: Destination, b: Batch) => { this.sentCounter.add([d.label, b.signal]) },
+    }
+    this.destinations = cfg.forward_to.map((d, i) => {
+      const auth = this.opts.authFor?.(i)
+      return new Destination(d, dispatcher, { ...this.opts.destination, ...(auth !== undefined ? { authHeaders: auth } : {}) }, events)
+    })
+    registry.gauge('weir.telemetry.queue', 'Client telemetry batches waiting per destination', '{batch}', ['destination'],
+      () => this.destinations.map((d) => [[d.label], d.queued] as const))
+    registry.gauge('weir.telemetry.inflight', 'Client telemetry requests in progress per destination', '{request}', ['destination'],
+      () => this.destinations.map((d) => [[d.label], d.inflight] as const))
+    registry.gauge('weir.telemetry.pending', 'Client telemetry bodies waiting to be stamped', '{batch}', [], () => [[[], this.pending]])
+    registry.gauge('weir.telemetry.held', 'Bytes of client telemetry held by the relay', 'By', [], () => [[[], this.held]])
+  }
+
+  /** Numbers for tests and logs. */
+  stats (): { pending: number, held: number, dropped: number } {
+    return { pending: this.pending, held: this.held, dropped: this.dropped }
+  }
+
+  private drop (signal: Signal, reason: RelayDropReason | DropReason, destination = ''): void {
+    this.dropped++
+    this.droppedCounter.add([signal, reason, destination])
+    if (this.dropped % LOG_EVERY === 1) {
+      ops.warn(`telemetry: ${this.dropped} batch(es) dropped so far; latest ${signal} batch: ${reason}${destination === '' ? '' : ` (${destination})`}`)
+      audit('telemetry.dropped', { signal, reason, destination: destination === '' ? undefined : destination, dropped_total: this.dropped })
+    }
+  }
+
+  /** Handle one body from an HTTP worker. Never throws, never waits. */
+  accept (m: BatchMessage): void {
+    const signal = m.signal
+    const format = bodyFormat(m.contentType)
+    if (format === null) { this.drop(signal, 'unsupported_content_type'); return }
+    const enc = m.encoding.trim().toLowerCase()
+    if (enc !== '' && enc !== 'identity' && enc !== 'gzip') { this.drop(signal, 'unsupported_encoding'); return }
+    const targets = this.destinations.filter((d) => d.wants(signal))
+    if (this.stopped) { this.drop(signal, 'shutdown'); return }
+    if (targets.length === 0) { this.drop(signal, 'no_destination'); return }
+    const open = targets.filter((d) => !d.paused)
+    for (const d of targets) if (d.paused) this.drop(signal, 'circuit_open', d.label)
+    if (open.length === 0) return
+    const size = m.body.byteLength
+    if (this.pending >= this.opts.maxPending || this.held + size > this.opts.maxHeldBytes) {
+      for (const d of open) this.drop(signal, 'saturated', d.label)
+      return
+    }
+    this.pending++
+    this.held += size
+    const task: StampInput = {
+      body: m.body,
+      signal,
+      json: format === 'json',
+      gzip: enc === 'gzip',
+      identity: { sub: m.sub, email: m.email, groups: m.groups },
+      labels: this.labels,
+      maxBytes: this.opts.maxDecodedBytes,
+    }
+    this.pool.run<ArrayBuffer>(STAMP_TASK_FILE, 'stamp', task, [m.body]).then((out) => {
+      this.pending--
+      this.held -= size
+      this.fanOut(signal, new Uint8Array(out), task.json, task.gzip, open)
+    }, (err: unknown) => {
+      this.pending--
+      this.held -= size
+      if (err instanceof PoolFull) { for (const d of open) this.drop(signal, 'pool_full', d.label); return }
+      ops.debug(`telemetry: a ${signal} body from ${m.sub} could not be read: ${describeError(err)}`)
+      for (const d of open) this.drop(signal, 'malformed', d.label)
+    })
+  }
+
+  private fanOut (signal: Signal, body: Uint8Array, json: boolean, gzip: boolean, to: readonly Destination[]): void {
+    if (this.stopped) { for (const d of to) this.drop(signal, 'shutdown', d.label); return }
+    let refs = to.length
+    this.held += body.byteLength
+    const batch: Batch = {
+      signal,
+      body,
+      json,
+      gzip,
+      release: () => { if (--refs === 0) this.held -= body.byteLength },
+    }
+    for (const d of to) d.offer(batch)
+  }
+
+  /** Stop accepting; give queued batches up to `graceMs` to go out, then abort the rest. */
+  async stop (graceMs: number): Promise<void> {
+    this.stopped = true
+    await Promise.all(this.destinations.map(async (d) => { await d.close(graceMs) }))
+  }
+}
