@@ -1,0 +1,185 @@
+/**
+ * The dispatcher cloud upstreams hand the hot path: their connection pool, plus what the pool
+ * alone cannot do, each decided per request from what `prepare` put in the outgoing request:
+ *
+ *   - answer locally: a request `prepare` refused with a client error (e.g. a Bedrock body that
+ *     tries to set the guardrail's own fields) carries `x-weir-local-answer`; it gets that Anthropic
+ *     error as its response without touching the network, so the client sees a normal 4xx;
+ *   - watch credentials: a 401/403 from the provider drops the cached credential (at most once per
+ *     30 s), so the next request fetches a new one — this request still fails over as usual;
+ *   - reshape a reply: Bedrock's CountTokens answers `{"inputTokens":N}`; it is turned into the
+ *     Messages API's `{"input_tokens":N}`, and any failure into a `not_supported` refusal that
+ *     fails over (the hot path answers 501 with `x-should-retry: false` when no upstream can count);
+ *     and with `guardrail_trace`, Bedrock's JSON replies lose the trace (it goes to the operator log).
+ *
+ * It speaks undici's handler callbacks (the ones lib/proxy/messages.ts implements).
+ */
+import type { Dispatcher } from 'undici'
+import { GatewayError } from '../../errors.js'
+import { ops } from '../../log.js'
+import type { Sender, Upstream } from './types.js'
+
+export const LOCAL_ANSWER = 'x-weir-local-answer'
+
+/** A header value that makes the sender answer `status` with an Anthropic error envelope. */
+export function localAnswer (status: number, type: string, message: string): Record<string, string> {
+  return { [LOCAL_ANSWER]: Buffer.from(JSON.stringify({ status, type, message })).toString('base64url') }
+}
+
+type Legacy = Required<Pick<Dispatcher.DispatchHandler, 'onConnect' | 'onHeaders' | 'onData' | 'onComplete' | 'onError'>>
+
+/** Reshapes a successful count reply; null when the reply is not usable. */
+export type CountReshaper = (body: Buffer) => Buffer | null
+
+export interface SenderHooks {
+  /** For successful JSON replies to requests whose path this matches: rewrite the whole body. */
+  readonly json?: {
+    readonly matches: (path: string) => boolean
+    readonly reshape: (body: Buffer) => Buffer
+  }
+  /** Called (debounced) when the provider answers 401 or 403. */
+  readonly onAuthFailure?: () => void
+  /** For requests whose path this matches: reshape the reply, or refuse with not_supported. */
+  readonly count?: {
+    readonly matches: (path: string) => boolean
+    readonly reshape: CountReshaper
+    /** Told the outcome: null on success, else the status (0 = unusable answer) and body. */
+    readonly outcome: (path: string, status: number | null, body: Buffer | null) => void
+    readonly refusal: string
+  }
+}
+
+const enc = (s: string): Buffer => Buffer.from(s, 'latin1')
+
+function answerLocally (handler: Legacy, encoded: string): void {
+  let spec: { status: number, type: string, message: string }
+  try { spec = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8')) as typeof spec } catch { spec = { status: 500, type: 'api_error', message: 'internal error' } }
+  let aborted = false
+  handler.onConnect(() => { aborted = true })
+  queueMicrotask(() => {
+    if (aborted) return
+    const body = Buffer.from(JSON.stringify({ type: 'error', error: { type: spec.type, message: spec.message } }))
+    handler.onHeaders(spec.status, [enc('content-type'), enc('application/json')], () => {}, '')
+    if (!aborted) handler.onData(body)
+    if (!aborted) handler.onComplete([])
+  })
+}
+
+/** Calls `hook` when the response status is 401/403; otherwise a transparent pass-through. */
+class AuthWatch implements Legacy {
+  constructor (private readonly inner: Legacy, private readonly hook: () => void) {}
+  onConnect (abort: (err?: Error) => void): void { this.inner.onConnect(abort) }
+  onHeaders (status: number, raw: Buffer[], resume: () => void, text: string): boolean {
+    if (status === 401 || status === 403) this.hook()
+    return this.inner.onHeaders(status, raw, resume, text)
+  }
+  onData (chunk: Buffer): boolean { return this.inner.onData(chunk) }
+  onComplete (trailers: string[] | null): void { this.inner.onComplete(trailers) }
+  onError (err: Error): void { this.inner.onError(err) }
+}
+
+/** Buffers a count reply and hands the hot path either the reshaped body or a refusal. */
+class CountReply implements Legacy {
+  private status = 0
+  private chunks: Buffer[] = []
+  private bytes = 0
+  constructor (private readonly inner: Legacy, private readonly path: string, private readonly hooks: NonNullable<SenderHooks['count']>) {}
+  onConnect (abort: (err?: Error) => void): void { this.inner.onConnect(abort) }
+  onHeaders (status: number): boolean { this.status = status; return true }
+  onData (chunk: Buffer): boolean {
+    if (this.bytes < 65536) { this.chunks.push(chunk); this.bytes += chunk.length }
+    return true
+  }
+
+  onComplete (): void {
+    const body = Buffer.concat(this.chunks)
+    const out = this.status >= 200 && this.status < 300 ? this.hooks.reshape(body) : null
+    if (out === null) {
+      this.hooks.outcome(this.path, this.status >= 200 && this.status < 300 ? 0 : this.status, body)
+      this.inner.onError(new GatewayError('GW_NOT_SUPPORTED', this.hooks.refusal))
+      return
+    }
+    this.hooks.outcome(this.path, null, null)
+    this.inner.onHeaders(200, [enc('content-type'), enc('application/json')], () => {}, 'OK')
+    this.inner.onData(out)
+    this.inner.onComplete([])
+  }
+
+  onError (err: Error): void { this.inner.onError(err) }
+}
+
+/** Buffers a successful JSON reply and passes on the reshaped body; anything else passes through. */
+class JsonReply implements Legacy {
+  private ok = false
+  private raw: Buffer[] = []
+  private chunks: Buffer[] = []
+  private bytes = 0
+  constructor (private readonly inner: Legacy, private readonly reshape: (body: Buffer) => Buffer) {}
+  onConnect (abort: (err?: Error) => void): void { this.inner.onConnect(abort) }
+  onHeaders (status: number, raw: Buffer[], resume: () => void, text: string): boolean {
+    let ct = ''
+    for (let i = 0; i + 1 < raw.length; i += 2) if ((raw[i] as Buffer).toString('latin1').toLowerCase() === 'content-type') ct = (raw[i + 1] as Buffer).toString('latin1')
+    this.ok = status >= 200 && status < 300 && ct.startsWith('application/json')
+    if (!this.ok) return this.inner.onHeaders(status, raw, resume, text)
+    this.raw = raw
+    return true
+  }
+
+  onData (chunk: Buffer): boolean {
+    if (!this.ok) return this.inner.onData(chunk)
+    if (this.bytes <= 16 * 1024 * 1024) { this.chunks.push(chunk); this.bytes += chunk.length }
+    return true
+  }
+
+  onComplete (trailers: string[] | null): void {
+    if (this.ok) {
+      let body: Buffer = Buffer.concat(this.chunks)
+      try { body = this.reshape(body) } catch {}
+      this.inner.onHeaders(200, this.raw, () => {}, 'OK')
+      this.inner.onData(body)
+    }
+    this.inner.onComplete(trailers)
+  }
+
+  onError (err: Error): void { this.inner.onError(err) }
+}
+
+export class CloudSender implements Sender {
+  private lastInvalidation = 0
+
+  constructor (private readonly inner: Sender, private readonly name: string, private readonly hooks: SenderHooks = {}) {}
+
+  dispatch (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const headers = opts.headers as Record<string, string> | undefined
+    const local = headers?.[LOCAL_ANSWER]
+    if (local !== undefined) { answerLocally(handler as Legacy, local); return true }
+    let h = handler as Legacy
+    const count = this.hooks.count
+    if (count !== undefined && count.matches(String(opts.path))) h = new CountReply(h, String(opts.path), count)
+    const json = this.hooks.json
+    if (json !== undefined && json.matches(String(opts.path))) h = new JsonReply(h, json.reshape)
+    const onAuth = this.hooks.onAuthFailure
+    if (onAuth !== undefined) {
+      h = new AuthWatch(h, () => {
+        const now = Date.now()
+        if (now - this.lastInvalidation < 30_000) return
+        this.lastInvalidation = now
+        ops.warn(`upstream ${this.name} refused its credential (401/403): the cached credential was dropped and the next request fetches a new one`)
+        onAuth()
+      })
+    }
+    return this.inner.dispatch(opts, h as Dispatcher.DispatchHandler)
+  }
+
+  async close (): Promise<void> { await this.inner.close() }
+}
+
+/**
+ * The upstream record every cloud provider returns: its error texts are replaced by gateway-authored
+ * ones (they can carry account ids), and the gateway pings its silent streams.
+ */
+export function cloudUpstream (name: string, provider: string, dispatcher: CloudSender, prepare: Upstream['prepare'],
+  extra: { decoder?: NonNullable<Upstream['decoder']>, invalidateCredentials?: (() => void) | undefined } = {}): Upstream {
+  const u: Upstream = { name, provider, sanitizeErrors: true, needsPings: true, dispatcher, prepare, close: async () => { await dispatcher.close() } }
+  return Object.assign(u, extra.decoder !== undefined ? { decoder: extra.decoder } : {}, extra.invalidateCredentials !== undefined ? { invalidateCredentials: extra.invalidateCredentials } : {})
+}

@@ -1,0 +1,112 @@
+/**
+ * The cloud upstreams' dispatcher wrapper, driven through undici's handler callbacks as the hot
+ * path drives it: local answers, credential invalidation on 401/403, CountTokens reshaping and
+ * refusal, guardrail-trace stripping of JSON replies.
+ */
+import t from 'tap'
+import type { Dispatcher } from 'undici'
+import { GatewayError } from '../../../lib/errors.js'
+import { stripTrace } from '../../../lib/proxy/upstreams/guardrail.js'
+import { CloudSender, localAnswer, type SenderHooks } from '../../../lib/proxy/upstreams/sender.js'
+import type { Sender } from '../../../lib/proxy/upstreams/types.js'
+
+/** An inner dispatcher that answers every request with `status`, `headers` and `body`. */
+function fakeInner (status: number, headers: Record<string, string>, body: string): Sender & { calls: number } {
+  const s = {
+    calls: 0,
+    dispatch (_o: Dispatcher.DispatchOptions, h: Dispatcher.DispatchHandler): boolean {
+      s.calls++
+      const l = h as Required<Pick<Dispatcher.DispatchHandler, 'onConnect' | 'onHeaders' | 'onData' | 'onComplete' | 'onError'>>
+      l.onConnect(() => {})
+      queueMicrotask(() => {
+        l.onHeaders(status, Object.entries(headers).flatMap(([k, v]) => [Buffer.from(k), Buffer.from(v)]), () => {}, '')
+        l.onData(Buffer.from(body.slice(0, 5)))
+        l.onData(Buffer.from(body.slice(5)))
+        l.onComplete([])
+      })
+      return true
+    },
+    close: async () => {},
+  }
+  return s
+}
+
+interface Got { status?: number, headers: Record<string, string>, body: string, error?: Error }
+
+async function send (sender: Sender, path: string, headers: Record<string, string> = {}): Promise<Got> {
+  return await new Promise((resolve) => {
+    const got: Got = { headers: {}, body: '' }
+    sender.dispatch({ origin: 'http://x', path, method: 'POST', headers, body: '{}' }, {
+      onConnect () {},
+      onHeaders (status: number, raw: Buffer[]) {
+        got.status = status
+        for (let i = 0; i < raw.length; i += 2) got.headers[(raw[i] as Buffer).toString()] = (raw[i + 1] as Buffer).toString()
+        return true
+      },
+      onData (c: Buffer) { got.body += c.toString(); return true },
+      onComplete () { resolve(got) },
+      onError (err: Error) { got.error = err; resolve(got) },
+    } as Dispatcher.DispatchHandler)
+  })
+}
+
+t.test('a local answer never reaches the network', async (t) => {
+  const inner = fakeInner(200, {}, '')
+  const s = new CloudSender(inner, 'up')
+  const r = await send(s, '/x', localAnswer(400, 'invalid_request_error', 'no thanks'))
+  t.equal(r.status, 400)
+  t.same(JSON.parse(r.body), { type: 'error', error: { type: 'invalid_request_error', message: 'no thanks' } })
+  t.equal(inner.calls, 0)
+})
+
+t.test('401/403 drop the cached credential, at most once per 30 s', async (t) => {
+  let dropped = 0
+  const s = new CloudSender(fakeInner(403, { 'content-type': 'application/json' }, '{"message":"expired"}'), 'up', { onAuthFailure: () => { dropped++ } })
+  const r = await send(s, '/x')
+  t.equal(r.status, 403, 'the answer itself is unchanged (the hot path fails over)')
+  t.equal(r.body, '{"message":"expired"}')
+  await send(s, '/x')
+  t.equal(dropped, 1)
+  const ok = new CloudSender(fakeInner(200, {}, 'fine'), 'up', { onAuthFailure: () => { dropped++ } })
+  await send(ok, '/x')
+  t.equal(dropped, 1)
+})
+
+t.test('count replies are reshaped, or refused so the hot path fails over', async (t) => {
+  const outcomes: Array<number | null> = []
+  const hooks: NonNullable<SenderHooks['count']> = {
+    matches: (p) => p.endsWith('/count-tokens'),
+    reshape: (b) => { const j = JSON.parse(b.toString()) as { inputTokens?: number }; return typeof j.inputTokens === 'number' ? Buffer.from(`{"input_tokens":${j.inputTokens}}`) : null },
+    outcome: (_p, status) => { outcomes.push(status) },
+    refusal: 'cannot count here',
+  }
+  const ok = await send(new CloudSender(fakeInner(200, { 'content-type': 'application/json' }, '{"inputTokens":321}'), 'up', { count: hooks }), '/model/m/count-tokens')
+  t.equal(ok.status, 200)
+  t.equal(ok.body, '{"input_tokens":321}')
+  const odd = await send(new CloudSender(fakeInner(200, { 'content-type': 'application/json' }, '{"tokens":1}'), 'up', { count: hooks }), '/model/m/count-tokens')
+  t.ok(odd.error instanceof GatewayError && odd.error.code === 'GW_NOT_SUPPORTED')
+  const denied = await send(new CloudSender(fakeInner(403, { 'content-type': 'application/json' }, '{"message":"no"}'), 'up', { count: hooks }), '/model/m/count-tokens')
+  t.equal(denied.status, undefined, 'no status reaches the hot path')
+  t.equal(denied.error?.message, 'cannot count here')
+  t.same(outcomes, [null, 0, 403])
+  const other = await send(new CloudSender(fakeInner(200, {}, 'stream'), 'up', { count: hooks }), '/model/m/invoke')
+  t.equal(other.body, 'stream', 'other paths pass through')
+})
+
+t.test('guardrail traces leave JSON replies and stream events; the rest is untouched', async (t) => {
+  const logged: string[] = []
+  const reshape = (b: Buffer): Buffer => stripTrace(b, (l) => { logged.push(l) })
+  const msg = JSON.stringify({ id: 'm', type: 'message', content: [], 'amazon-bedrock-guardrailAction': 'INTERVENED', 'amazon-bedrock-trace': { guardrail: { input: { gr: { topicPolicy: { topics: [{ name: 'secret-project', action: 'BLOCKED' }] } } } } } })
+  const s = new CloudSender(fakeInner(200, { 'content-type': 'application/json' }, msg), 'up', { json: { matches: (p) => p.endsWith('/invoke'), reshape } })
+  const r = await send(s, '/model/m/invoke')
+  t.same(JSON.parse(r.body), { id: 'm', type: 'message', content: [], 'amazon-bedrock-guardrailAction': 'INTERVENED' })
+  t.match(logged[0], /action=INTERVENED: .*secret-project/)
+  const plain = '{"type":"message_stop"}'
+  t.equal(stripTrace(Buffer.from(plain), () => {}).toString(), plain)
+  const stop = Buffer.from(JSON.stringify({ type: 'message_stop', 'amazon-bedrock-invocationMetrics': { inputTokenCount: 1 }, 'amazon-bedrock-trace': { guardrail: {} } }))
+  t.same(JSON.parse(stripTrace(stop, () => {}).toString()), { type: 'message_stop', 'amazon-bedrock-invocationMetrics': { inputTokenCount: 1 } })
+  const nonJson = await send(new CloudSender(fakeInner(200, { 'content-type': 'application/vnd.amazon.eventstream' }, 'binary'), 'up', { json: { matches: () => true, reshape } }), '/model/m/invoke')
+  t.equal(nonJson.body, 'binary', 'only JSON replies are buffered')
+  const err = await send(new CloudSender(fakeInner(400, { 'content-type': 'application/json' }, '{"message":"x"}'), 'up', { json: { matches: () => true, reshape } }), '/model/m/invoke')
+  t.equal(err.status, 400)
+})
