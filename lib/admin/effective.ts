@@ -1,0 +1,129 @@
+/**
+ * `GET /v1/organizations/spend_limits/effective`: each developer's effective cap and spend so
+ * far, per period — the Admin API's SpendSummary list, with the gateway's extensions (`groups`,
+ * `q`, `sort=spend_desc`).
+ *
+ * Developers are listed from the ledger: everyone with a `spend` row (ordered by subject), or
+ * with `sort=spend_desc` everyone with spend in the current bucket of the one period asked for
+ * (largest first). `user_ids[]` names developers explicitly instead (in that order, no paging).
+ * The opaque `page` cursor is base64url JSON of the last row (`{"p"}`, or `{"p","c","s":true}`
+ * when sorted by spend). Caps resolve against each developer's last-seen groups
+ * (`principal_emails`) with the same rules as enforcement (lib/spend/caps.ts).
+ */
+import { CapBook, type PoolRules } from '../spend/caps.js'
+import { PERIODS, bucketKey, isPeriod, periodIndex, type Period } from '../spend/periods.js'
+import type { Sql } from '../store/db.js'
+import { centsText, scopeJson } from './shapes.js'
+import type { AdminReply } from './service.js'
+import { LIMIT_MESSAGE, parseLimit } from './validate.js'
+
+export interface EffectiveDeps {
+  readonly sql: Sql
+  /** The primary's current cap table. */
+  readonly book: () => CapBook
+  readonly rules: PoolRules
+}
+
+interface Cursor { p: string, c?: string, s?: true }
+
+function readCursor (token: string, sorted: boolean): Cursor | null {
+  try {
+    const v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Record<string, unknown>
+    if (typeof v !== 'object' || v === null || typeof v.p !== 'string') return null
+    if (sorted) return v.s === true && typeof v.c === 'string' && /^\d{1,20}$/.test(v.c) ? { p: v.p, c: v.c, s: true } : null
+    return v.s === undefined ? { p: v.p } : null
+  } catch { return null }
+}
+
+const token = (c: Cursor): string => Buffer.from(JSON.stringify(c)).toString('base64url')
+
+/** `\`, `%` and `_` escaped for ILIKE. */
+const likeOf = (q: string): string => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+
+export async function effective (d: EffectiveDeps, q: URLSearchParams): Promise<AdminReply> {
+  const limit = parseLimit(q, 20)
+  if (limit === null) return { status: 400, message: LIMIT_MESSAGE }
+  const periods: Period[] = []
+  for (const p of q.getAll('period[]')) {
+    if (!isPeriod(p)) return { status: 400, message: 'period[]: must be one of daily, weekly, monthly' }
+    if (!periods.includes(p)) periods.push(p)
+  }
+  if (periods.length === 0) periods.push(...PERIODS)
+  const users = q.getAll('user_ids[]')
+  if (users.length > 100) return { status: 400, message: 'user_ids[]: at most 100 entries per request' }
+  const text = q.get('q')
+  if (text !== null && text.length > 256) return { status: 400, message: 'q: too long' }
+  const sort = q.get('sort')
+  if (sort !== null && sort !== 'spend_desc') return { status: 400, message: 'sort: must be spend_desc' }
+  const sorted = sort === 'spend_desc'
+  if (sorted && periods.length !== 1) return { status: 400, message: 'sort=spend_desc requires exactly one period[]' }
+  if (users.length > 0) return { status: 200, json: { data: await summaries(d, users, periods), next_page: null } }
+  const page = q.get('page')
+  let cur: Cursor | null = null
+  if (page !== null) {
+    cur = readCursor(page, sorted)
+    if (cur === null) return { status: 400, message: 'page: invalid page token' }
+  }
+  const like = text === null ? null : likeOf(text)
+  let subs: string[]
+  let next: string | null = null
+  if (sorted) {
+    const rows = await d.sql<Array<{ principal: string, micro: string }>>`
+      select s.principal, s.micro_cents::text as micro from spend s
+      left join principal_emails e on e.principal = s.principal
+      where s.period = ${bucketKey(periods[0] as Period, Date.now())}
+        and (${cur?.c ?? null}::bigint is null or s.micro_cents < ${cur?.c ?? null}::bigint
+             or (s.micro_cents = ${cur?.c ?? null}::bigint and s.principal > ${cur?.p ?? null}))
+        and (${like}::text is null or s.principal ilike ${like} or e.email ilike ${like} or e.name ilike ${like})
+      order by s.micro_cents desc, s.principal limit ${limit + 1}`
+    subs = rows.slice(0, limit).map((r) => r.principal)
+    const last = rows[limit - 1]
+    if (rows.length > limit && last !== undefined) next = token({ p: last.principal, c: last.micro, s: true })
+  } else {
+    const rows = await d.sql<Array<{ principal: string }>>`
+      select s.principal from spend s
+      left join principal_emails e on e.principal = s.principal
+      where (${cur?.p ?? null}::text is null or s.principal > ${cur?.p ?? null})
+        and (${like}::text is null or s.principal ilike ${like} or e.email ilike ${like} or e.name ilike ${like})
+      group by s.principal order by s.principal limit ${limit + 1}`
+    subs = rows.slice(0, limit).map((r) => r.principal)
+    const last = subs.at(-1)
+    if (rows.length > limit && last !== undefined) next = token({ p: last })
+  }
+  return { status: 200, json: { data: await summaries(d, subs, periods), next_page: next } }
+}
+
+/** One SpendSummary per (developer, period), developers in the given order. */
+async function summaries (d: EffectiveDeps, subs: readonly string[], periods: readonly Period[]): Promise<unknown[]> {
+  if (subs.length === 0) return []
+  const now = Date.now()
+  const buckets = periods.map((p) => bucketKey(p, now))
+  const who = await d.sql<Array<{ principal: string, email: string | null, name: string | null, groups: unknown }>>`
+    select principal, email, name, groups from principal_emails where principal = any(${[...subs]}::text[])`
+  const spend = await d.sql<Array<{ principal: string, period: string, micro: string }>>`
+    select principal, period, micro_cents::text as micro from spend
+    where principal = any(${[...subs]}::text[]) and period = any(${buckets}::text[])`
+  const book = d.book()
+  const out: unknown[] = []
+  for (const sub of subs) {
+    const w = who.find((x) => x.principal === sub)
+    const groups = Array.isArray(w?.groups) ? (w.groups as unknown[]).filter((g): g is string => typeof g === 'string') : []
+    const res = book.resolve(sub, groups, d.rules)
+    for (const [i, period] of periods.entries()) {
+      const row = res.byPeriod[periodIndex(period)]?.row ?? null
+      const micro = Number(spend.find((s) => s.principal === sub && s.period === buckets[i])?.micro ?? 0)
+      out.push({
+        scope: { type: 'user', user_id: sub },
+        groups,
+        actor: { type: 'user_actor', user_id: sub, name: w?.name ?? null, email_address: w?.email ?? null, deleted: false },
+        amount: row?.amount ?? null,
+        currency: 'USD',
+        period,
+        source: row === null ? null : scopeJson(row.scope_type, row.scope_id),
+        spend_limit_id: row?.id ?? null,
+        period_to_date_spend: centsText(micro),
+      })
+    }
+  }
+  return out
+}

@@ -1,0 +1,122 @@
+/**
+ * Spend control's primary module (workers/primary-modules.ts): everything spend does next to the
+ * database, for every HTTP worker of this replica.
+ *
+ *   - the cap table: loaded, kept current with LISTEN/NOTIFY and pushed to workers (cap-feed.ts);
+ *   - RPCs: `spend.lease` (the atomic lease statement, under the pre-check deadline),
+ *     `spend.release` (unused leases returned), `spend.caps`, `spend.usageFor`
+ *     (`GET /api/oauth/usage`) and `admin.call` (the admin API, lib/admin/service.ts);
+ *   - metering: usage batches from the workers go through the Meter (lib/metering/meter.ts),
+ *     which prices them on the shared Piscina pool and writes the ledger in batched upserts;
+ *   - upkeep: expired lease rows are deleted every minute.
+ * Without an `admin:` block nothing starts (no caps, no metering, no admin API).
+ *
+ * `stop()` runs after the workers drained: it writes every usage record they sent (their exit
+ * hooks send what is left) and their returned leases, then releases the pool.
+ */
+import { fileURLToPath } from 'node:url'
+import type { LoadedConfig } from '../config/load.js'
+import { onEvent, registerRpc } from '../ipc.js'
+import { describeError, ops } from '../log.js'
+import type { Sql } from '../store/db.js'
+import { acquirePrimaryPool } from '../workers-pool.js'
+import { handleAdmin, type AdminCall } from '../admin/service.js'
+import { Meter } from '../metering/meter.js'
+import type { Aggregate, AggregateTask } from '../metering/task.js'
+import type { UsageBatch } from '../metering/records.js'
+import { USAGE_EVENT } from '../metering/outbox.js'
+import { CapFeed } from './cap-feed.js'
+import type { PoolRules } from './caps.js'
+import { uncappedUsageBody, usageBody, type CapState } from './headers.js'
+import { EXIT_EVENT, IDENTITY_EVENT, SPEND_RPC } from './link.js'
+import { bucketsAt, periodIndex } from './periods.js'
+import { Pricer } from './pricing.js'
+import { PRECHECK_DEADLINE_MS, leaseBudget, pruneLeases, releaseLeases, spentIn, withDeadline, type LeaseArgs, type LeaseDelta, type Seen } from './store.js'
+
+const TASK_FILE = fileURLToPath(new URL('../metering/task.js', import.meta.url))
+
+const str = (v: unknown, what: string): string => {
+  if (typeof v !== 'string') throw new TypeError(`${what} must be a string`)
+  return v
+}
+
+function leaseArgs (a: Record<string, unknown>): LeaseArgs {
+  if (a?.kind !== 'u' && a?.kind !== 'g') throw new TypeError('kind must be u or g')
+  return {
+    kind: a.kind, subject: str(a.subject, 'subject'), bucket: str(a.bucket, 'bucket'), holder: str(a.holder, 'holder'), epoch: str(a.epoch, 'epoch'),
+    limitId: str(a.limitId, 'limitId'), amount: str(a.amount, 'amount'), want: Number(a.want) || 0, need: Number(a.need) || 0,
+    partialOk: a.partialOk === true, ttlMs: Number(a.ttlMs) || 8000,
+  }
+}
+
+const deltas = (v: unknown): LeaseDelta[] => Array.isArray(v) ? v.filter((d): d is LeaseDelta => Array.isArray(d) && d.length === 6) : []
+
+/** `GET /api/oauth/usage` for one principal. */
+async function usageFor (sql: Sql, feed: CapFeed, rules: PoolRules, sub: string, groups: string[]): Promise<unknown> {
+  const now = Date.now()
+  const bk = bucketsAt(now)
+  const spent = await withDeadline(spentIn(sql, sub, bk.keys), PRECHECK_DEADLINE_MS, 'spend usage read')
+  const caps = feed.book.resolve(sub, groups, rules).caps
+  if (caps.length === 0) return uncappedUsageBody((spent[0] ?? 0) / 1e6, (spent[1] ?? 0) / 1e6, (spent[2] ?? 0) / 1e6)
+  const states: CapState[] = caps.map((c) => {
+    const i = periodIndex(c.period)
+    return { period: c.period, capCents: c.cents, spentCents: (spent[i] ?? 0) / 1e6, scope: c.scope, resetsAt: bk.resets[i] }
+  })
+  return usageBody(states)
+}
+
+export async function startSpend (ctx: { sql: Sql, loaded: LoadedConfig }): Promise<{ stop: () => Promise<void> } | undefined> {
+  const { sql } = ctx
+  const config = ctx.loaded.config
+  const admin = config.admin
+  if (admin === undefined) return undefined
+  const rules: PoolRules = { mode: admin.group_limit_mode, priority: admin.pooled_conflict_rule === 'priority_list' ? admin.pooled_priority_order : undefined }
+
+  // Boot warning for configured models the meter cannot price exactly (Pricer warns once each).
+  const pricer = new Pricer(config.pricing)
+  for (const m of config.models ?? []) pricer.resolve(null, null, m.id)
+
+  const feed = new CapFeed(sql)
+  await feed.start()
+  const pool = acquirePrimaryPool()
+  const meter = new Meter(sql, config.pricing, {
+    // Batches are copied, not transferred, so a failed task can still be priced inline.
+    runTask: async (task: AggregateTask) => await pool.run<Aggregate>(TASK_FILE, 'aggregate', task),
+  }).start()
+  const exits: Array<Promise<void>> = []
+
+  registerRpc({
+    [SPEND_RPC.lease]: async (a: Record<string, unknown>) => await withDeadline(leaseBudget(sql, leaseArgs(a)), PRECHECK_DEADLINE_MS, 'spend lease'),
+    [SPEND_RPC.release]: async (a: { list?: unknown }) => { await releaseLeases(sql, deltas(a?.list)); return null },
+    [SPEND_RPC.caps]: async (a: { reload?: unknown }) => {
+      if (a?.reload === true) await withDeadline(feed.reload(), PRECHECK_DEADLINE_MS, 'spend caps reload')
+      return feed.message()
+    },
+    [SPEND_RPC.usage]: async (a: { sub?: unknown, groups?: unknown }) =>
+      await usageFor(sql, feed, rules, str(a?.sub, 'sub'), Array.isArray(a?.groups) ? a.groups.filter((g): g is string => typeof g === 'string') : []),
+    'admin.call': async (a: AdminCall) => await handleAdmin({ sql, book: () => feed.book, rules }, a),
+  })
+  const offs = [
+    onEvent(USAGE_EVENT, (b: UsageBatch) => { meter.add(b) }),
+    onEvent(IDENTITY_EVENT, (s: Seen) => { meter.identity(s) }),
+    onEvent(EXIT_EVENT, (m: { list?: unknown }) => {
+      const p = releaseLeases(sql, deltas(m?.list)).catch((err: unknown) => { ops.warn(`returning a worker's spend leases failed (they expire by themselves): ${describeError(err)}`) })
+      exits.push(p)
+    }),
+  ]
+  const prune = setInterval(() => {
+    pruneLeases(sql).catch((err: unknown) => { ops.debug(`spend lease prune failed: ${describeError(err)}`) })
+  }, 60_000)
+  prune.unref()
+
+  return {
+    stop: async () => {
+      clearInterval(prune)
+      for (const off of offs) off()
+      await Promise.all(exits)
+      await meter.stop()
+      await pool.release()
+      await feed.stop()
+    },
+  }
+}

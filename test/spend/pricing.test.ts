@@ -1,0 +1,104 @@
+/**
+ * Pricing: a recorded usage mix priced to the cent (exact micro-cents), every rate rule, and the
+ * absence of floating-point drift.
+ */
+import t from 'tap'
+import { PRICE_TABLE, type PriceVersion } from '../../lib/spend/price-table.js'
+import { Pricer, type Counts } from '../../lib/spend/pricing.js'
+
+const AT = Date.UTC(2026, 5, 15, 12)
+const counts = (c: Partial<Counts>): Counts => ({ input: 0, output: 0, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0, webSearch: 0, fast: false, ...c })
+
+/** A recorded mix: [upstream, upstream model, client model, usage, expected micro-cents at multiplier 1]. */
+const MIX: Array<[string | null, string | null, string, Counts, number]> = [
+  // Sonnet 4.5: input 3, output 15, 5-minute write 3.75, 1-hour write 6, read 0.30, web search $0.01 each
+  ['anthropic', 'claude-sonnet-4-5-20250929', 'claude-sonnet-4-5', counts({ input: 1000, output: 500, cacheRead: 2000, cacheWrite: 3000, cacheWrite1h: 1000, webSearch: 2 }), 4_460_000],
+  // Opus 4.6 in fast mode: 30 / 150
+  ['anthropic', 'claude-opus-4-6', 'claude-opus-4-6', counts({ input: 100, output: 200, fast: true }), 3_300_000],
+  // Sonnet 4.6 above 200k prompt tokens: the long-prompt tier (6 / 22.50, read 0.60) for the whole request
+  ['anthropic', 'claude-sonnet-4-6', 'claude-sonnet-4-6', counts({ input: 150_000, cacheRead: 60_000, output: 1000 }), 95_850_000],
+  // unknown model: the $5/$25 fallback tier
+  ['anthropic', 'my-custom-model', 'my-custom-model', counts({ input: 1000, output: 1000 }), 3_000_000],
+  // Haiku 3.5 by its Bedrock id: 0.80 / 4, write 1, read 0.08 → 1.259872 cents
+  ['anthropic', 'us.anthropic.claude-3-5-haiku-20241022-v1:0', 'claude-3-5-haiku', counts({ input: 12_345, output: 678, cacheRead: 9, cacheWrite: 10 }), 1_259_872],
+  // Opus 4.1 by its Vertex id: 15 / 75
+  ['anthropic', 'claude-opus-4-1@20250805', 'claude-opus-4-1', counts({ input: 10, output: 10 }), 90_000],
+  // an override on upstream 'corp' for Sonnet 4.6: its one cache-write rate covers both TTLs
+  ['corp', 'claude-sonnet-4-6', 'claude-sonnet-4-6', counts({ input: 1000, output: 1000, cacheWrite: 800, cacheWrite1h: 400 }), 1_750_000],
+]
+const OVERRIDES = [{ upstream: 'corp', model: 'claude-sonnet-4-6', input: 2.5, output: 12.5, cache_read: 0.25, cache_write: 3.125 }]
+
+t.test('a recorded usage mix costs exactly what the rates say', async (t) => {
+  const p = new Pricer({ multiplier: 1, overrides: OVERRIDES })
+  let total = 0
+  for (const [up, um, cm, c, want] of MIX) {
+    const got = p.cost(c, p.resolve(up, um, cm), AT)
+    t.equal(got, want, `${um}: ${want} micro-cents`)
+    total += got
+  }
+  t.equal(total, 109_709_872, 'total 109.709872 cents')
+  t.equal((total / 1e6).toFixed(2), '109.71', 'to the cent')
+})
+
+t.test('pricing.multiplier scales every amount, rounded half up per request to a micro-cent', async (t) => {
+  const p = new Pricer({ multiplier: 0.9, overrides: OVERRIDES })
+  const got = MIX.map(([up, um, cm, c]) => p.cost(c, p.resolve(up, um, cm), AT))
+  t.same(got, [4_014_000, 2_970_000, 86_265_000, 2_700_000, 1_133_885, 81_000, 1_575_000])
+  t.equal(new Pricer({ multiplier: 1, overrides: [] }).cost(counts({ webSearch: 3 }), new Pricer().resolve(null, null, 'claude-haiku-4-5'), AT), 3_000_000, 'web search: one cent a request')
+})
+
+t.test('override matching order: sent model, then client model, then family', async (t) => {
+  const p = new Pricer({
+    multiplier: 1,
+    overrides: [
+      { upstream: 'u', model: 'claude-opus-4-6', input: 1, output: 1, cache_read: 1, cache_write: 1 },
+      { upstream: 'u', model: 'my-alias', input: 2, output: 2, cache_read: 2, cache_write: 2 },
+      { upstream: 'u', model: 'CLAUDE-SONNET-4-5', input: 3, output: 3, cache_read: 3, cache_write: 3 },
+    ],
+  })
+  const c = counts({ input: 100_000 })
+  t.equal(p.cost(c, p.resolve('u', 'claude-opus-4-6', 'my-alias'), AT), 10_000_000, 'the id sent upstream wins')
+  t.equal(p.cost(c, p.resolve('u', 'some-deployment', 'my-alias'), AT), 20_000_000, 'then the client id')
+  t.equal(p.cost(c, p.resolve('u', 'us.anthropic.claude-sonnet-4-5-20250929-v1:0', 'x'), AT), 30_000_000, 'then the family, case-insensitively')
+  t.equal(p.cost(c, p.resolve('other', 'claude-opus-4-6', 'claude-opus-4-6'), AT), 50_000_000, 'other upstreams use the list price')
+  t.equal(p.resolve('u', 'claude-opus-4-6', 'x').source, 'override')
+  t.equal(p.resolve(null, null, 'nope').source, 'unknown')
+})
+
+t.test('price versions take effect on their date', async (t) => {
+  const table: Record<string, readonly PriceVersion[]> = {
+    ...PRICE_TABLE,
+    haiku45: [
+      { since: '1970-01-01', standard: { input: 1, output: 5, cacheWrite5m: 1.25, cacheWrite1h: 2, cacheRead: 0.1, webSearch: 0.01 } },
+      { since: '2026-07-01', standard: { input: 0.5, output: 2.5, cacheWrite5m: 0.625, cacheWrite1h: 1, cacheRead: 0.05, webSearch: 0.01 } },
+    ],
+  }
+  const p = new Pricer(undefined, table)
+  const r = p.resolve(null, null, 'claude-haiku-4-5')
+  const c = counts({ input: 1_000_000 })
+  t.equal(p.cost(c, r, Date.UTC(2026, 5, 30, 23, 59, 59)), 100_000_000, 'June 30: old price')
+  t.equal(p.cost(c, r, Date.UTC(2026, 6, 1)), 50_000_000, 'July 1: new price')
+})
+
+t.test('sums of exact amounts do not drift', async (t) => {
+  const p = new Pricer()
+  const r = p.resolve(null, null, 'claude-3-5-haiku')
+  const one = p.cost(counts({ cacheRead: 1 }), r, AT)
+  t.equal(one, 8, 'one cache-read token of Haiku 3.5 is 8 micro-cents')
+  let exact = 0
+  let float = 0
+  for (let i = 0; i < 100_000; i++) { exact += one; float += 0.08 / 1e6 * 100 }
+  t.equal(exact, 800_000, '100,000 of them are exactly 0.8 cents')
+  t.not(float, 0.8, 'the same sum in floating-point cents drifts')
+})
+
+t.test('worst case bounds the cost of any request the body allows', async (t) => {
+  const p = new Pricer({ multiplier: 1, overrides: OVERRIDES })
+  const w = p.worst('claude-sonnet-4-6', 4000, 1000, AT)
+  // 5,024 prompt tokens at the dearest prompt rate (6, the 1-hour write) + 1,000 output at 15
+  t.ok(w >= Math.ceil(5024 * 6 * 100 + 1000 * 15 * 100), `worst ${w}`)
+  const actual = p.cost(counts({ input: 1000, cacheWrite: 3000, cacheWrite1h: 3000, output: 1000 }), p.resolve('anthropic', 'claude-sonnet-4-6', 'claude-sonnet-4-6'), AT)
+  t.ok(actual <= w, 'a real request from that body costs less')
+  t.ok(p.worst('claude-sonnet-4-6', 300_000, 1000, AT) >= 301_024 * 12 * 100, 'a prompt past 200k bytes is bounded at the long-prompt rates')
+  t.ok(p.worst('unknown-model', 0, undefined, AT) >= 65_536 * 25 * 100, 'no max_tokens: 64k output at the fallback rate')
+})
