@@ -1,0 +1,64 @@
+/**
+ * Benchmark upstream: a fast fake Anthropic Messages API on uWebSockets.js, so measurements are of
+ * the gateway, not of the fake. Every POST /v1/messages is answered with a fixed streamed reply of
+ * `--events` content deltas (each `--delay` ms apart when set; 0 = all at once, one write);
+ * /v1/messages/count_tokens answers `{"input_tokens": N}`; POST /model/<id>/invoke-with-response-stream
+ * answers the same events as Bedrock's AWS event stream (for the transcoder benchmark). Request
+ * bodies are read and discarded.
+ *
+ *   node dist/bench/fake-upstream.js --port 9300 [--events 20] [--delay 0]
+ *
+ * Prints `listening <port>` on stdout when ready.
+ */
+import { parseArgs } from 'node:util'
+import uWS from 'uWebSockets.js'
+import { events as eventList, streamBytes } from './eventstream-data.js'
+
+const { values } = parseArgs({ options: { port: { type: 'string' }, events: { type: 'string' }, delay: { type: 'string' }, host: { type: 'string' } } })
+const port = Number(values.port ?? 9300)
+const events = Number(values.events ?? 20)
+const delay = Number(values.delay ?? 0)
+
+// The same reply as Anthropic SSE and as Bedrock's AWS event stream (bench/eventstream-data.ts).
+const { sse: whole, eventstream } = streamBytes(events)
+const parts = eventList(events).map((e) => Buffer.from(`event: ${e.type}\ndata: ${e.json}\n\n`))
+const COUNT = Buffer.from('{"input_tokens":1234}')
+
+const app = uWS.App()
+app.post('/*', (res, req) => {
+  const url = req.getUrl()
+  let aborted = false
+  res.onAborted(() => { aborted = true })
+  res.onData((_ab, last) => {
+    if (!last || aborted) return
+    if (url.startsWith('/model/')) {
+      res.cork(() => { res.writeStatus('200 OK').writeHeader('content-type', 'application/vnd.amazon.eventstream').end(eventstream) })
+      return
+    }
+    if (url.startsWith('/v1/messages/count_tokens')) {
+      res.cork(() => { res.writeStatus('200 OK').writeHeader('content-type', 'application/json').end(COUNT) })
+      return
+    }
+    if (delay <= 0) {
+      res.cork(() => {
+        res.writeStatus('200 OK').writeHeader('content-type', 'text/event-stream').writeHeader('request-id', 'req_bench')
+        res.end(whole)
+      })
+      return
+    }
+    res.cork(() => { res.writeStatus('200 OK').writeHeader('content-type', 'text/event-stream').writeHeader('request-id', 'req_bench').write(parts[0] as Buffer) })
+    let i = 1
+    const step = (): void => {
+      if (aborted) return
+      if (i === parts.length) { res.cork(() => res.end()); return }
+      const p = parts[i++] as Buffer
+      res.cork(() => { res.write(p) })
+      setTimeout(step, delay)
+    }
+    setTimeout(step, delay)
+  })
+})
+app.listen(values.host ?? '127.0.0.1', port, (sock) => {
+  if (sock === false) { process.stderr.write(`cannot listen on ${port}\n`); process.exit(1) }
+  process.stdout.write(`listening ${port}\n`)
+})

@@ -1,0 +1,119 @@
+/**
+ * Everything a benchmark run needs besides the gateways: PostgreSQL (DATABASE_URL or a throwaway
+ * server), the built-in identity provider (boot needs OIDC discovery), a signed bearer, request
+ * body files, the fake upstream process, and the gateway configs. Weir's config switches on every
+ * feature the build implements (bearer auth, routing, a managed policy with an allow-list, spend
+ * metering with an admin block) so the figures include their cost.
+ */
+import { writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { join, resolve } from 'node:path'
+import postgres from 'postgres'
+import { stringify } from 'yaml'
+import { NOT_SUPPORTED_YET } from '../../lib/config/schema.js'
+import { startDevIdp, type DevIdp } from '../../lib/dev/idp.js'
+import { keyRing, mintToken } from '../../lib/session/token.js'
+import { ROOT } from '../../lib/version.js'
+import { startPostgresServer, type PgServer } from '../../test/helpers/pg.js'
+import { HAVE_TASKSET, freePort, startProc, type Proc } from './procs.js'
+
+const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef'
+const CLAUDE = resolve(ROOT, 'node_modules', '@anthropic-ai', 'claude-code-linux-x64', 'claude')
+
+export interface World {
+  readonly upstreamUrl: string
+  weirUrl: string
+  readonly headers: Record<string, string>
+  readonly shortBody: string
+  readonly shortBodyText: string
+  readonly bigBody: string
+  readonly cpuModel: string
+  readonly taskset: boolean
+  readonly reference: boolean
+  restartUpstream (events: number, delay: number, cores: string): Promise<void>
+  startWeir (workers: number, cores: string): Promise<{ proc: Proc, url: string }>
+  startReference (cores: string): Promise<{ proc: Proc, url: string }>
+  close (): Promise<void>
+}
+
+const supported = (key: string): boolean => !NOT_SUPPORTED_YET.includes(key)
+
+export async function setupWorld (dir: string, o: { reference: boolean }): Promise<World> {
+  let pg: PgServer | null = null
+  let baseUrl = process.env.DATABASE_URL
+  if (baseUrl === undefined) { pg = await startPostgresServer(dir); baseUrl = pg.url }
+  const admin = postgres(baseUrl, { max: 1, onnotice: () => {} })
+  const dbUrl = async (name: string): Promise<string> => {
+    await admin.unsafe(`drop database if exists ${name} with (force)`)
+    await admin.unsafe(`create database ${name}`)
+    const u = new URL(baseUrl as string)
+    u.pathname = `/${name}`
+    return u.toString()
+  }
+  const upstreamPort = await freePort()
+  const idp: DevIdp = await startDevIdp({ users: [{ sub: 'u-bench', email: 'bench@example.com', groups: ['eng'] }], clients: [{ client_id: 'bench', client_secret: 'bench-secret', redirect_uris: ['http://127.0.0.1/oauth/callback'] }] })
+  const token = mintToken(keyRing([SECRET]), { sub: 'u-bench', email: 'bench@example.com', name: 'bench', groups: ['eng'] }, { ttlHours: 24 }).token
+  const shortBodyText = JSON.stringify({ model: 'claude-sonnet-4-5-20250929', max_tokens: 4096, stream: true, messages: [{ role: 'user', content: 'Summarise the design of a streaming gateway in three sentences.' }] })
+  const shortBody = join(dir, 'short.json')
+  writeFileSync(shortBody, shortBodyText)
+  const bigBody = join(dir, 'big.json')
+  writeFileSync(bigBody, JSON.stringify({ model: 'claude-sonnet-4-5-20250929', max_tokens: 1024, stream: true, messages: [{ role: 'user', content: 'x'.repeat(1024 * 1024 - 200) }] }))
+  let upstream: Proc | null = null
+  const env = { ...process.env, CLAUDE_GATEWAY_ALLOW_LOOPBACK: '1', CLAUDE_GATEWAY_LOG_LEVEL: 'info' }
+
+  const world: World = {
+    upstreamUrl: `http://127.0.0.1:${upstreamPort}`,
+    weirUrl: '',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+    shortBody,
+    shortBodyText,
+    bigBody,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    taskset: HAVE_TASKSET,
+    reference: o.reference,
+    async restartUpstream (events, delay, cores) {
+      await upstream?.stop()
+      upstream = await startProc('upstream', process.execPath, [resolve(ROOT, 'dist/bench/fake-upstream.js'), '--port', String(upstreamPort), '--events', String(events), '--delay', String(delay)], { cores, ready: /listening/ })
+    },
+    async startWeir (workers, cores) {
+      const port = await freePort()
+      const cfg: Record<string, unknown> = {
+        listen: { host: '127.0.0.1', port },
+        oidc: { issuer: idp.issuer, client_id: 'bench', client_secret: 'bench-secret' },
+        session: { jwt_secret: SECRET },
+        store: { postgres_url: await dbUrl('weir_bench'), max_connections: 5 },
+        upstreams: [{ provider: 'anthropic', name: 'anthropic', base_url: this.upstreamUrl, auth: { api_key: 'sk-bench' } }],
+      }
+      if (supported('managed')) cfg.managed = { policies: [{ match: { groups: ['eng'] }, cli: { availableModels: ['sonnet', 'haiku', 'opus'] } }, { match: {}, cli: {} }] }
+      if (supported('admin')) cfg.admin = { write_keys: [{ id: 'bench', key: 'k'.repeat(40) }] }
+      const file = join(dir, `weir-${workers}.yaml`)
+      writeFileSync(file, stringify(cfg))
+      const proc = await startProc('weir', process.execPath, [resolve(ROOT, 'dist/bin/weir.js'), 'serve', '--config', file, '--workers', String(workers)], { cores, env, ready: /weir listening on/ })
+      this.weirUrl = `http://127.0.0.1:${port}`
+      return { proc, url: this.weirUrl }
+    },
+    async startReference (cores) {
+      const port = await freePort()
+      const cfg = {
+        listen: { host: '127.0.0.1', port },
+        oidc: { issuer: idp.issuer, client_id: 'bench', client_secret: 'bench-secret' },
+        session: { jwt_secret: SECRET },
+        store: { postgres_url: await dbUrl('ref_bench') },
+        upstreams: [{ provider: 'anthropic', base_url: this.upstreamUrl, auth: { api_key: 'sk-bench' } }],
+        managed: { policies: [{ match: { groups: ['eng'] }, cli: { availableModels: ['sonnet', 'haiku', 'opus'] } }, { match: {}, cli: {} }] },
+        admin: { write_keys: [{ id: 'bench', key: 'k'.repeat(40) }] },
+      }
+      const file = join(dir, 'reference.yaml')
+      writeFileSync(file, stringify(cfg))
+      const proc = await startProc('reference', CLAUDE, ['gateway', '--config', file], { cores, env: { ...env, CLAUDE_CONFIG_DIR: join(dir, 'ref-claude') }, ready: /listening on/i, timeoutMs: 90_000 })
+      return { proc, url: `http://127.0.0.1:${port}` }
+    },
+    async close () {
+      await upstream?.stop()
+      await idp.close()
+      await admin.end({ timeout: 2 })
+      await pg?.destroy()
+    },
+  }
+  return world
+}

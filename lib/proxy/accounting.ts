@@ -1,0 +1,61 @@
+/**
+ * The seam between the hot path and spend control. The hot path asks `admit` before proxying a
+ * `/v1/messages` request (which may refuse it with a 429 `billing_error`), adds `headers` to a
+ * successful response, and calls `settle` exactly once when the request is over — with the usage
+ * the upstream reported, or an estimate when the stream was cut short.
+ *
+ * With `admin` in the config, each HTTP worker uses lib/spend/accounting.ts (budget leases,
+ * usage headers, metering). Without it there are no caps and no metering: `NO_ACCOUNTING` is used
+ * and costs nothing per request.
+ */
+import type { Principal } from '../session/token.js'
+import type { Usage } from './sse-usage.js'
+
+/** What the spend module keeps between `admit` and `settle` (opaque to the hot path). */
+export interface Admission { readonly __admission: true }
+
+export interface AdmitRequest {
+  /** The model id the client asked for. */
+  readonly model: string
+  /** Built-in family key when recognised (pricing), else null. */
+  readonly family: string | null
+  readonly maxTokens: number | undefined
+  /** Request body size in bytes (for a worst-case input estimate). */
+  readonly bodyBytes: number
+  /** The billing group named in the request's tags, when `admin.billing_group_tag` is set. */
+  readonly billingGroup: string | undefined
+  readonly requestId: string
+}
+
+export interface Outcome {
+  readonly requestId: string
+  /** Upstream that served the request (null when none answered). */
+  readonly upstream: string | null
+  readonly provider: string | null
+  /** Model id sent upstream, and the id the client asked for. */
+  readonly upstreamModel: string | null
+  readonly clientModel: string
+  readonly family: string | null
+  readonly status: number
+  /** Reported usage, or null when none was seen. */
+  readonly usage: Usage | null
+  /** Output tokens to bill when the terminal count never arrived. */
+  readonly estimatedOutputTokens: number
+  readonly aborted: boolean
+  readonly billingGroup: string | undefined
+}
+
+export interface Accounting {
+  /** Admit (or refuse with a thrown GatewayError) before proxying. May be async when a budget lease must be fetched. */
+  admit (p: Principal, r: AdmitRequest): Admission | null | Promise<Admission | null>
+  /** `anthropic-ratelimit-unified-*` headers for a successful response, or null for an uncapped principal. */
+  headers (a: Admission | null): Record<string, string> | null
+  /** Called exactly once per admitted request when it is over. */
+  settle (a: Admission | null, p: Principal, o: Outcome): void
+}
+
+export const NO_ACCOUNTING: Accounting = {
+  admit: () => null,
+  headers: () => null,
+  settle: () => {},
+}

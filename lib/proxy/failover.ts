@@ -1,0 +1,156 @@
+/**
+ * Failover rules and the answer when no upstream succeeded.
+ *
+ * An upstream answer fails over when its status is ≥ 500, 429, 401, 403 or 404 (the reference's
+ * rule; 501 is included as a 5xx); any other status is the answer. Connection errors, header
+ * timeouts and errors raised while preparing a request (e.g. count_tokens on a provider that lacks
+ * it) fail over too. Once the last candidate failed:
+ *   - the most useful remembered answer is relayed, in the order 429, 401/403, 404, 501, other 5xx;
+ *     from the Anthropic API it is relayed unchanged (Claude Code's recovery reads its text), from a
+ *     cloud provider it is rewritten with a generic message (their text can carry account ids,
+ *     ARNs or project ids), except the size/context 400s and 413s the client recovers from
+ *     (`sanitisedBody`);
+ *   - with no answer at all (every attempt was a network error or a timeout), a gateway-authored
+ *     502 that contains no upstream text.
+ * The full upstream text always goes to the operator's log.
+ */
+import { GatewayError } from '../errors.js'
+import { ops } from '../log.js'
+import { CAPABILITY_REJECTED, capabilityClass } from './upstreams/error-class.js'
+import type { Endpoint, Upstream } from './upstreams/types.js'
+
+export interface Attempt {
+  readonly upstream: Upstream
+  readonly status?: number
+  readonly headers?: Buffer[]
+  readonly body?: Buffer
+  readonly error?: unknown
+}
+
+export function isFailoverStatus (status: number): boolean {
+  return status >= 500 || status === 429 || status === 401 || status === 403 || status === 404
+}
+
+/** The response to send: status, raw header pairs (Buffers, as undici gave them) and body. */
+export interface FinalAnswer {
+  readonly relay: { status: number, headers: Buffer[], body: Buffer } | null
+  readonly error: GatewayError | null
+}
+
+const RANK = (s: number): number => s === 429 ? 0 : s === 401 || s === 403 ? 1 : s === 404 ? 2 : s === 501 ? 3 : s === 529 ? 4 : 5
+
+const TYPE_BY_STATUS: Record<number, [string, string]> = {
+  400: ['invalid_request_error', 'upstream rejected the request'],
+  401: ['authentication_error', 'upstream authentication failed; contact the gateway operator'],
+  403: ['permission_error', 'upstream refused the request; contact the gateway operator'],
+  404: ['not_found_error', 'upstream resource not found'],
+  413: ['request_too_large', 'request too large for this upstream'],
+  429: ['rate_limit_error', 'upstream rate limit exceeded'],
+  501: ['not_supported', 'upstream does not support this endpoint'],
+  529: ['overloaded_error', 'upstream overloaded'],
+}
+
+/** The sentence Claude Code's recovery matches whole (drop older images, then compact). */
+const INPUT_TOO_LONG = 'Input is too long.'
+/** Vertex's request-size refusal, e.g. `The request size (30037042 bytes) exceeds 30.000MB limit.` */
+const SIZE_400 = /^the (?:request|message) size \(\d+ bytes\) exceeds [\d.]+ ?mb limit\.?$/i
+/** Anthropic error types an upstream's own envelope may carry (then its message is relayed). */
+const ANTHROPIC_TYPES = new Set(['invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error',
+  'request_too_large', 'rate_limit_error', 'not_supported', 'overloaded_error', 'api_error', 'billing_error'])
+
+/**
+ * The message inside a cloud error body, whichever shape it has: Anthropic's envelope
+ * (`{"type":"error","error":{…}}`, Vertex model errors), Google's (`{"error":{"code","message","status"}}`,
+ * sometimes wrapped in an array), Bedrock's (`{"message"}` / `{"Message"}`). `envelope` is true for
+ * Anthropic's own shape with a known type.
+ */
+function upstreamMessage (body: Buffer): { message: string, envelope: boolean } | undefined {
+  let j: unknown
+  try { j = JSON.parse(body.toString('utf8')) } catch { return undefined }
+  if (Array.isArray(j)) j = j[0]
+  if (typeof j !== 'object' || j === null) return undefined
+  const o = j as Record<string, unknown>
+  const e = typeof o.error === 'object' && o.error !== null ? o.error as Record<string, unknown> : undefined
+  if (o.type === 'error' && typeof e?.type === 'string' && typeof e.message === 'string') return { message: e.message, envelope: ANTHROPIC_TYPES.has(e.type) }
+  const m = typeof e?.message === 'string' ? e.message : typeof o.message === 'string' ? o.message : typeof o.Message === 'string' ? o.Message : undefined
+  return m === undefined ? undefined : { message: m, envelope: false }
+}
+
+/**
+ * A gateway-authored error body for a cloud upstream's answer: the status and its error type are
+ * kept, the message is generic — except where Claude Code's recovery depends on the words:
+ *   - a 400/413 in Anthropic's own envelope (Vertex passes Anthropic's errors through): its
+ *     message, at most 1000 characters (e.g. `prompt is too long: …`, which triggers auto-compact);
+ *   - Bedrock's 400 whose whole message is `Input is too long.`, and Vertex's request-size 400:
+ *     exactly `Input is too long.`;
+ *   - any other 400/413 the client can adapt to: `capability_rejected: <class>` (error-class.ts).
+ */
+export function sanitisedBody (status: number, body: Buffer | undefined, requestId: string): Buffer {
+  const [type, generic] = TYPE_BY_STATUS[status] ?? ['api_error', 'upstream error']
+  let message = generic
+  if ((status === 400 || status === 413) && body !== undefined && body.length > 0) {
+    const u = upstreamMessage(body)
+    if (u !== undefined && u.message !== '') {
+      const whole = u.message.trim()
+      if (u.envelope) message = u.message.slice(0, 1000)
+      else if (status === 400 && (/^input is too long\.?$/i.test(whole) || SIZE_400.test(whole))) message = INPUT_TOO_LONG
+      else {
+        const cls = capabilityClass(status, u.message)
+        if (cls !== undefined) message = CAPABILITY_REJECTED + cls
+      }
+    }
+  }
+  return Buffer.from(JSON.stringify({ type: 'error', error: { type, message }, request_id: requestId }))
+}
+
+/** Response headers for a sanitised answer: JSON, the upstream's `retry-after` on a 429, `x-should-retry: false` on a 501. */
+function sanitisedHeaders (status: number, upstream: readonly Buffer[] | undefined): Buffer[] {
+  const out: Buffer[] = [...JSON_HEADERS]
+  if (status === 429 && upstream !== undefined) {
+    for (let i = 0; i + 1 < upstream.length; i += 2) {
+      if ((upstream[i] as Buffer).toString('latin1').toLowerCase() === 'retry-after') out.push(Buffer.from('retry-after'), upstream[i + 1] as Buffer)
+    }
+  }
+  if (status === 501) out.push(Buffer.from('x-should-retry'), Buffer.from('false'))
+  return out
+}
+
+const JSON_HEADERS = [Buffer.from('content-type'), Buffer.from('application/json')]
+
+function logAttempts (attempts: readonly Attempt[], requestId: string): void {
+  for (const a of attempts) {
+    if (a.status !== undefined) {
+      ops.warn(`upstream ${a.upstream.name} answered ${a.status} request_id=${requestId}: ${a.body?.toString('utf8').slice(0, 2000) ?? ''}`)
+    } else {
+      const e = a.error as { code?: string, message?: string } | undefined
+      ops.warn(`upstream ${a.upstream.name} failed request_id=${requestId}: ${e?.code ?? ''} ${e?.message ?? String(a.error)}`.trim())
+    }
+  }
+}
+
+/** Decide the answer after the last attempt. */
+export function finalFailure (attempts: readonly Attempt[], requestId: string, endpoint: Endpoint): FinalAnswer {
+  logAttempts(attempts, requestId)
+  const last = attempts[attempts.length - 1]
+  let pick: Attempt | undefined
+  if (last?.status !== undefined && !isFailoverStatus(last.status)) {
+    pick = last
+  } else {
+    for (const a of attempts) {
+      if (a.status === undefined) continue
+      if (pick === undefined || RANK(a.status) < RANK(pick.status as number) || RANK(a.status) === RANK(pick.status as number)) pick = a
+    }
+  }
+  if (pick !== undefined && pick.status !== undefined) {
+    if (!pick.upstream.sanitizeErrors) {
+      return { relay: { status: pick.status, headers: pick.headers ?? [], body: pick.body ?? Buffer.alloc(0) }, error: null }
+    }
+    return { relay: { status: pick.status, headers: sanitisedHeaders(pick.status, pick.headers), body: sanitisedBody(pick.status, pick.body, requestId) }, error: null }
+  }
+  // No upstream answered. A provider that refused the endpoint itself (e.g. count_tokens) is a 501.
+  const refusals = attempts.filter((a) => a.error instanceof GatewayError)
+  if (refusals.length === attempts.length && refusals.length > 0 && refusals.every((a) => (a.error as GatewayError).code === 'GW_NOT_SUPPORTED')) {
+    return { relay: null, error: new GatewayError('GW_NOT_SUPPORTED', endpoint === 'count_tokens' ? 'count_tokens is not supported by the configured upstreams' : (refusals[0]?.error as GatewayError).message) }
+  }
+  return { relay: null, error: new GatewayError('GW_UPSTREAM_UNAVAILABLE', `all upstreams failed (${attempts.length} attempted)`) }
+}

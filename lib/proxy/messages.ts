@@ -1,0 +1,536 @@
+/**
+ * POST /v1/messages and POST /v1/messages/count_tokens — the hot path, socket to upstream and back.
+ *
+ *   1. (synchronous, in the uWS handler) attach the body reader and authenticate the bearer from
+ *      the session cache — no database, no await;
+ *   2. scan the body for `model`/`max_tokens`/`tags` without parsing it (json-scan.ts), check the
+ *      model against the developer's policy and route it (routing.ts, cached per model string);
+ *   3. ask spend control to admit the request (worst-case reservation; in memory);
+ *   4. send it to the first candidate upstream with undici's low-level handler API. Until a byte
+ *      has reached the client, connection errors, header timeouts and 5xx/429/401/403/404 answers
+ *      fail over to the next candidate; afterwards nothing is retried;
+ *   5. stream the reply: each upstream chunk is written to the client as it arrives, as the same
+ *      Buffer (no re-encoding). When the client's socket is full (`res.write` → false) the upstream
+ *      is paused until uWS says it is writable again, so a slow reader never grows memory beyond
+ *      the socket buffers. A client abort aborts the upstream request at once. An upstream failure
+ *      mid-stream ends the client's stream with an Anthropic `error` event;
+ *   6. at the end: settle spend with the usage read from the passing stream (sse-usage.ts), and
+ *      write one `inference` audit line.
+ * Silent SSE streams get an `event: ping` every 15 s from one shared per-worker ticker (no
+ * per-request timers), only at event boundaries and only while the client is keeping up.
+ */
+import type { HttpResponse } from 'uWebSockets.js'
+import { GatewayError, errorBody, errorHeaders } from '../errors.js'
+import { readBody } from '../http/body.js'
+import type { Req } from '../http/request.js'
+import { finish } from '../http/request.js'
+import { sendError, statusLine, writeBaseHeaders } from '../http/respond.js'
+import { audit, ops } from '../log.js'
+import { recordRequest, recordTokens, recordUpstream } from '../telemetry/metrics.js'
+import type { Principal } from '../session/token.js'
+import type { Accounting, Admission } from './accounting.js'
+import { finalFailure, isFailoverStatus, type Attempt } from './failover.js'
+import { forwardHeaders, relayable } from './headers.js'
+import { ScanError, scanRequest, type ScannedRequest } from './json-scan.js'
+import type { Candidate, ModelRouter } from './routing.js'
+import { UsageTap, usageFromJson, type Usage } from './sse-usage.js'
+import type { Endpoint, StreamDecoder, Upstream, UpstreamCall } from './upstreams/types.js'
+
+/** The model allow-list check and audit extras (lib/policy). */
+export interface ModelPolicy {
+  checkModel (p: Principal, model: string): void
+  auditFields (headers: Readonly<Record<string, string>>): Record<string, string> | null
+}
+
+export interface MessagesDeps {
+  readonly upstreams: readonly Upstream[]
+  readonly models: ModelRouter
+  readonly policy: ModelPolicy
+  readonly accounting: Accounting
+  readonly authenticate: (rq: Req) => Principal
+  readonly maxBodyBytes: number
+  /** `admin.billing_group_tag`: when set, request tags are read for attribution and stripped. */
+  readonly billingGroupTag: string | undefined
+  /** Per upstream (by index): the IdP groups it is reserved for, or null for everyone. */
+  readonly upstreamGroups: ReadonlyArray<ReadonlySet<string> | null>
+}
+
+const MAX_ERROR_BODY = 64 * 1024
+const MAX_JSON_BODY = 8 * 1024 * 1024
+const PING = Buffer.from('event: ping\ndata: {"type": "ping"}\n\n')
+/** Silence before a ping, ms (WEIR_SSE_PING_MS overrides, e.g. in tests). Default 15 s. */
+const PING_AFTER_MS = Number(process.env.WEIR_SSE_PING_MS) > 0 ? Number(process.env.WEIR_SSE_PING_MS) : 15_000
+const TICK_MS = Math.max(50, Math.min(5000, Math.floor(PING_AFTER_MS / 3)))
+const TAGS_BETA = /^request-tags-/
+
+/** Everything one request carries through its attempts. One object, fixed shape. */
+class Flow {
+  principal!: Principal
+  body!: Buffer
+  scan!: ScannedRequest
+  model = ''
+  family: string | null = null
+  candidates: readonly Candidate[] = []
+  next = 0
+  admission: Admission | null = null
+  billingGroup: string | undefined = undefined
+  upstream: Upstream | null = null
+  upstreamModel: string | null = null
+  abort: ((reason: Error) => void) | null = null
+  resume: (() => void) | null = null
+  committed = false
+  sse = false
+  paused = false
+  atBoundary = true
+  lastWrite = 0
+  status = 0
+  bytesOut = 0
+  tap: UsageTap | null = null
+  json: Buffer[] | null = null
+  jsonBytes = 0
+  decoder: StreamDecoder | null = null
+  attempts: Attempt[] = []
+  upstreamRequestId: string | undefined = undefined
+  abortReason: string | undefined = undefined
+  settled = false
+  /** The upstream's cached credential was refreshed after a 401/403 and the attempt repeated once. */
+  credentialRetry = false
+  constructor (readonly res: HttpResponse, readonly rq: Req, readonly endpoint: Endpoint, readonly deps: MessagesDeps) {}
+}
+
+// ---- shared per-worker ping ticker -------------------------------------------------------------
+
+let clock = Date.now()
+const live = new Set<Flow>()
+let ticker: NodeJS.Timeout | null = null
+function track (f: Flow): void {
+  live.add(f)
+  if (ticker === null) {
+    ticker = setInterval(() => {
+      clock = Date.now()
+      for (const x of live) {
+        if (!x.paused && x.atBoundary && clock - x.lastWrite >= PING_AFTER_MS) write(x, PING)
+      }
+      if (live.size === 0 && ticker !== null) { clearInterval(ticker); ticker = null }
+    }, TICK_MS)
+    ticker.unref()
+  }
+}
+
+function write (f: Flow, chunk: Buffer): boolean {
+  let ok = true
+  f.res.cork(() => { ok = f.res.write(chunk) })
+  f.bytesOut += chunk.length
+  f.lastWrite = clock
+  f.atBoundary = chunk.length >= 2 && chunk[chunk.length - 1] === 0x0a && chunk[chunk.length - 2] === 0x0a
+  return ok
+}
+
+// ---- request entry -----------------------------------------------------------------------------
+
+export function handleMessages (res: HttpResponse, rq: Req, endpoint: Endpoint, deps: MessagesDeps): Promise<void> {
+  const bodyP = readBody(res, rq, deps.maxBodyBytes)
+  const f = new Flow(res, rq, endpoint, deps)
+  try {
+    f.principal = deps.authenticate(rq)
+  } catch (err) {
+    bodyP.catch(() => {})
+    sendError(res, rq, err)
+    return Promise.resolve()
+  }
+  rq.onAbort = () => {
+    f.abortReason = 'client_closed'
+    const a = f.abort
+    f.abort = null
+    if (a !== null) a(new Error('client closed the connection'))
+    else if (!f.settled && f.next > 0) done(f, 499)
+  }
+  return bodyP.then((body) => start(f, body), (err: unknown) => { sendError(res, rq, err) })
+}
+
+function reject (f: Flow, err: GatewayError): void {
+  // The spend 429 carries no request_id: the protocol shows the client printing its body as is.
+  sendError(f.res, f.rq, err, err.type === 'billing_error' ? { requestId: false } : undefined)
+  auditInference(f, err.status)
+}
+
+async function start (f: Flow, body: Buffer): Promise<void> {
+  if (f.rq.aborted) return
+  f.body = body
+  try {
+    f.scan = scanRequest(body)
+  } catch (err) {
+    reject(f, new GatewayError('GW_INVALID_JSON', err instanceof ScanError ? `invalid request body: ${err.message}` : 'invalid JSON'))
+    return
+  }
+  const m = f.scan.model
+  if (m === undefined || m === '') { reject(f, new GatewayError('GW_MODEL_REQUIRED')); return }
+  if (m === null) { reject(f, new GatewayError('GW_INVALID_JSON', 'model must be a string')); return }
+  f.model = m
+  const { deps } = f
+  try {
+    deps.policy.checkModel(f.principal, m)
+  } catch (err) {
+    if (err instanceof GatewayError) { reject(f, err); return }
+    throw err
+  }
+  const route = deps.models.resolve(m)
+  f.family = route.entry?.key ?? null
+  if (route.candidates.length === 0) {
+    reject(f, new GatewayError('GW_MODEL_UNKNOWN', `model ${printable(m)} is not available: ${route.reasons.join('; ')}`))
+    return
+  }
+  f.candidates = route.candidates
+  if (deps.upstreamGroups.some((g) => g !== null)) {
+    const mine = f.principal.groups
+    f.candidates = route.candidates.filter((c) => {
+      const g = deps.upstreamGroups[c.upstream]
+      return g === null || g === undefined || mine.some((x) => g.has(x))
+    })
+    if (f.candidates.length === 0) {
+      reject(f, new GatewayError('GW_MODEL_UNKNOWN', `model ${printable(m)} is not available to your groups on this gateway`))
+      return
+    }
+  }
+  if (deps.billingGroupTag !== undefined && f.scan.tags !== null) {
+    const v = (f.scan.tags.value as Record<string, unknown> | null)?.[deps.billingGroupTag]
+    if (typeof v === 'string' && f.principal.groups.includes(v)) f.billingGroup = v
+  }
+  if (f.endpoint === 'messages') {
+    try {
+      const a = deps.accounting.admit(f.principal, { model: m, family: f.family, maxTokens: f.scan.maxTokens, bodyBytes: body.length, billingGroup: f.billingGroup, requestId: f.rq.id })
+      f.admission = a instanceof Promise ? await a : a
+    } catch (err) {
+      if (err instanceof GatewayError) { reject(f, err); return }
+      throw err
+    }
+    if (f.rq.aborted) { done(f, 499); return }
+  }
+  attempt(f)
+}
+
+/** Model strings in messages: printable ASCII only, at most 128 characters. */
+function printable (m: string): string {
+  const s = m.replace(/[^\x20-\x7e]/g, '')
+  return s.length > 128 ? s.slice(0, 128) + '...' : s
+}
+
+// ---- attempts and failover ---------------------------------------------------------------------
+
+function attempt (f: Flow): void {
+  if (f.rq.aborted) { done(f, 499); return }
+  const cand = f.candidates[f.next++]
+  if (cand === undefined) { fail(f); return }
+  const up = f.deps.upstreams[cand.upstream] as Upstream
+  f.upstream = up
+  f.upstreamModel = cand.model
+  const call: UpstreamCall = {
+    endpoint: f.endpoint,
+    query: f.rq.query,
+    headers: callHeaders(f),
+    body: f.body,
+    scan: f.scan,
+    model: cand.model,
+    rewriteModel: cand.rewrite,
+    stripTags: f.deps.billingGroupTag !== undefined && f.scan.tags !== null,
+    principal: f.principal,
+  }
+  let out
+  try {
+    out = up.prepare(call)
+  } catch (err) {
+    prepareFailed(f, up, err)
+    return
+  }
+  if (out instanceof Promise) {
+    out.then((o) => { dispatch(f, up, o.origin, o.path, o.headers, o.body) }, (err: unknown) => { prepareFailed(f, up, err) })
+    return
+  }
+  dispatch(f, up, out.origin, out.path, out.headers, out.body)
+}
+
+/**
+ * An upstream could not even build the request. A client error it found in the request (a 4xx
+ * other than 501) is the answer; anything else (credentials, an unsupported endpoint) fails over.
+ */
+function prepareFailed (f: Flow, up: Upstream, err: unknown): void {
+  if (err instanceof GatewayError && err.status >= 400 && err.status < 500) {
+    if (f.rq.aborted) { done(f, 499); return }
+    sendError(f.res, f.rq, err)
+    done(f, err.status)
+    return
+  }
+  f.attempts.push({ upstream: up, error: err })
+  attempt(f)
+}
+
+function callHeaders (f: Flow): Record<string, string> {
+  const h = forwardHeaders(f.rq.headers)
+  if (f.deps.billingGroupTag !== undefined && h['anthropic-beta'] !== undefined) {
+    const kept = h['anthropic-beta'].split(',').map((s) => s.trim()).filter((s) => s !== '' && !TAGS_BETA.test(s))
+    if (kept.length === 0) delete h['anthropic-beta']
+    else h['anthropic-beta'] = kept.join(',')
+  }
+  return h
+}
+
+function dispatch (f: Flow, up: Upstream, origin: string, path: string, headers: Record<string, string>, body: Buffer | string): void {
+  if (f.rq.aborted) { done(f, 499); return }
+  up.dispatcher.dispatch({ origin, path, method: 'POST', headers, body }, new AttemptHandler(f, up))
+}
+
+/** undici handler for one attempt (the low-level callback API: no stream objects, no header parsing). */
+class AttemptHandler {
+  private discard = false
+  private errStatus = 0
+  private errHeaders: Buffer[] = []
+  private errChunks: Buffer[] = []
+  private errBytes = 0
+  private readonly t0 = performance.now()
+  constructor (private readonly f: Flow, private readonly up: Upstream) {}
+
+  onConnect (abort: (reason: Error) => void): void {
+    if (this.f.rq.aborted) { abort(new Error('client closed the connection')); return }
+    this.f.abort = abort
+  }
+
+  onHeaders (status: number, raw: Buffer[], resume: () => void): boolean {
+    const f = this.f
+    if (f.rq.aborted) return false
+    f.resume = resume
+    recordUpstream(this.up.name, status, performance.now() - this.t0)
+    const retryable = isFailoverStatus(status)
+    if (retryable || (status >= 400 && this.up.sanitizeErrors)) {
+      // Collect the (small) error body: either fail over, or answer with a sanitised copy.
+      this.discard = true
+      this.errStatus = status
+      this.errHeaders = raw
+      return true
+    }
+    f.status = status
+    let ct: string | undefined
+    for (let i = 0; i < raw.length; i += 2) {
+      const k = (raw[i] as Buffer).toString('latin1').toLowerCase()
+      if (k === 'content-type') ct = (raw[i + 1] as Buffer).toString('latin1')
+      else if (k === 'request-id') f.upstreamRequestId = (raw[i + 1] as Buffer).toString('latin1')
+    }
+    const ok = status >= 200 && status < 300
+    f.decoder = ok && this.up.decoder !== undefined ? this.up.decoder(status, ct, f.rq.id) : null
+    const outType = f.decoder !== null ? f.decoder.contentType : ct
+    f.sse = outType !== undefined && outType.startsWith('text/event-stream')
+    if (ok && f.endpoint === 'messages') {
+      if (f.sse) f.tap = new UsageTap()
+      else f.json = []
+    }
+    const spend = ok && f.endpoint === 'messages' ? f.deps.accounting.headers(f.admission) : null
+    const res = f.res
+    res.cork(() => {
+      res.writeStatus(statusLine(status))
+      writeBaseHeaders(res, f.rq)
+      for (let i = 0; i < raw.length; i += 2) {
+        const name = (raw[i] as Buffer).toString('latin1').toLowerCase()
+        if (!relayable(name) || (name === 'content-type' && f.decoder !== null)) continue
+        res.writeHeader(name, raw[i + 1] as Buffer)
+      }
+      if (f.decoder !== null) res.writeHeader('content-type', f.decoder.contentType)
+      if (spend !== null) for (const k in spend) res.writeHeader(k, spend[k] as string)
+    })
+    f.committed = true
+    f.rq.started = true
+    f.lastWrite = clock
+    if (f.sse) track(f)
+    return true
+  }
+
+  onData (chunk: Buffer): boolean {
+    const f = this.f
+    if (f.rq.aborted) return false
+    if (this.discard) {
+      if (this.errBytes < MAX_ERROR_BODY) { this.errChunks.push(chunk); this.errBytes += chunk.length }
+      return true
+    }
+    let out: Buffer | null = chunk
+    if (f.decoder !== null) {
+      try {
+        out = f.decoder.push(chunk)
+      } catch (err) {
+        midStreamFailure(f, err)
+        f.abort?.(err instanceof Error ? err : new Error(String(err)))
+        return false
+      }
+      if (out === null || out.length === 0) return true
+    }
+    if (f.tap !== null) f.tap.push(out)
+    else if (f.json !== null && f.jsonBytes < MAX_JSON_BODY) { f.json.push(out); f.jsonBytes += out.length }
+    if (write(f, out)) return true
+    f.paused = true
+    f.res.onWritable(() => {
+      f.paused = false
+      const r = f.resume
+      if (r !== null && !f.rq.aborted) r()
+      return true
+    })
+    return false
+  }
+
+  onComplete (): void {
+    const f = this.f
+    f.abort = null
+    if (this.discard) {
+      if (f.rq.aborted) { done(f, 499); return }
+      if ((this.errStatus === 401 || this.errStatus === 403) && this.up.invalidateCredentials !== undefined && !f.credentialRetry) {
+        // A cached cloud credential may have expired early: fetch a fresh one and try this upstream again, once.
+        f.credentialRetry = true
+        this.up.invalidateCredentials()
+        f.next--
+        attempt(f)
+        return
+      }
+      f.attempts.push({ upstream: this.up, status: this.errStatus, headers: this.errHeaders, body: Buffer.concat(this.errChunks) })
+      if (isFailoverStatus(this.errStatus)) attempt(f)
+      else fail(f)
+      return
+    }
+    if (f.rq.aborted) { done(f, 499); return }
+    if (f.decoder !== null) {
+      try {
+        const tail = f.decoder.end()
+        if (tail !== null && tail.length > 0) { f.tap?.push(tail); write(f, tail) }
+      } catch (err) {
+        midStreamFailure(f, err)
+        return
+      }
+    }
+    f.res.cork(() => f.res.end())
+    done(f, f.status)
+  }
+
+  onError (err: Error): void {
+    const f = this.f
+    f.abort = null
+    if (f.rq.aborted) { done(f, 499); return }
+    if (!f.committed) {
+      recordUpstream(this.up.name, 0, performance.now() - this.t0)
+      f.attempts.push({ upstream: this.up, error: err })
+      attempt(f)
+      return
+    }
+    midStreamFailure(f, err)
+  }
+}
+
+/** The upstream broke after the client got the status line: end the stream as cleanly as we can. */
+function midStreamFailure (f: Flow, err: unknown): void {
+  if (f.settled) return
+  ops.warn(`upstream ${f.upstream?.name ?? '?'} failed mid-stream request_id=${f.rq.id}: ${err instanceof Error ? err.message : String(err)}`)
+  f.abortReason = 'upstream_error'
+  if (f.rq.aborted) { done(f, 499); return }
+  if (f.sse) {
+    const ev = `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'the upstream connection failed while streaming' }, request_id: f.rq.id })}\n\n`
+    write(f, Buffer.from(ev))
+    f.res.cork(() => f.res.end())
+  } else {
+    f.res.cork(() => f.res.close())
+  }
+  done(f, f.status)
+}
+
+/** No attempt succeeded: answer with the most useful remembered failure (failover.ts decides). */
+function fail (f: Flow): void {
+  const r = finalFailure(f.attempts, f.rq.id, f.endpoint)
+  if (f.rq.aborted) { done(f, 499); return }
+  const res = f.res
+  if (r.relay !== null) {
+    const { status, headers, body } = r.relay
+    res.cork(() => {
+      res.writeStatus(statusLine(status))
+      writeBaseHeaders(res, f.rq)
+      for (let i = 0; i < headers.length; i += 2) {
+        const name = (headers[i] as Buffer).toString('latin1').toLowerCase()
+        if (relayable(name)) res.writeHeader(name, headers[i + 1] as Buffer)
+      }
+      res.end(body)
+    })
+    f.rq.started = true
+    f.status = status
+    done(f, status)
+    return
+  }
+  const err = r.error as GatewayError
+  const h = { 'content-type': 'application/json', ...errorHeaders(err) }
+  res.cork(() => {
+    res.writeStatus(statusLine(err.status))
+    writeBaseHeaders(res, f.rq)
+    for (const k in h) res.writeHeader(k, h[k as keyof typeof h] as string)
+    res.end(errorBody(err, f.rq.id))
+  })
+  f.rq.started = true
+  f.status = err.status
+  done(f, err.status)
+}
+
+// ---- the end of a request ----------------------------------------------------------------------
+
+function usageOf (f: Flow): Usage | null {
+  if (f.tap !== null) return f.tap.usage
+  if (f.json !== null && f.json.length > 0) return usageFromJson(Buffer.concat(f.json))?.usage ?? null
+  return null
+}
+
+function settle (f: Flow, status: number): void {
+  if (f.settled) return
+  f.settled = true
+  if (f.endpoint !== 'messages') return
+  const u = f.upstream
+  f.deps.accounting.settle(f.admission, f.principal, {
+    requestId: f.rq.id,
+    upstream: u?.name ?? null,
+    provider: u?.provider ?? null,
+    upstreamModel: f.upstreamModel,
+    clientModel: f.model,
+    family: f.family,
+    status,
+    // An aborted stream still reported its input side in message_start: bill what was seen.
+    usage: f.committed && f.status >= 200 && f.status < 300 ? usageOf(f) : null,
+    estimatedOutputTokens: f.tap?.estimatedOutputTokens() ?? 0,
+    aborted: f.abortReason !== undefined,
+    billingGroup: f.billingGroup,
+  })
+}
+
+function done (f: Flow, status: number): void {
+  if (f.settled) return
+  live.delete(f)
+  settle(f, status)
+  auditInference(f, status)
+  finish(f.rq)
+}
+
+function auditInference (f: Flow, status: number): void {
+  const u = f.settled ? usageOf(f) : null
+  const ms = performance.now() - f.rq.t0
+  recordRequest(f.endpoint === 'messages' ? '/v1/messages' : '/v1/messages/count_tokens', status, ms, f.upstream?.name)
+  if (u !== null) recordTokens(f.model, u.input_tokens, u.output_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens)
+  const extra = f.deps.policy.auditFields(f.rq.headers)
+  audit('inference', {
+    request_id: f.rq.id,
+    sub: f.principal?.sub,
+    email: f.principal?.email,
+    path: f.rq.path,
+    model: f.model === '' ? null : f.model,
+    upstream: f.upstream?.name ?? null,
+    upstream_model: f.upstreamModel ?? undefined,
+    upstream_request_id: f.upstreamRequestId,
+    status,
+    ms: Math.round(ms),
+    bytes: f.bytesOut,
+    attempts: f.next,
+    input_tokens: u?.input_tokens,
+    output_tokens: u !== null ? u.output_tokens : undefined,
+    cache_read_tokens: u?.cache_read_input_tokens,
+    cache_write_tokens: u?.cache_creation_input_tokens,
+    billing_group: f.billingGroup,
+    abort: f.abortReason,
+    ...extra,
+  })
+}

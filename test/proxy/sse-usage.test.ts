@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import t from 'tap'
+import { UsageTap, usageFromJson } from '../../lib/proxy/sse-usage.js'
+import { ROOT } from '../../lib/version.js'
+
+const FIXTURE = readFileSync(resolve(ROOT, 'test/fixtures/sse/claude-code-tool-use.sse'))
+
+t.test('usage from a recorded stream, whatever the chunking', async (t) => {
+  for (const size of [1, 2, 3, 7, 13, 64, 500, FIXTURE.length]) {
+    const tap = new UsageTap()
+    for (let i = 0; i < FIXTURE.length; i += size) tap.push(FIXTURE.subarray(i, i + size))
+    t.same(tap.usage, {
+      input_tokens: 3, output_tokens: 187, cache_creation_input_tokens: 2214, cache_read_input_tokens: 18034,
+      cache_creation_5m: 2214, cache_creation_1h: 0, web_search_requests: 0, speed: undefined,
+    }, `chunks of ${size}`)
+    t.equal(tap.finalOutput, true)
+    t.equal(tap.model, 'claude-sonnet-4-5-20250929')
+    t.equal(tap.deltas, 12, `content deltas counted (chunks of ${size})`)
+    t.equal(tap.bytes, FIXTURE.length)
+    t.equal(tap.error, null)
+  }
+})
+
+t.test('1-hour cache writes, web search, fast mode, CRLF events, error events', async (t) => {
+  const tap = new UsageTap()
+  tap.push(Buffer.from('event: message_start\r\ndata: {"type":"message_start","message":{"usage":{"input_tokens":10,"cache_creation_input_tokens":300,"cache_creation":{"ephemeral_5m_input_tokens":100,"ephemeral_1h_input_tokens":200},"speed":"fast"}}}\r\n\r\n'))
+  tap.push(Buffer.from('event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":40,"server_tool_use":{"web_search_requests":2}}}\n\n'))
+  tap.push(Buffer.from('event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'))
+  t.equal(tap.usage?.cache_creation_5m, 100)
+  t.equal(tap.usage?.cache_creation_1h, 200)
+  t.equal(tap.usage?.cache_creation_input_tokens, 300)
+  t.equal(tap.usage?.web_search_requests, 2)
+  t.equal(tap.usage?.speed, 'fast')
+  t.equal(tap.usage?.output_tokens, 40)
+  t.same(tap.error, { type: 'overloaded_error', message: 'Overloaded' })
+})
+
+t.test('a stream cut short is estimated from what passed', async (t) => {
+  const tap = new UsageTap()
+  const cut = FIXTURE.subarray(0, Math.floor(FIXTURE.length * 0.7))
+  tap.push(cut)
+  t.equal(tap.finalOutput, false)
+  const est = tap.estimatedOutputTokens()
+  t.ok(est >= 8 && est < 600, `estimate ${est}`)
+  const empty = new UsageTap()
+  t.equal(empty.estimatedOutputTokens(), 0)
+})
+
+t.test('non-streaming usage', async (t) => {
+  t.same(usageFromJson('{"model":"m","usage":{"input_tokens":5,"output_tokens":6}}')?.usage.output_tokens, 6)
+  t.equal(usageFromJson('{"no":"usage"}'), null)
+  t.equal(usageFromJson('not json'), null)
+})
