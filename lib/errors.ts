@@ -67,6 +67,9 @@ export const ERRORS = {
   GW_SPEND_BLOCKED: a(429, 'billing_error', 'spend limit reached', false),
   GW_SPEND_UNAVAILABLE: a(429, 'billing_error', 'spend limit unavailable', false),
 
+  // admin API
+  GW_ADMIN_AUTH: a(401, 'authentication_error', 'missing or invalid admin credentials'),
+
   // OAuth endpoints (RFC 6749 / RFC 8628 / RFC 7009)
   OAUTH_INVALID_REQUEST: o(400, 'invalid_request'),
   OAUTH_UNSUPPORTED_GRANT: o(400, 'unsupported_grant_type'),

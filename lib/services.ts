@@ -5,7 +5,13 @@
  */
 import { onEvent } from './ipc.js'
 import { CidrList } from './net/cidr.js'
+import { Policies } from './policy/index.js'
+import { NO_ACCOUNTING, type Accounting } from './proxy/accounting.js'
+import type { ModelPolicy } from './proxy/messages.js'
 import { ModelRouter } from './proxy/routing.js'
+import { buildUpstreams } from './proxy/upstreams/index.js'
+import type { Upstream } from './proxy/upstreams/types.js'
+import { SpendAccounting } from './spend/accounting.js'
 import { type Revocation, Sessions } from './session/sessions.js'
 import { keyRing } from './session/token.js'
 import type { WorkerContext } from './worker-context.js'
@@ -14,6 +20,14 @@ export interface Services {
   readonly sessions: Sessions
   readonly models: ModelRouter
   readonly trusted: CidrList
+  /** Upstream clients in failover order (this worker's connection pools). */
+  readonly upstreams: readonly Upstream[]
+  /** Model allow-list checks on the hot path. */
+  readonly modelPolicy: ModelPolicy
+  /** Spend caps and metering on the hot path. */
+  readonly accounting: Accounting
+  /** Managed policies: settings delivery, availableModels, Desktop bootstrap (lib/policy). */
+  readonly policy: Policies
 }
 
 export function buildServices (ctx: WorkerContext): Services {
@@ -21,6 +35,8 @@ export function buildServices (ctx: WorkerContext): Services {
   const trusted = new CidrList(config.listen.trusted_proxies)
   const sessions = new Sessions(keyRing(config.session.jwt_secret), { issuer: config.listen.public_url, trusted })
   onEvent('sessions.revoked', (list: Revocation[]) => { sessions.applyRevocations(list) })
-  const models = new ModelRouter(config.models ?? [], config.auto_include_builtin_models, config.upstreams.map((u) => ({ name: u.name, provider: u.provider })))
-  return { sessions, models, trusted }
+  const models = new ModelRouter(config.models ?? [], config.auto_include_builtin_models, config.upstreams.map((u) => ({ name: u.name, provider: u.provider, models: 'models' in u ? u.models : undefined })))
+  const upstreams = buildUpstreams(config)
+  const policy = Policies.fromConfig(config)
+  return { sessions, models, trusted, upstreams, modelPolicy: policy, accounting: config.admin !== undefined ? new SpendAccounting(config).listen() : NO_ACCOUNTING, policy }
 }

@@ -13,6 +13,7 @@ import { buildServices } from '../lib/services.js'
 import { setHsts } from '../lib/http/respond.js'
 import { pipeline } from '../lib/http/router.js'
 import { startWorkerIpc } from '../lib/ipc.js'
+import { flushMetrics } from '../lib/telemetry/metrics.js'
 import { describeError, ops, setLogLevel } from '../lib/log.js'
 import { CidrList } from '../lib/net/cidr.js'
 import { deepFreeze, type WorkerContext, type WorkerInit } from '../lib/worker-context.js'
@@ -66,6 +67,7 @@ async function drain (timeoutMs: number): Promise<void> {
   }
   if (inflight > 0) ops.warn(`worker ${ctx.index}: drain deadline reached with ${inflight} request(s) still open`)
   closeApp()
+  flushMetrics()
   parentPort?.postMessage({ t: 'drained', inflight })
   process.exit(0)
 }

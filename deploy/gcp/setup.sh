@@ -28,6 +28,12 @@ set -euo pipefail
 
 : "${PROJECT_ID:?set PROJECT_ID}"
 : "${OIDC_ISSUER:?set OIDC_ISSUER}"
+# Google issues refresh tokens only with these parameters, and rejects the offline_access scope.
+GOOGLE_OIDC_EXTRA=""
+case "$OIDC_ISSUER" in
+  https://accounts.google.com*) GOOGLE_OIDC_EXTRA='  scopes: [openid, profile, email]
+  extra_auth_params: { access_type: offline, prompt: consent }' ;;
+esac
 : "${OIDC_CLIENT_ID:?set OIDC_CLIENT_ID}"
 : "${ALLOWED_EMAIL_DOMAINS:?set ALLOWED_EMAIL_DOMAINS (comma-separated)}"
 
@@ -232,6 +238,7 @@ oidc:
   client_id: ${OIDC_CLIENT_ID}
   client_secret: \${WEIR_OIDC_CLIENT_SECRET}
   allowed_email_domains: [${DOMAINS}]
+${GOOGLE_OIDC_EXTRA}
 session:
   jwt_secret:
     - \${WEIR_JWT_SECRET}

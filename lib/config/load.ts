@@ -20,6 +20,7 @@ import { readFileSync } from 'node:fs'
 import { validate } from 'superstruct'
 import { type Document, LineCounter, type YAMLError, parseDocument } from 'yaml'
 import { BootError, EX_CONFIG } from '../errors.js'
+import { checkPolicies } from '../policy/index.js'
 import { interpolateDocument } from './interpolate.js'
 import { type Path, type Problem, formatProblem, pathAtOffset, positionOf } from './locate.js'
 import { describeFailure, pruneFailures } from './messages.js'
@@ -124,6 +125,12 @@ export function parseConfig (text: string, path: string, env: NodeJS.ProcessEnv 
   const config = deepFreeze(structuredClone(value))
   const sha256 = createHash('sha256').update(JSON.stringify(config)).digest('hex')
   const warnings = configWarnings(config, env).map(w => formatProblem(path, { path: w.path, ...at(w.path), message: w.message }))
+  // ── managed policies (lib/policy): each policy's settings against the Claude Code settings
+  // schema, Desktop overlays, the managed.settings file; problems fail the load, warnings join the rest.
+  const policy = checkPolicies(config)
+  if (policy.problems.length > 0) fail(path, policy.problems.map(p => ({ path: p.path, ...at(p.path), message: p.message })))
+  for (const w of policy.warnings) warnings.push(formatProblem(path, { path: w.path, ...at(w.path), message: w.message }))
+  // ──
   return Object.freeze({ config, path, sha256, warnings: Object.freeze(warnings) })
 }
 

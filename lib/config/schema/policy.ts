@@ -115,6 +115,26 @@ const Destination = refine(object({
   return issuesAt(ctx, issues.map(message => ({ path: ['auth', 'google'], message })))
 })
 
+/** `telemetry.gateway_metrics`: where Weir's own metrics go. Weir extension. */
+export const GatewayMetricsSchema = object({
+  /** Push over OTLP/HTTP to `<url>/v1/metrics`. */
+  otlp: optional(object({
+    /** Collector base URL; /v1/metrics is appended. */
+    url: OtlpUrl,
+    /** Headers sent with every export. Default none. */
+    headers: def(map(str()), () => ({})),
+    /** Seconds between exports, 1-3600. Default 60 s. */
+    interval_seconds: def(num({ min: 1, max: 3600 }), 60),
+  })),
+  /** Serve Prometheus text at `GET /metrics` on a port of its own. */
+  prometheus: optional(object({
+    /** TCP port (0 = any free port). Must differ from listen.port. */
+    port: num({ int: true, min: 0, max: 65535 }),
+    /** Interface to bind. Default: listen.host. */
+    host: optional(minStr()),
+  })),
+})
+
 /** `telemetry`: OTLP relay to the operator's collectors. */
 export const TelemetrySchema = object({
   /** Collectors to relay client telemetry to. Default none. */
@@ -122,6 +142,8 @@ export const TelemetrySchema = object({
   /** OTEL resource attributes pushed to clients. */
   resource_attributes: optional(refine(map(str()), 'labels', (v, ctx) => issuesAt(ctx,
     Object.entries(v).flatMap(([k, val]) => { const m = labelProblem(k, val); return m === undefined ? [] : [{ path: [k], message: m }] })))),
+  /** Weir's own metrics (requests, latency, tokens, spend, queues). Off when absent. */
+  gateway_metrics: optional(GatewayMetricsSchema), // Weir extension
 })
 
 const AdminKey = object({ id: str(), key: minStr(32) })
@@ -241,6 +263,7 @@ export type MatchConfig = Infer<typeof MatchSchema>
 export type PolicyConfig = Infer<typeof PolicySchema>
 export type ManagedConfig = Infer<typeof ManagedSchema>
 export type TelemetryConfig = Infer<typeof TelemetrySchema>
+export type GatewayMetricsConfig = Infer<typeof GatewayMetricsSchema>
 export type AdminConfig = Infer<typeof AdminSchema>
 export type EnforcementConfig = Infer<typeof EnforcementSchema>
 export type PricingConfig = Infer<typeof PricingSchema>
