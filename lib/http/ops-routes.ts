@@ -18,12 +18,18 @@ export function registerOpsRoutes (router: Router, ctx: WorkerContext): void {
 
   router.on(['GET', 'HEAD'], '/healthz', (res, rq) => { send(res, rq, 200, 'ok', TEXT) })
 
+  // `store.readiness_grace_seconds`: stay ready through a short store outage (sessions keep working
+  // without the store; only new sign-ins and spend writes wait), so a blip does not pull every replica.
+  const graceMs = ctx.config.store.readiness_grace_seconds * 1000
+  let lastOk = 0
   router.on(['GET', 'HEAD'], '/readyz', async (res, rq) => {
     try {
       await storePing()
+      lastOk = Date.now()
       send(res, rq, 200, 'ready', TEXT)
     } catch {
-      fail(res, rq, 'GW_STORE_UNAVAILABLE')
+      if (graceMs > 0 && lastOk > 0 && Date.now() - lastOk < graceMs) send(res, rq, 200, 'ready (store unreachable, within grace)', TEXT)
+      else fail(res, rq, 'GW_STORE_UNAVAILABLE')
     }
   })
 

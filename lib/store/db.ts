@@ -21,14 +21,17 @@ export interface StoreSettings {
   /** Overrides the password in the URL. */
   password?: string
   max_connections: number
+  /** `store.connect_timeout_seconds`: TCP connect plus authentication. Default 5 s. */
+  connect_timeout_seconds?: number
 }
 
 /** Seconds an unused connection stays open before the pool closes it. */
 const IDLE_TIMEOUT_S = 60
 /** Seconds a connection lives at most, so server-side memory and failovers get recycled. */
 const MAX_LIFETIME_S = 30 * 60
-/** Seconds to wait for a TCP connection plus authentication. */
+/** Seconds to wait for a TCP connection plus authentication, unless the config says otherwise. */
 const CONNECT_TIMEOUT_S = 5
+const connectTimeout = new WeakMap<Sql, number>()
 /** Below this server version Weir still runs, but warns: it is tested on 14 and newer. */
 const MIN_SERVER_VERSION_NUM = 140000
 
@@ -39,7 +42,7 @@ const MIN_SERVER_VERSION_NUM = 140000
 export function openPool (store: StoreSettings): Sql {
   const opts: postgres.Options<Record<string, postgres.PostgresType>> = {
     max: store.max_connections,
-    connect_timeout: CONNECT_TIMEOUT_S,
+    connect_timeout: store.connect_timeout_seconds ?? CONNECT_TIMEOUT_S,
     idle_timeout: IDLE_TIMEOUT_S,
     max_lifetime: MAX_LIFETIME_S,
     onnotice: (n) => { ops.debug(`postgres notice: ${String(n.severity ?? '')} ${String(n.message ?? '')}`.trim()) },
@@ -47,7 +50,9 @@ export function openPool (store: StoreSettings): Sql {
   }
   if (store.username !== undefined && store.username !== '') opts.username = store.username
   if (store.password !== undefined && store.password !== '') opts.password = store.password
-  return postgres(store.postgres_url, opts)
+  const sql = postgres(store.postgres_url, opts)
+  connectTimeout.set(sql, store.connect_timeout_seconds ?? CONNECT_TIMEOUT_S)
+  return sql
 }
 
 /** Every password-like string that must not appear in a message about `url`. */
@@ -73,7 +78,7 @@ export function redactSecrets (text: string, secrets: readonly string[] = []): s
 }
 
 /**
- * Run `select 1` within 5 s. On failure throw a BootError naming the reason (with any password
+ * Run `select 1` within `store.connect_timeout_seconds` (default 5 s). On failure throw a BootError naming the reason (with any password
  * removed) and the config file to fix. Warns when the server is older than PostgreSQL 14.
  */
 export async function verifyConnection (sql: Sql, configPath: string): Promise<void> {
@@ -83,7 +88,8 @@ export async function verifyConnection (sql: Sql, configPath: string): Promise<v
   try {
     const probe = sql<Array<{ v: string }>>`select current_setting('server_version_num') as v`
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => { reject(Object.assign(new Error(`no answer within ${CONNECT_TIMEOUT_S} s`), { code: 'CONNECT_TIMEOUT' })) }, CONNECT_TIMEOUT_S * 1000)
+      const limit = connectTimeout.get(sql) ?? CONNECT_TIMEOUT_S
+      timer = setTimeout(() => { reject(Object.assign(new Error(`no answer within ${limit} s`), { code: 'CONNECT_TIMEOUT' })) }, limit * 1000)
     })
     const rows = await Promise.race([probe, timeout])
     const num = Number(rows[0]?.v)

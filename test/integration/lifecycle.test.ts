@@ -54,6 +54,18 @@ t.test('readiness flips when Postgres stops and recovers when it returns', async
   t.pass('ready again')
 })
 
+t.test('store.readiness_grace_seconds keeps a replica ready through a short store outage', async (t) => {
+  const pg = await startPrivatePostgres()
+  t.teardown(() => pg.destroy())
+  const { url } = await startTestGateway(t, { dbUrl: pg.url, config: (c) => { c.store.readiness_grace_seconds = 60 } })
+  t.equal((await req(`${url}/readyz`)).status, 200)
+  await pg.stop()
+  const during = await req(`${url}/readyz`)
+  t.equal(during.status, 200, 'still ready inside the grace period')
+  t.match(during.text, /grace/)
+  await pg.start()
+})
+
 t.test('listen.tls serves HTTPS with HSTS', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'weir-tls-'))
   const key = join(dir, 'key.pem')

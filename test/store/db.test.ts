@@ -114,3 +114,18 @@ t.test('verifyConnection warns about servers older than 14', async (t) => {
   const lines = await captureLogs(async () => { await verifyConnection(old, 'gw.yaml') })
   t.ok(lines.some((l) => / warn PostgreSQL server version 13 is older than 14/.test(l)))
 })
+
+t.test('store.connect_timeout_seconds bounds the boot check against a server that never answers', async (t) => {
+  const { createServer } = await import('node:net')
+  const sockets: Array<import('node:net').Socket> = []
+  const silent = createServer((s) => { sockets.push(s) })
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { for (const s of sockets) s.destroy(); silent.close() })
+  const port = (silent.address() as { port: number }).port
+  const sql = openPool({ postgres_url: `postgres://weir:pw@127.0.0.1:${port}/weir`, max_connections: 1, connect_timeout_seconds: 1 })
+  t.teardown(() => sql.end({ timeout: 0 }))
+  const t0 = Date.now()
+  const err = await verifyConnection(sql, 'gw.yaml').then(() => null, (e: unknown) => e)
+  t.ok(err instanceof BootError)
+  t.ok(Date.now() - t0 < 4000, `gave up after ${Date.now() - t0} ms, not the 5 s default`)
+})
