@@ -23,6 +23,7 @@ import { BootError } from '../errors.js'
 import { broadcast, onWorkerJoin, registerRpc } from '../ipc.js'
 import { describeError, ops } from '../log.js'
 import type { Sql } from '../store/db.js'
+import { TableFollower } from '../store/follow.js'
 import { readServiceAccount } from '../auth/google-groups.js'
 import type { Revocation } from './sessions.js'
 import {
@@ -55,14 +56,21 @@ function parseRevocation (a: Record<string, unknown>): Revocation {
 /** Keeps the workers' revocation lists in step with the database. */
 export class RevocationFeed {
   private readonly known = new Map<string, Revocation>()
-  private running: Promise<void> | null = null
-  private again = false
-  private timer: NodeJS.Timeout | null = null
-  private reads = 0
-  private listener: { unlisten: () => Promise<void> } | null = null
   private failing = false
+  private reads = 0
+  private readonly follower: TableFollower
 
-  constructor (private readonly sql: Sql) {}
+  constructor (private readonly sql: Sql) {
+    this.follower = new TableFollower(sql, {
+      channel: REVOCATION_CHANNEL,
+      everyMs: REREAD_MS,
+      what: 'sign-outs',
+      load: async () => { await this.readOnce() },
+      onTick: () => {
+        if (++this.reads % PRUNE_EVERY === 0) pruneRevocations(this.sql).catch((err: unknown) => ops.warn(`revocation prune failed: ${describeError(err)}`))
+      },
+    })
+  }
 
   /** Every revocation still in force (sent to joining workers). */
   current (): Revocation[] {
@@ -78,52 +86,24 @@ export class RevocationFeed {
   }
 
   /** Re-read the table (coalescing overlapping calls) and push what is new. */
-  async reread (): Promise<void> {
-    if (this.running !== null) { this.again = true; return await this.running }
-    this.running = (async () => {
-      try {
-        do {
-          this.again = false
-          const rows = await activeRevocations(this.sql)
-          const now = Date.now() / 1000
-          for (const [k, r] of this.known) if (r.exp <= now) this.known.delete(k)
-          this.push(rows)
-        } while (this.again)
-        if (this.failing) { this.failing = false; ops.info('revocation list readable again') }
-      } catch (err) {
-        // Once per outage: sign-outs already pushed stay in force; new ones wait for the database.
-        if (!this.failing) ops.warn(`cannot read the revocation list (retrying every ${REREAD_MS / 1000}s): ${describeError(err)}`)
-        this.failing = true
-      } finally {
-        this.running = null
-      }
-    })()
-    await this.running
-  }
+  async reread (): Promise<void> { await this.follower.refresh() }
 
-  async start (): Promise<void> {
-    await this.reread()
+  private async readOnce (): Promise<void> {
     try {
-      this.listener = await this.sql.listen(REVOCATION_CHANNEL, () => { void this.reread() }, () => { void this.reread() })
+      const rows = await activeRevocations(this.sql)
+      const now = Date.now() / 1000
+      for (const [k, r] of this.known) if (r.exp <= now) this.known.delete(k)
+      this.push(rows)
+      if (this.failing) { this.failing = false; ops.info('revocation list readable again') }
     } catch (err) {
-      ops.warn(`cannot LISTEN for sign-outs (${describeError(err)}); other replicas' sign-outs arrive within ${REREAD_MS / 1000}s instead`)
+      // Once per outage: sign-outs already pushed stay in force; new ones wait for the database.
+      if (!this.failing) ops.warn(`cannot read the revocation list (retrying every ${REREAD_MS / 1000}s): ${describeError(err)}`)
+      this.failing = true
     }
-    this.timer = setInterval(() => {
-      void this.reread()
-      if (++this.reads % PRUNE_EVERY === 0) {
-        pruneRevocations(this.sql).catch((err: unknown) => ops.warn(`revocation prune failed: ${describeError(err)}`))
-      }
-    }, REREAD_MS)
-    this.timer.unref()
   }
 
-  async stop (): Promise<void> {
-    if (this.timer !== null) clearInterval(this.timer)
-    this.timer = null
-    await this.listener?.unlisten().catch(() => undefined)
-    this.listener = null
-    await this.running
-  }
+  async start (): Promise<void> { await this.follower.start() }
+  async stop (): Promise<void> { await this.follower.stop() }
 }
 
 /** Warn when the private_key_jwt certificate is outside its validity or close to its end. */

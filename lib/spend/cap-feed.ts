@@ -8,7 +8,7 @@
  * that overlap are coalesced into one more.
  */
 import { broadcast, onWorkerJoin } from '../ipc.js'
-import { describeError, ops } from '../log.js'
+import { TableFollower } from '../store/follow.js'
 import type { Sql } from '../store/db.js'
 import { CapBook, type CapRow } from './caps.js'
 import { CAPS_EVENT, type CapsMessage } from './link.js'
@@ -22,63 +22,36 @@ export class CapFeed {
   private json = ''
   private version = 0
   private current = new CapBook([], 0)
-  private running: Promise<void> | null = null
-  private again = false
-  private timer: NodeJS.Timeout | null = null
-  private listener: { unlisten: () => Promise<void> } | null = null
+  private readonly follower: TableFollower
 
-  constructor (private readonly sql: Sql) {}
+  constructor (private readonly sql: Sql) {
+    this.follower = new TableFollower(sql, { channel: CAPS_CHANNEL, everyMs: REREAD_MS, what: 'spend caps', load: async () => { await this.loadOnce() } })
+  }
 
   get book (): CapBook { return this.current }
   message (): CapsMessage { return { version: this.version, rows: this.rows } }
 
   /** Load the table (joining a load in progress, and running one more after it). */
-  async reload (): Promise<void> {
-    if (this.running !== null) { this.again = true; return await this.running }
-    this.running = (async () => {
-      try {
-        do {
-          this.again = false
-          const rows = await loadCaps(this.sql)
-          const json = JSON.stringify(rows)
-          // The fallback re-read usually finds nothing new: push only real changes, so workers
-          // keep their resolved caps.
-          if (json === this.json) continue
-          this.json = json
-          this.rows = rows
-          this.version++
-          this.current = new CapBook(this.rows, this.version)
-          broadcast(CAPS_EVENT, this.message())
-        } while (this.again)
-      } finally {
-        this.running = null
-      }
-    })()
-    await this.running
-  }
+  async reload (): Promise<void> { await this.follower.refresh() }
 
-  private reloadQuietly (): void {
-    this.reload().catch((err: unknown) => { ops.warn(`spend caps reload failed (retrying within ${REREAD_MS / 1000}s): ${describeError(err)}`) })
+  private async loadOnce (): Promise<void> {
+    const rows = await loadCaps(this.sql)
+    const json = JSON.stringify(rows)
+    // The fallback re-read usually finds nothing new: push only real changes, so workers keep
+    // their resolved caps.
+    if (json === this.json) return
+    this.json = json
+    this.rows = rows
+    this.version++
+    this.current = new CapBook(this.rows, this.version)
+    broadcast(CAPS_EVENT, this.message())
   }
 
   /** First load (failing start if it fails), then LISTEN, the fallback timer and worker joins. */
   async start (): Promise<void> {
-    await this.reload()
+    await this.follower.start()
     onWorkerJoin((send) => { send(CAPS_EVENT, this.message()) })
-    try {
-      this.listener = await this.sql.listen(CAPS_CHANNEL, () => { this.reloadQuietly() }, () => { this.reloadQuietly() })
-    } catch (err) {
-      ops.warn(`cannot LISTEN for spend cap changes (${describeError(err)}); changes made elsewhere arrive within ${REREAD_MS / 1000}s instead`)
-    }
-    this.timer = setInterval(() => { this.reloadQuietly() }, REREAD_MS)
-    this.timer.unref()
   }
 
-  async stop (): Promise<void> {
-    if (this.timer !== null) clearInterval(this.timer)
-    this.timer = null
-    await this.listener?.unlisten().catch(() => undefined)
-    this.listener = null
-    await this.running?.catch(() => undefined)
-  }
+  async stop (): Promise<void> { await this.follower.stop() }
 }
