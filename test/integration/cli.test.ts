@@ -166,6 +166,13 @@ t.test('weir dev comes up from an empty data dir and stops on Ctrl-C', async (t)
   t.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200, 'the embedded database answers')
   const disc = await (await fetch(`http://127.0.0.1:${port}/.well-known/oauth-authorization-server`)).json() as { token_endpoint: string }
   t.equal(disc.token_endpoint, `http://127.0.0.1:${port}/oauth/token`)
+  const line = new RegExp(`^CLAUDE_CODE_USE_GATEWAY=1 ANTHROPIC_BASE_URL=http://127\\.0\\.0\\.1:${port} ANTHROPIC_AUTH_TOKEN=(eyJ[\\w-]+\\.[\\w-]+\\.[\\w-]+)$`, 'm').exec(out)
+  t.ok(line, 'the paste-ready line for the Claude Code CLI, with a bearer for the dev user')
+  const bearer = line?.[1] as string
+  t.equal(JSON.parse(Buffer.from(bearer.split('.')[1] as string, 'base64url').toString()).email, 'casey@example.com')
+  const reply = await fetch(`http://127.0.0.1:${port}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 50, messages: [{ role: 'user', content: 'ping from the dev test' }] }) })
+  t.equal(reply.status, 200)
+  t.match(JSON.stringify(await reply.json()), /You said: ping from the dev test/, 'the mock upstream answers through the dev gateway')
   child.kill('SIGINT')
   t.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 0)
 })
