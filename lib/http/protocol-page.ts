@@ -65,6 +65,9 @@ the developer's groups and email. \`checksum\` is \`sha256:\` followed by the he
 settings JSON with object keys sorted at every depth and no whitespace; it is also the quoted
 \`ETag\`. A matching \`If-None-Match\` gets 304; no matching policy gets 404.
 
+Claude Desktop sessions read their configuration from \`GET {base}/user/bootstrap\` (bearer) when
+the matching policy has a \`desktop\` block; otherwise that endpoint answers 404.
+
 ## Telemetry
 
 \`POST {base}/v1/metrics\`, \`/v1/logs\` and \`/v1/traces\` accept OTLP/HTTP (protobuf or JSON,
@@ -77,6 +80,14 @@ When the operator sets caps, each successful \`/v1/messages\` response carries t
 \`anthropic-ratelimit-unified-*\` headers describing the developer's standing, and a request over
 the cap is refused before it reaches a model with 429 \`billing_error\`, \`retry-after\` and
 \`x-should-retry: false\`. \`GET {base}/api/oauth/usage\` returns the amounts in cents.
+
+## Administration
+
+When the operator configures \`admin\`, \`{base}/v1/organizations/spend_limits\` manages caps (per
+user, per group member, per organisation, pooled per group; daily, weekly or monthly) with the
+Anthropic Admin API's shapes: create or replace with POST, list, read, delete, \`/effective\` for
+each developer's standing and \`/audit\` for the change history. Authenticate with an admin key in
+\`x-api-key\` (read or write) or a bearer whose groups include an admin group.
 
 ## Errors
 
