@@ -16,12 +16,15 @@ import { describeError, ops } from '../log.js'
 import { VERSION } from '../version.js'
 import { finish, type Req } from './request.js'
 
-const STATUS_LINE: string[] = []
-/** `"404 Not Found"` for uWS's writeStatus; unknown codes get a bare number plus a space. */
-export function statusLine (status: number): string {
+const STATUS_LINE: Buffer[] = []
+/**
+ * `"404 Not Found"` for uWS's writeStatus; unknown codes get a bare number plus a space. Bytes,
+ * cached per status: uWS copies a Buffer as it is but must convert a string to UTF-8 on every call.
+ */
+export function statusLine (status: number): Buffer {
   let s = STATUS_LINE[status]
   if (s === undefined) {
-    s = `${status} ${STATUS_CODES[status] ?? ''}`.trimEnd()
+    s = Buffer.from(`${status} ${STATUS_CODES[status] ?? ''}`.trimEnd(), 'latin1')
     STATUS_LINE[status] = s
   }
   return s
@@ -31,15 +34,23 @@ let hsts = false
 /** Turn on `Strict-Transport-Security` (only when Weir terminates TLS itself). */
 export function setHsts (on: boolean): void { hsts = on }
 
+const bytes = (s: string): Buffer => Buffer.from(s, 'latin1')
+/** The constant baseline headers, as name/value bytes (see statusLine). */
+const BASE = [
+  ['x-content-type-options', 'nosniff'],
+  ['x-frame-options', 'DENY'],
+  ['referrer-policy', 'no-referrer'],
+  ['cross-origin-opener-policy', 'same-origin'],
+  ['x-cc-gateway-version', VERSION],
+].map(([k, v]) => [bytes(k as string), bytes(v as string)] as const)
+const REQUEST_ID = bytes('x-request-id')
+const HSTS = [bytes('strict-transport-security'), bytes('max-age=31536000; includeSubDomains')] as const
+
 /** Write the baseline headers. Call right after `writeStatus`. */
 export function writeBaseHeaders (res: HttpResponse, rq: Req): void {
-  res.writeHeader('x-request-id', rq.id)
-  res.writeHeader('x-content-type-options', 'nosniff')
-  res.writeHeader('x-frame-options', 'DENY')
-  res.writeHeader('referrer-policy', 'no-referrer')
-  res.writeHeader('cross-origin-opener-policy', 'same-origin')
-  res.writeHeader('x-cc-gateway-version', VERSION)
-  if (hsts) res.writeHeader('strict-transport-security', 'max-age=31536000; includeSubDomains')
+  res.writeHeader(REQUEST_ID, rq.id)
+  for (let i = 0; i < BASE.length; i++) { const h = BASE[i] as readonly [Buffer, Buffer]; res.writeHeader(h[0], h[1]) }
+  if (hsts) res.writeHeader(HSTS[0], HSTS[1])
 }
 
 export type Headers = Record<string, string | readonly string[]>

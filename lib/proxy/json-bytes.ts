@@ -33,6 +33,12 @@ export function skipString (b: Buffer, i: number): number {
   }
 }
 
+/** True when `b[start, end)` holds a backslash (an escape in a short token such as a key). */
+export function hasBackslash (b: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (b[i] === BACKSLASH) return true
+  return false
+}
+
 /** Skip one JSON value starting at `i` (after whitespace); returns the index just past it. */
 export function skipValue (b: Buffer, i: number): number {
   const c = b[i]

@@ -9,11 +9,15 @@
  *   4. send it to the first candidate upstream with undici's low-level handler API. Until a byte
  *      has reached the client, connection errors, header timeouts and 5xx/429/401/403/404 answers
  *      fail over to the next candidate; afterwards nothing is retried;
- *   5. stream the reply: each upstream chunk is written to the client as it arrives, as the same
- *      Buffer (no re-encoding). When the client's socket is full (`res.write` → false) the upstream
- *      is paused until uWS says it is writable again, so a slow reader never grows memory beyond
- *      the socket buffers. A client abort aborts the upstream request at once. An upstream failure
- *      mid-stream ends the client's stream with an Anthropic `error` event;
+ *   5. stream the reply: each upstream chunk is passed to the client as it arrives, as the same
+ *      Buffer (no re-encoding). What one read from the upstream socket delivers (status line,
+ *      headers, events, the end) is queued and written at the end of that tick in one corked
+ *      write — one send to the client where a callback-by-callback write would make three. When
+ *      the client's socket is full (`res.write` → false) the upstream is paused (the next chunk
+ *      undici hands over says so) until uWS says it is writable again, so a slow reader never
+ *      grows memory beyond the socket buffers and one read. A client abort aborts the upstream
+ *      request at once. An upstream failure mid-stream ends the client's stream with an
+ *      Anthropic `error` event;
  *   6. at the end: settle spend with the usage read from the passing stream (sse-usage.ts), and
  *      write one `inference` audit line.
  * Silent SSE streams get an `event: ping` every 15 s from one shared per-worker ticker (no
@@ -80,7 +84,16 @@ class Flow {
   resume: (() => void) | null = null
   committed = false
   sse = false
+  /** The client's socket pushed back; undici is told to pause with the next chunk. */
   paused = false
+  /** undici was paused (an onData returned false) and must be resumed when the client drains. */
+  held = false
+  /** Output queued for this tick's write: the status line and headers, chunks, the end. */
+  head: Array<string | Buffer> | null = null
+  out: Buffer[] = []
+  ending = false
+  ended = false
+  queued = false
   atBoundary = true
   lastWrite = 0
   status = 0
@@ -109,7 +122,7 @@ function track (f: Flow): void {
     ticker = setInterval(() => {
       clock = Date.now()
       for (const x of live) {
-        if (!x.paused && x.atBoundary && clock - x.lastWrite >= PING_AFTER_MS) write(x, PING)
+        if (!x.paused && x.atBoundary && clock - x.lastWrite >= PING_AFTER_MS) send(x, PING)
       }
       if (live.size === 0 && ticker !== null) { clearInterval(ticker); ticker = null }
     }, TICK_MS)
@@ -117,13 +130,69 @@ function track (f: Flow): void {
   }
 }
 
-function write (f: Flow, chunk: Buffer): boolean {
-  let ok = true
-  f.res.cork(() => { ok = f.res.write(chunk) })
+// ---- output: everything queued in one tick goes out in one corked write ----------------------
+
+/** Queue bytes for the client; they are written with the rest of this tick's output. */
+function send (f: Flow, chunk: Buffer): void {
+  f.out.push(chunk)
   f.bytesOut += chunk.length
   f.lastWrite = clock
   f.atBoundary = chunk.length >= 2 && chunk[chunk.length - 1] === 0x0a && chunk[chunk.length - 2] === 0x0a
-  return ok
+  schedule(f)
+}
+
+let dirty: Flow[] = []
+function schedule (f: Flow): void {
+  if (f.queued) return
+  f.queued = true
+  if (dirty.push(f) === 1) queueMicrotask(flushAll)
+}
+function flushAll (): void {
+  const list = dirty
+  dirty = []
+  for (const f of list) flush(f)
+}
+
+/** Write what is queued (status line and headers, chunks, the end) inside one cork: one send. */
+function flush (f: Flow): void {
+  f.queued = false
+  if (f.rq.aborted) { f.head = null; f.out = []; return }
+  if (f.head === null && f.out.length === 0 && !f.ending) return
+  const res = f.res
+  const head = f.head
+  const out = f.out
+  let ok = true
+  f.head = null
+  f.out = []
+  res.cork(() => {
+    if (head !== null) {
+      res.writeStatus(statusLine(f.status))
+      writeBaseHeaders(res, f.rq)
+      for (let i = 0; i < head.length; i += 2) res.writeHeader(head[i] as string, head[i + 1] as Buffer | string)
+    }
+    // A write that pushes back still queues its bytes in uWS: write them all, then stop the upstream.
+    for (let i = 0; i < out.length; i++) if (!res.write(out[i] as Buffer)) ok = false
+    if (f.ending) { f.ending = false; f.ended = true; res.end() }
+  })
+  if (!ok && !f.ended && !f.paused) {
+    f.paused = true
+    res.onWritable(() => {
+      f.paused = false
+      if (f.held) {
+        f.held = false
+        const r = f.resume
+        if (r !== null && !f.rq.aborted && !f.settled) r()
+      }
+      return true
+    })
+  }
+}
+
+/** End the client's response after what is queued, now. */
+function end (f: Flow): void {
+  if (f.ended) return
+  f.ending = true
+  flush(f)
 }
 
 // ---- request entry -----------------------------------------------------------------------------
@@ -308,14 +377,22 @@ class AttemptHandler {
       return true
     }
     f.status = status
+    // One pass over the raw headers: read the two we need, keep the relayable ones for the client.
+    const ok = status >= 200 && status < 300
+    const head: Array<string | Buffer> = []
     let ct: string | undefined
     for (let i = 0; i < raw.length; i += 2) {
       const k = (raw[i] as Buffer).toString('latin1').toLowerCase()
       if (k === 'content-type') ct = (raw[i + 1] as Buffer).toString('latin1')
       else if (k === 'request-id') f.upstreamRequestId = (raw[i + 1] as Buffer).toString('latin1')
+      if (relayable(k)) head.push(k, raw[i + 1] as Buffer)
     }
-    const ok = status >= 200 && status < 300
     f.decoder = ok && this.up.decoder !== undefined ? this.up.decoder(status, ct, f.rq.id) : null
+    if (f.decoder !== null) {
+      // The client gets the decoder's content type instead of the upstream's.
+      for (let i = head.length - 2; i >= 0; i -= 2) if (head[i] === 'content-type') head.splice(i, 2)
+      head.push('content-type', f.decoder.contentType)
+    }
     const outType = f.decoder !== null ? f.decoder.contentType : ct
     f.sse = outType !== undefined && outType.startsWith('text/event-stream')
     if (ok && f.endpoint === 'messages') {
@@ -323,18 +400,9 @@ class AttemptHandler {
       else f.json = []
     }
     const spend = ok && f.endpoint === 'messages' ? f.deps.accounting.headers(f.admission) : null
-    const res = f.res
-    res.cork(() => {
-      res.writeStatus(statusLine(status))
-      writeBaseHeaders(res, f.rq)
-      for (let i = 0; i < raw.length; i += 2) {
-        const name = (raw[i] as Buffer).toString('latin1').toLowerCase()
-        if (!relayable(name) || (name === 'content-type' && f.decoder !== null)) continue
-        res.writeHeader(name, raw[i + 1] as Buffer)
-      }
-      if (f.decoder !== null) res.writeHeader('content-type', f.decoder.contentType)
-      if (spend !== null) for (const k in spend) res.writeHeader(k, spend[k] as string)
-    })
+    if (spend !== null) for (const k in spend) head.push(k, spend[k] as string)
+    f.head = head
+    schedule(f)
     f.committed = true
     f.rq.started = true
     f.lastWrite = clock
@@ -362,14 +430,9 @@ class AttemptHandler {
     }
     if (f.tap !== null) f.tap.push(out)
     else if (f.json !== null && f.jsonBytes < MAX_JSON_BODY) { f.json.push(out); f.jsonBytes += out.length }
-    if (write(f, out)) return true
-    f.paused = true
-    f.res.onWritable(() => {
-      f.paused = false
-      const r = f.resume
-      if (r !== null && !f.rq.aborted) r()
-      return true
-    })
+    send(f, out)
+    if (!f.paused) return true
+    f.held = true
     return false
   }
 
@@ -395,13 +458,13 @@ class AttemptHandler {
     if (f.decoder !== null) {
       try {
         const tail = f.decoder.end()
-        if (tail !== null && tail.length > 0) { f.tap?.push(tail); write(f, tail) }
+        if (tail !== null && tail.length > 0) { f.tap?.push(tail); send(f, tail) }
       } catch (err) {
         midStreamFailure(f, err)
         return
       }
     }
-    f.res.cork(() => f.res.end())
+    end(f)
     done(f, f.status)
   }
 
@@ -427,10 +490,11 @@ function midStreamFailure (f: Flow, err: unknown): void {
   if (f.rq.aborted) { done(f, 499); return }
   if (f.sse) {
     const ev = `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'the upstream connection failed while streaming' }, request_id: f.rq.id })}\n\n`
-    write(f, Buffer.from(ev))
-    f.res.cork(() => f.res.end())
+    send(f, Buffer.from(ev))
+    end(f)
   } else {
-    f.res.cork(() => f.res.close())
+    flush(f)
+    if (!f.rq.aborted) f.res.cork(() => f.res.close())
   }
   done(f, f.status)
 }

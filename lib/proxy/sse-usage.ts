@@ -2,9 +2,9 @@
  * Reads token usage out of a Messages API response while its bytes pass through untouched.
  *
  * For a stream, only three events matter: `message_start` (input and cache token counts),
- * `message_delta` (the cumulative output count, last one wins) and `error`. The tap looks for
- * their `event:` lines with `indexOf`, collects just those events (which may straddle chunk
- * boundaries) and JSON-parses only them — the many `content_block_delta` events are never parsed.
+ * `message_delta` (the cumulative output count, last one wins) and `error`. The tap walks the
+ * stream event by event (events may straddle chunk boundaries), reads each event's `event:` line
+ * and JSON-parses only those three — the many `content_block_delta` events are never parsed.
  * It also counts streamed bytes and content deltas so an aborted stream can be billed on an
  * estimate (see `estimatedOutputTokens`).
  *
@@ -72,18 +72,18 @@ export function usageFromJson (body: Buffer | string): { usage: Usage, model: st
   }
 }
 
-const PAT_MSG = Buffer.from('event: message_')
-const PAT_ERR = Buffer.from('event: error')
-const PAT_DELTA = Buffer.from('event: content_block_delta')
+/** Most bytes kept of one event we must parse (message_start, message_delta, error) while waiting for its end. */
 const MAX_EVENT = 8 * 1024 * 1024
+/** Most bytes kept of any other unfinished event (only its start matters; the rest is skipped). */
+const MAX_OTHER = 64 * 1024
+const DELTA = 'content_block_delta'
 
-/** The last `n` bytes of `prev` followed by `chunk` (what a pattern spanning chunks may start in). */
-function tailOf (prev: Buffer | null, chunk: Buffer, n: number): Buffer {
-  if (chunk.length >= n) return Buffer.from(chunk.subarray(chunk.length - n))
-  const joined = prev === null ? chunk : Buffer.concat([prev, chunk])
-  return Buffer.from(joined.subarray(Math.max(0, joined.length - n)))
-}
-
+/**
+ * The tap works on each chunk as a latin1 string: one byte per character, so searching and
+ * slicing it use V8's own string builtins, and an event that is parsed is turned back into its
+ * exact bytes (and decoded as UTF-8) first. Only the unfinished last event is carried to the next
+ * chunk.
+ */
 export class UsageTap {
   /** Usage as reported so far; null until `message_start`. */
   usage: Usage | null = null
@@ -96,35 +96,43 @@ export class UsageTap {
   /** Bytes seen and `content_block_delta` events seen (for abort estimates). */
   bytes = 0
   deltas = 0
-  /** An event of interest whose end has not arrived yet. */
-  private partial: Buffer | null = null
-  /** Last bytes of the stream, where a pattern split across chunks may have started. */
-  private tail: Buffer | null = null
-  private dtail: Buffer | null = null
+  /** The unfinished last event ('' when the stream is at an event boundary). */
+  private rest = ''
+  /** `rest` is a content delta already counted. */
+  private restCounted = false
+  /** The unfinished event was too long to keep and is being skipped to its end. */
+  private skipping = false
 
   push (chunk: Buffer): void {
     this.bytes += chunk.length
-    this.countDeltas(chunk)
-    if (this.partial !== null) {
-      const b = Buffer.concat([this.partial, chunk])
-      this.partial = null
-      this.tail = null
-      this.scan(b)
-      return
+    let s = this.rest === '' ? chunk.toString('latin1') : this.rest + chunk.toString('latin1')
+    let cr = ''
+    if (s.includes('\r')) {
+      // CRLF or CR line ends: normalise to LF (a CR at the very end may be half of a CRLF: keep it for the next chunk).
+      if (s.endsWith('\r')) { cr = '\r'; s = s.slice(0, -1) }
+      s = s.replace(/\r\n?/g, '\n')
     }
-    const prev = this.tail
-    if (prev !== null) {
-      // A target split across the boundary starts inside `prev`: rescan from there.
-      const joint = Buffer.concat([prev, chunk.subarray(0, PAT_MSG.length - 1)])
-      const s = firstTarget(joint, 0)
-      if (s >= 0 && s < prev.length) {
-        this.tail = null
-        this.scan(Buffer.concat([prev.subarray(s), chunk]))
-        return
-      }
+    let from = 0
+    for (let end = s.indexOf('\n\n'); end >= 0; end = s.indexOf('\n\n', from)) {
+      if (this.skipping) this.skipping = false
+      else if (from === 0 && this.restCounted) this.restCounted = false
+      else this.event(s, from, end)
+      from = end + 2
     }
-    this.scan(chunk)
-    if (this.partial === null) this.tail = tailOf(prev, chunk, PAT_MSG.length - 1)
+    this.rest = (from === 0 ? s : s.slice(from)) + cr
+    if (this.rest === '') return
+    if (from > 0 || !this.restCounted) {
+      // A new unfinished event: count a content delta now (an abort may end the stream inside it).
+      this.restCounted = isEvent(this.rest, 0, DELTA)
+      if (this.restCounted) this.deltas++
+    }
+    const keep = isEvent(this.rest, 0, 'message_') || isEvent(this.rest, 0, 'error') ? MAX_EVENT : MAX_OTHER
+    if (this.rest.length > keep) {
+      // Too long to keep: skip to its end (its last byte may be the first half of the boundary).
+      this.rest = this.rest.slice(-1)
+      this.skipping = true
+      this.restCounted = false
+    }
   }
 
   /** Output tokens to bill when the stream ended before its terminal count: about 4 bytes a token. */
@@ -135,40 +143,29 @@ export class UsageTap {
     return Math.max(this.usage?.output_tokens ?? 0, Math.ceil(chars / 4))
   }
 
-  private countDeltas (chunk: Buffer): void {
-    const prev = this.dtail
-    if (prev !== null) {
-      const joint = Buffer.concat([prev, chunk.subarray(0, PAT_DELTA.length - 1)])
-      const d = joint.indexOf(PAT_DELTA)
-      if (d >= 0 && d < prev.length) this.deltas++
+  /** One complete event, `s[from, end)`: count it, and parse the few that carry usage. */
+  private event (s: string, from: number, end: number): void {
+    let at = from
+    if (!s.startsWith('event: ', from)) {
+      // Another field (id:, a comment) may come first.
+      const k = s.indexOf('\nevent: ', from)
+      if (k < 0 || k >= end) return
+      at = k + 1
     }
-    for (let d = chunk.indexOf(PAT_DELTA); d >= 0; d = chunk.indexOf(PAT_DELTA, d + PAT_DELTA.length)) this.deltas++
-    this.dtail = tailOf(prev, chunk, PAT_DELTA.length - 1)
-  }
-
-  /** Handle every complete event of interest in `b`; keep an incomplete one in `partial`. */
-  private scan (b: Buffer): void {
-    let from = 0
-    for (;;) {
-      const s = firstTarget(b, from)
-      if (s < 0) return
-      let e = b.indexOf('\n\n', s)
-      let sep = 2
-      const crlf = b.indexOf('\r\n\r\n', s)
-      if (crlf >= 0 && (e < 0 || crlf < e)) { e = crlf; sep = 4 }
-      if (e < 0) {
-        if (b.length - s <= MAX_EVENT) this.partial = Buffer.from(b.subarray(s))
-        return
-      }
-      this.handle(b.toString('utf8', s, e))
-      from = e + sep
+    // The first letter of the name sorts the events out: content_block_*, message_*, error, ping.
+    const c = s.charCodeAt(at + 7)
+    if (c === 0x63) { if (s.startsWith(DELTA, at + 7)) this.deltas++; return }
+    if ((c === 0x6d && (s.startsWith('message_start', at + 7) || s.startsWith('message_delta', at + 7))) || (c === 0x65 && s.startsWith('error', at + 7))) {
+      this.handle(s.slice(from, end))
     }
   }
 
   private handle (event: string): void {
     let data = ''
-    for (const line of event.split(/\r?\n/)) if (line.startsWith('data:')) data += line.slice(line[5] === ' ' ? 6 : 5)
+    for (const line of event.split('\n')) if (line.startsWith('data:')) data += line.slice(line[5] === ' ' ? 6 : 5)
     if (data === '') return
+    // Back to the exact bytes, read as UTF-8.
+    if (/[\x80-\xff]/.test(data)) data = Buffer.from(data, 'latin1').toString('utf8')
     let j: Record<string, unknown>
     try { j = JSON.parse(data) as Record<string, unknown> } catch { return }
     if (j.type === 'message_start') {
@@ -188,10 +185,7 @@ export class UsageTap {
   }
 }
 
-function firstTarget (b: Buffer, from: number): number {
-  const m = b.indexOf(PAT_MSG, from)
-  const e = b.indexOf(PAT_ERR, from)
-  if (m < 0) return e
-  if (e < 0) return m
-  return Math.min(m, e)
+/** `s` has an `event: <name…>` line starting at `at` (`name` may be a prefix). */
+function isEvent (s: string, at: number, name: string): boolean {
+  return s.startsWith('event: ', at) && s.startsWith(name, at + 7)
 }

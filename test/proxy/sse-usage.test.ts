@@ -52,3 +52,30 @@ t.test('non-streaming usage', async (t) => {
   t.equal(usageFromJson('{"no":"usage"}'), null)
   t.equal(usageFromJson('not json'), null)
 })
+
+t.test('CRLF streams split anywhere, id lines, oversized events and UTF-8 text', async (t) => {
+  const crlf = Buffer.from(FIXTURE.toString('latin1').replace(/\n/g, '\r\n'), 'latin1')
+  for (const size of [1, 2, 5, 33]) {
+    const tap = new UsageTap()
+    for (let i = 0; i < crlf.length; i += size) tap.push(crlf.subarray(i, i + size))
+    t.equal(tap.usage?.output_tokens, 187, `CRLF in chunks of ${size}`)
+    t.equal(tap.deltas, 12, `CRLF deltas in chunks of ${size}`)
+  }
+
+  // A content delta far larger than the tap keeps is skipped to its end; what follows is still read.
+  const big = 'x'.repeat(200 * 1024)
+  const stream = Buffer.from(
+    'id: 1\nevent: message_start\ndata: {"type":"message_start","message":{"model":"m","usage":{"input_tokens":7}}}\n\n' +
+    `event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"type":"text_delta","text":"${big}"}}\n\n` +
+    'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"café ☕ stopped"}}\n\n' +
+    ': keep-alive comment\nevent: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":51}}\n\n')
+  for (const size of [1000, 4096, stream.length]) {
+    const tap = new UsageTap()
+    for (let i = 0; i < stream.length; i += size) tap.push(stream.subarray(i, i + size))
+    t.equal(tap.usage?.input_tokens, 7, `message_start after an id line (chunks of ${size})`)
+    t.equal(tap.usage?.output_tokens, 51, `message_delta after a comment line (chunks of ${size})`)
+    t.equal(tap.deltas, 1, `the oversized delta counted once (chunks of ${size})`)
+    t.same(tap.error, { type: 'api_error', message: 'café ☕ stopped' }, `UTF-8 kept exact (chunks of ${size})`)
+    t.equal(tap.bytes, stream.length)
+  }
+})
