@@ -30,8 +30,12 @@ export interface World {
   readonly cpuModel: string
   readonly taskset: boolean
   readonly reference: boolean
-  restartUpstream (events: number, delay: number, cores: string): Promise<void>
-  startWeir (workers: number, cores: string): Promise<{ proc: Proc, url: string }>
+  /** Scratch directory (config files, gateway logs, profiles). */
+  readonly dir: string
+  /** (Re)start the fake upstream; `streamBytes` > 0 makes every reply a firehose of that many bytes. */
+  restartUpstream (events: number, delay: number, cores: string, streamBytes?: number): Promise<void>
+  /** `nodeArgs` go to node before the script (e.g. `--cpu-prof`; Node 20 refuses it in NODE_OPTIONS). */
+  startWeir (workers: number, cores: string, nodeArgs?: string[]): Promise<{ proc: Proc, url: string }>
   startReference (cores: string): Promise<{ proc: Proc, url: string }>
   close (): Promise<void>
 }
@@ -71,11 +75,12 @@ export async function setupWorld (dir: string, o: { reference: boolean }): Promi
     cpuModel: cpus()[0]?.model ?? 'unknown',
     taskset: HAVE_TASKSET,
     reference: o.reference,
-    async restartUpstream (events, delay, cores) {
+    dir,
+    async restartUpstream (events, delay, cores, streamBytes = 0) {
       await upstream?.stop()
-      upstream = await startProc('upstream', process.execPath, [resolve(ROOT, 'dist/bench/fake-upstream.js'), '--port', String(upstreamPort), '--events', String(events), '--delay', String(delay)], { cores, ready: /listening/ })
+      upstream = await startProc('upstream', process.execPath, [resolve(ROOT, 'dist/bench/fake-upstream.js'), '--port', String(upstreamPort), '--events', String(events), '--delay', String(delay), '--stream-bytes', String(streamBytes)], { cores, ready: /listening/ })
     },
-    async startWeir (workers, cores) {
+    async startWeir (workers, cores, nodeArgs = []) {
       const port = await freePort()
       const cfg: Record<string, unknown> = {
         listen: { host: '127.0.0.1', port },
@@ -88,7 +93,7 @@ export async function setupWorld (dir: string, o: { reference: boolean }): Promi
       if (supported('admin')) cfg.admin = { write_keys: [{ id: 'bench', key: 'k'.repeat(40) }] }
       const file = join(dir, `weir-${workers}.yaml`)
       writeFileSync(file, stringify(cfg))
-      const proc = await startProc('weir', process.execPath, [resolve(ROOT, 'dist/bin/weir.js'), 'serve', '--config', file, '--workers', String(workers)], { cores, env, ready: /weir listening on/ })
+      const proc = await startProc('weir', process.execPath, [...nodeArgs, resolve(ROOT, 'dist/bin/weir.js'), 'serve', '--config', file, '--workers', String(workers)], { cores, env, ready: /weir listening on/, log: join(dir, `weir-${workers}w.log`) })
       this.weirUrl = `http://127.0.0.1:${port}`
       return { proc, url: this.weirUrl }
     },
@@ -105,7 +110,7 @@ export async function setupWorld (dir: string, o: { reference: boolean }): Promi
       }
       const file = join(dir, 'reference.yaml')
       writeFileSync(file, stringify(cfg))
-      const proc = await startProc('reference', CLAUDE, ['gateway', '--config', file], { cores, env: { ...env, CLAUDE_CONFIG_DIR: join(dir, 'ref-claude') }, ready: /listening on/i, timeoutMs: 90_000 })
+      const proc = await startProc('reference', CLAUDE, ['gateway', '--config', file], { cores, env: { ...env, CLAUDE_CONFIG_DIR: join(dir, 'ref-claude') }, ready: /listening on/i, timeoutMs: 90_000, log: join(dir, 'reference.log') })
       return { proc, url: `http://127.0.0.1:${port}` }
     },
     async close () {
