@@ -15,7 +15,11 @@
  *
  * Flags: --quick (short runs), --repeat N, --duration S, --workers N, --reference,
  *        --only short,latency,ttfb,big,slow,memory,stalled (default: all), --profile (adds a CPU
- *        profile of one worker under the short load; --only profile for just that)
+ *        profile of one worker under the short load; --only profile for just that),
+ *        --baseline DIR (another checkout of Weir, built, e.g. a `git worktree` of the last
+ *        release: its one worker joins the short-stream rounds as `baseline-1w`, for a before/after
+ *        ratio measured in the same run), --node-args "FLAGS" (node/V8 flags for the Weir processes,
+ *        e.g. "--max-semi-space-size=64"; recorded in the report)
  */
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
@@ -33,7 +37,7 @@ import { ROOT, VERSION } from '../lib/version.js'
 
 const { values } = parseArgs({ options: {
   quick: { type: 'boolean' }, repeat: { type: 'string' }, duration: { type: 'string' }, workers: { type: 'string' },
-  reference: { type: 'boolean' }, only: { type: 'string' }, profile: { type: 'boolean' },
+  reference: { type: 'boolean' }, only: { type: 'string' }, profile: { type: 'boolean' }, baseline: { type: 'string' }, 'node-args': { type: 'string' },
 } })
 const quick = values.quick === true
 const cores = availableParallelism()
@@ -41,6 +45,8 @@ const repeat = Number(values.repeat ?? (quick ? 1 : 3))
 const duration = Number(values.duration ?? (quick ? 3 : 10))
 const nWorkers = Number(values.workers ?? Math.max(2, cores / 2))
 const only = values.only?.split(',')
+/** Extra node/V8 flags for every Weir process under test (e.g. `--max-semi-space-size=64`). */
+const weirNodeArgs = values['node-args']?.split(' ').filter((a) => a !== '') ?? []
 const want = (s: string): boolean => only === undefined ? s !== 'profile' || values.profile === true : only.includes(s)
 const log = (s: string): void => { process.stderr.write(s + '\n') }
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
@@ -72,7 +78,7 @@ async function main (): Promise<void> {
   const results: Record<string, any> = { // eslint-disable-line @typescript-eslint/no-explicit-any
     stamp: new Date().toISOString(),
     machine: { cores, node: process.version, weir: VERSION, platform: `${process.platform}-${process.arch}`, cpu: world.cpuModel, taskset: world.taskset, ...(refVersion !== undefined ? { reference: refVersion } : {}) },
-    settings: { repeat, duration, nWorkers, quick },
+    settings: { repeat, duration, nWorkers, quick, ...(weirNodeArgs.length > 0 ? { weirNodeArgs } : {}), ...(values.baseline !== undefined ? { baseline: baselineOf(values.baseline) } : {}) },
     scenarios: {},
   }
   const scenarios = results.scenarios as Record<string, unknown>
@@ -86,8 +92,8 @@ async function main (): Promise<void> {
     procs.push(await startProc('bare', process.execPath, [resolve(ROOT, 'dist/bench/bare-proxy.js'), '--port', String(port), '--upstream', world.upstreamUrl, '--workers', String(workers)], { cores: coreList, ready: /listening/ }))
     return `http://127.0.0.1:${port}`
   }
-  const startWeir = async (workers: number, coreList: string, nodeArgs?: string[]): Promise<string> => {
-    const w = await world.startWeir(workers, coreList, nodeArgs)
+  const startWeir = async (workers: number, coreList: string, nodeArgs?: string[], root?: string): Promise<string> => {
+    const w = await world.startWeir(workers, coreList, [...weirNodeArgs, ...(nodeArgs ?? [])], root)
     procs.push(w.proc)
     return w.url
   }
@@ -101,6 +107,7 @@ async function main (): Promise<void> {
       log('scenario: short streams (20 events at once), 50 connections — targets a, b, h')
       await world.restartUpstream(20, 0, one.others)
       const urls: Record<string, string> = { direct: world.upstreamUrl, 'bare-1w': await startBare(1, one.gateway), 'weir-1w': await startWeir(1, one.gateway) }
+      if (values.baseline !== undefined) urls['baseline-1w'] = await startWeir(1, one.gateway, [], resolve(values.baseline))
       if (world.reference) urls.reference = (await (async () => { const r = await world.startReference(one.gateway); procs.push(r.proc); return r.url })())
       const got = await rounds(Object.entries(urls).map(([l, u]) => [l, (d: number) => load(u, 50, world.shortBody, d)]), showLoad)
       const rss = rssMiB(pidOf('weir'))
@@ -113,12 +120,35 @@ async function main (): Promise<void> {
       const measures: Measure[] = [...got, ...gotN].map(([l, runs]) => measureOf(l, runs))
       scenarios.short = { measures, weirRssMiB: rss, nWorkers, layout1: one, layoutN: many, sharedCores: many.shared }
     }
+    // Right after the short-stream runs, on a fresh machine state (see bench/README.md, known issues).
+    if (want('profile')) {
+      log('profile: one Weir worker under the short load with --cpu-prof')
+      const profDir = join(dir, 'profile')
+      mkdirSync(profDir, { recursive: true })
+      await world.restartUpstream(20, 0, one.others)
+      const weir = await startWeir(1, one.gateway, ['--cpu-prof', `--cpu-prof-dir=${profDir}`])
+      const r = await load(weir, 50, world.shortBody, duration)
+      log(`  ${showLoad(r)} (under the profiler)`)
+      await stopAll()
+      // The HTTP worker thread's profile is the largest one (the primary and pool threads idle).
+      const files = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(profDir, f))
+      const sums = files.map((f) => ({ f, s: summariseFile(f) })).sort((a, b) => b.s.busyMs - a.s.busyMs)
+      const top = sums[0]
+      if (top !== undefined) {
+        const outDir = resolve(ROOT, 'bench', 'results')
+        mkdirSync(outDir, { recursive: true })
+        writeFileSync(join(outDir, 'profile-latest.md'), `# CPU profile of one Weir worker under the short-stream load\n\n${results.stamp}; ${r.reqPerSec.toFixed(0)} req/s under the profiler. Profile: ${top.f}\n\n${renderSummary(top.s, 40)}`)
+        scenarios.profile = { file: top.f, reqPerSec: r.reqPerSec, busyMs: top.s.busyMs, byFile: top.s.byFile.slice(0, 25), byFunction: top.s.byFunction.slice(0, 40) }
+        log(`  profile: ${top.f} (bench/results/profile-latest.md)`)
+      }
+    }
     if (want('latency')) {
       const r = 1000
       log(`scenario: added latency at a fixed ${r} req/s — target c`)
       await world.restartUpstream(20, 0, one.others)
+      const bare = await startBare(1, one.gateway)
       const weir = await startWeir(1, one.gateway)
-      const got = await rounds([['direct', (d) => openLoop(world.upstreamUrl, r, d)], ['weir-1w', (d) => openLoop(weir, r, d)]], showRate)
+      const got = await rounds([['direct', (d) => openLoop(world.upstreamUrl, r, d)], ['bare-1w', (d) => openLoop(bare, r, d)], ['weir-1w', (d) => openLoop(weir, r, d)]], showRate)
       await stopAll()
       scenarios.latency = { rate: r, measures: [...got].map(([label, runs]): RateMeasure => ({ label, runs: runs.map((x) => x.main) })) }
     }
@@ -217,27 +247,6 @@ async function main (): Promise<void> {
       }
       log(`  RSS ${base.toFixed(0)} → ${plateau.toFixed(0)} MiB; upstream wrote ${((during.written - before.written) / readers / 1048576).toFixed(2)} MiB/stream; open ${during.open}, after close ${after.open}; started ${started}`)
     }
-    if (want('profile')) {
-      log('profile: one Weir worker under the short load with --cpu-prof')
-      const profDir = join(dir, 'profile')
-      mkdirSync(profDir, { recursive: true })
-      await world.restartUpstream(20, 0, one.others)
-      const weir = await startWeir(1, one.gateway, ['--cpu-prof', `--cpu-prof-dir=${profDir}`])
-      const r = await load(weir, 50, world.shortBody, duration)
-      log(`  ${showLoad(r)} (under the profiler)`)
-      await stopAll()
-      // The HTTP worker thread's profile is the largest one (the primary and pool threads idle).
-      const files = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(profDir, f))
-      const sums = files.map((f) => ({ f, s: summariseFile(f) })).sort((a, b) => b.s.busyMs - a.s.busyMs)
-      const top = sums[0]
-      if (top !== undefined) {
-        const outDir = resolve(ROOT, 'bench', 'results')
-        mkdirSync(outDir, { recursive: true })
-        writeFileSync(join(outDir, 'profile-latest.md'), `# CPU profile of one Weir worker under the short-stream load\n\n${results.stamp}; ${r.reqPerSec.toFixed(0)} req/s under the profiler. Profile: ${top.f}\n\n${renderSummary(top.s, 40)}`)
-        scenarios.profile = { file: top.f, reqPerSec: r.reqPerSec, busyMs: top.s.busyMs, byFile: top.s.byFile.slice(0, 25), byFunction: top.s.byFunction.slice(0, 40) }
-        log(`  profile: ${top.f} (bench/results/profile-latest.md)`)
-      }
-    }
   } finally {
     await stopAll()
     await world.close()
@@ -252,6 +261,12 @@ async function main (): Promise<void> {
     writeFileSync(join(outDir, `${name}.md`), md)
   }
   process.stdout.write(md)
+}
+
+/** The baseline checkout's commit, for the report. */
+function baselineOf (dir: string): string {
+  const r = spawnSync('git', ['-C', dir, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' })
+  return r.status === 0 ? r.stdout.trim() : resolve(dir)
 }
 
 async function upstreamStats (url: string): Promise<{ open: number, written: number }> {

@@ -63,6 +63,11 @@ export function evaluate (r: Results): Target[] {
     out.push({ id: 'a', what: 'Weir, 1 worker on 1 core, vs the reference gateway (req/s, 20-event SSE, 50 connections, auth + routing + policy + metering on)', target: '≥ 4×', value: ref === undefined ? 'not run (needs --reference)' : cell(vsRef, f2, '×'), pass: ref === undefined ? null : vsRef.median >= 4 })
     const vsBare = perRound(w1?.runs, find(short, 'bare-1w')?.runs, (a, b) => a.reqPerSec / b.reqPerSec)
     out.push({ id: 'b', what: 'Weir, 1 worker, vs the bare uWS→undici pass-through (the ceiling), same run', target: '≥ 60%', value: cell({ min: vsBare.min * 100, median: vsBare.median * 100, max: vsBare.max * 100 }, f0, '%'), pass: vsBare.median >= 0.6 })
+    const base = find(short, 'baseline-1w')
+    if (base !== undefined) {
+      const vsBase = perRound(w1?.runs, base.runs, (a, b) => a.reqPerSec / b.reqPerSec)
+      out.push({ id: 'Δ', what: `Weir, 1 worker, vs the --baseline checkout (${String(r.settings.baseline)}), same run`, target: 'before/after', value: cell(vsBase, f2, '×'), pass: null })
+    }
   }
   const lat = s.latency?.measures as RateMeasure[] | undefined
   if (lat !== undefined) {
@@ -70,7 +75,11 @@ export function evaluate (r: Results): Target[] {
     const w = findR(lat, 'weir-1w')
     const p50 = perRound(w?.runs, d?.runs, (a, b) => a.total.p50 - b.total.p50)
     const p99 = perRound(w?.runs, d?.runs, (a, b) => a.total.p99 - b.total.p99)
-    out.push({ id: 'c', what: `Added latency over calling the fake upstream directly, at a fixed ${s.latency.rate} req/s (whole 20-event reply)`, target: 'p50 < 0.3 ms, p99 < 1 ms', value: `p50 +${cell(p50, f3, ' ms')}, p99 +${cell(p99, f3, ' ms')}`, pass: p50.median < 0.3 && p99.median < 1 })
+    const b = findR(lat, 'bare-1w')
+    const b50 = perRound(b?.runs, d?.runs, (x, y) => x.total.p50 - y.total.p50)
+    const b99 = perRound(b?.runs, d?.runs, (x, y) => x.total.p99 - y.total.p99)
+    const ceiling = b === undefined ? '' : `; the bare pass-through adds p50 +${f3(b50.median)} ms, p99 +${f3(b99.median)} ms`
+    out.push({ id: 'c', what: `Added latency over calling the fake upstream directly, at a fixed ${s.latency.rate} req/s (whole 20-event reply)`, target: 'p50 < 0.3 ms, p99 < 1 ms', value: `p50 +${cell(p50, f3, ' ms')}, p99 +${cell(p99, f3, ' ms')}${ceiling}`, pass: p50.median < 0.3 && p99.median < 1 })
   }
   const tt = s.ttfb?.measures as RateMeasure[] | undefined
   if (tt !== undefined) {
@@ -131,6 +140,8 @@ export function renderMarkdown (r: Results): string {
   const s = r.scenarios
   const out: string[] = ['# Weir benchmark report', '',
     `${r.stamp}. Machine: ${m.cores} cores (${m.cpu}), ${m.platform}, Node ${m.node}; Weir ${m.weir}${m.reference !== undefined ? `, reference \`claude gateway\` ${m.reference}` : ''}; taskset pinning ${m.taskset ? 'on' : 'off'}.`,
+    ...(r.settings.baseline !== undefined ? [`Baseline checkout (\`--baseline\`): ${String(r.settings.baseline)}.`] : []),
+    ...(r.settings.weirNodeArgs !== undefined ? [`Weir processes ran with node flags \`${(r.settings.weirNodeArgs as string[]).join(' ')}\`.`] : []),
     `Each figure: median (min–max) over ${r.settings.repeat} round(s); throughput runs last ${r.settings.duration} s. Targets measured against each other run in turns within each round. Absolute numbers depend on the machine; compare ratios.`, '',
     '## Targets (issue 10)', '', '| | target | measured | goal | met |', '|---|---|---|---|---|',
     ...(r.targets as Target[]).map((t) => `| ${t.id} | ${t.what} | ${t.value} | ${t.target} | ${t.pass === null ? 'n/a' : t.pass ? 'yes' : '**no**'} |`), '']

@@ -34,8 +34,11 @@ export interface World {
   readonly dir: string
   /** (Re)start the fake upstream; `streamBytes` > 0 makes every reply a firehose of that many bytes. */
   restartUpstream (events: number, delay: number, cores: string, streamBytes?: number): Promise<void>
-  /** `nodeArgs` go to node before the script (e.g. `--cpu-prof`; Node 20 refuses it in NODE_OPTIONS). */
-  startWeir (workers: number, cores: string, nodeArgs?: string[]): Promise<{ proc: Proc, url: string }>
+  /**
+   * `nodeArgs` go to node before the script (e.g. `--cpu-prof`; Node 20 refuses it in NODE_OPTIONS).
+   * `root` runs another built checkout of Weir instead of this one (the `--baseline` comparison).
+   */
+  startWeir (workers: number, cores: string, nodeArgs?: string[], root?: string): Promise<{ proc: Proc, url: string }>
   startReference (cores: string): Promise<{ proc: Proc, url: string }>
   close (): Promise<void>
 }
@@ -45,7 +48,8 @@ const supported = (key: string): boolean => !NOT_SUPPORTED_YET.includes(key)
 export async function setupWorld (dir: string, o: { reference: boolean }): Promise<World> {
   let pg: PgServer | null = null
   let baseUrl = process.env.DATABASE_URL
-  if (baseUrl === undefined) { pg = await startPostgresServer(dir); baseUrl = pg.url }
+  // The helper picks a scratch parent the server user can reach (the bench dir is private to us).
+  if (baseUrl === undefined) { pg = await startPostgresServer(); baseUrl = pg.url }
   const admin = postgres(baseUrl, { max: 1, onnotice: () => {} })
   const dbUrl = async (name: string): Promise<string> => {
     await admin.unsafe(`drop database if exists ${name} with (force)`)
@@ -80,7 +84,7 @@ export async function setupWorld (dir: string, o: { reference: boolean }): Promi
       await upstream?.stop()
       upstream = await startProc('upstream', process.execPath, [resolve(ROOT, 'dist/bench/fake-upstream.js'), '--port', String(upstreamPort), '--events', String(events), '--delay', String(delay), '--stream-bytes', String(streamBytes)], { cores, ready: /listening/ })
     },
-    async startWeir (workers, cores, nodeArgs = []) {
+    async startWeir (workers, cores, nodeArgs = [], root = ROOT) {
       const port = await freePort()
       const cfg: Record<string, unknown> = {
         listen: { host: '127.0.0.1', port },
@@ -93,7 +97,7 @@ export async function setupWorld (dir: string, o: { reference: boolean }): Promi
       if (supported('admin')) cfg.admin = { write_keys: [{ id: 'bench', key: 'k'.repeat(40) }] }
       const file = join(dir, `weir-${workers}.yaml`)
       writeFileSync(file, stringify(cfg))
-      const proc = await startProc('weir', process.execPath, [...nodeArgs, resolve(ROOT, 'dist/bin/weir.js'), 'serve', '--config', file, '--workers', String(workers)], { cores, env, ready: /weir listening on/, log: join(dir, `weir-${workers}w.log`) })
+      const proc = await startProc('weir', process.execPath, [...nodeArgs, resolve(root, 'dist/bin/weir.js'), 'serve', '--config', file, '--workers', String(workers)], { cores, env, ready: /weir listening on/, log: join(dir, `weir-${workers}w.log`) })
       this.weirUrl = `http://127.0.0.1:${port}`
       return { proc, url: this.weirUrl }
     },
