@@ -51,7 +51,11 @@ export async function setupWorld (dir: string, o: { reference: boolean }): Promi
   // The helper picks a scratch parent the server user can reach (the bench dir is private to us).
   if (baseUrl === undefined) { pg = await startPostgresServer(); baseUrl = pg.url }
   const admin = postgres(baseUrl, { max: 1, onnotice: () => {} })
+  // One database per gateway started: a baseline started beside a running Weir must not drop its database.
+  const made: string[] = []
+  let nth = 0
   const dbUrl = async (name: string): Promise<string> => {
+    made.push(name)
     await admin.unsafe(`drop database if exists ${name} with (force)`)
     await admin.unsafe(`create database ${name}`)
     const u = new URL(baseUrl as string)
@@ -90,7 +94,7 @@ export async function setupWorld (dir: string, o: { reference: boolean }): Promi
         listen: { host: '127.0.0.1', port },
         oidc: { issuer: idp.issuer, client_id: 'bench', client_secret: 'bench-secret' },
         session: { jwt_secret: SECRET },
-        store: { postgres_url: await dbUrl('weir_bench'), max_connections: 5 },
+        store: { postgres_url: await dbUrl(`weir_bench_${nth++}`), max_connections: 5 },
         upstreams: [{ provider: 'anthropic', name: 'anthropic', base_url: this.upstreamUrl, auth: { api_key: 'sk-bench' } }],
       }
       if (supported('managed')) cfg.managed = { policies: [{ match: { groups: ['eng'] }, cli: { availableModels: ['sonnet', 'haiku', 'opus'] } }, { match: {}, cli: {} }] }
@@ -120,6 +124,7 @@ export async function setupWorld (dir: string, o: { reference: boolean }): Promi
     async close () {
       await upstream?.stop()
       await idp.close()
+      for (const name of made) await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => {})
       await admin.end({ timeout: 2 })
       await pg?.destroy()
     },

@@ -91,7 +91,6 @@ class Flow {
   /** Output queued for this tick's write: the status line and headers, chunks, the end. */
   head: Array<string | Buffer> | null = null
   out: Buffer[] = []
-  ending = false
   ended = false
   queued = false
   atBoundary = true
@@ -153,11 +152,11 @@ function flushAll (): void {
   for (const f of list) flush(f)
 }
 
-/** Write what is queued (status line and headers, chunks, the end) inside one cork: one send. */
-function flush (f: Flow): void {
+/** Write what is queued (status line and headers, chunks; the end with `last`) inside one cork: one send. */
+function flush (f: Flow, last = false): void {
   f.queued = false
   if (f.rq.aborted) { f.head = null; f.out = []; return }
-  if (f.head === null && f.out.length === 0 && !f.ending) return
+  if (f.head === null && f.out.length === 0 && !last) return
   const res = f.res
   const head = f.head
   const out = f.out
@@ -172,7 +171,7 @@ function flush (f: Flow): void {
     }
     // A write that pushes back still queues its bytes in uWS: write them all, then stop the upstream.
     for (let i = 0; i < out.length; i++) if (!res.write(out[i] as Buffer)) ok = false
-    if (f.ending) { f.ending = false; f.ended = true; res.end() }
+    if (last) { f.ended = true; res.end() }
   })
   if (!ok && !f.ended && !f.paused) {
     f.paused = true
@@ -190,9 +189,7 @@ function flush (f: Flow): void {
 
 /** End the client's response after what is queued, now. */
 function end (f: Flow): void {
-  if (f.ended) return
-  f.ending = true
-  flush(f)
+  if (!f.ended) flush(f, true)
 }
 
 // ---- request entry -----------------------------------------------------------------------------
