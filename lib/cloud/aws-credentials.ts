@@ -153,7 +153,7 @@ const fromContainer: Source = async ({ env }) => {
     headers.authorization = env.AWS_CONTAINER_AUTHORIZATION_TOKEN
   }
   let r
-  try { r = await call(url, { headers, timeoutMs: 2_000, env }) } catch { r = await call(url, { headers, timeoutMs: 2_000, env }) } // one retry, as the SDKs do
+  try { r = await call(url, { headers, timeoutMs: 2_000, env, metadata: true }) } catch { r = await call(url, { headers, timeoutMs: 2_000, env, metadata: true }) } // one retry, as the SDKs do
   if (r.status !== 200) throw new Error(`container credentials endpoint answered ${r.status}: ${excerpt(r.text)}`)
   return remoteCreds(json(r, 'the container credentials endpoint'), 'container credentials')
 }
@@ -176,7 +176,7 @@ const fromInstanceMetadata: Source = async ({ env }) => {
   const base = imdsBase(env)
   const headers: Record<string, string> = {}
   try {
-    const t = await call(`${base}/latest/api/token`, { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '21600' }, timeoutMs: IMDS_TIMEOUT_MS, env })
+    const t = await call(`${base}/latest/api/token`, { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '21600' }, timeoutMs: IMDS_TIMEOUT_MS, env, metadata: true })
     if (t.status === 200) headers['x-aws-ec2-metadata-token'] = t.text.trim()
     else if (t.status === 403 || t.status === 404 || t.status === 405) {
       if (env.AWS_EC2_METADATA_V1_DISABLED?.toLowerCase() === 'true') throw new Error(`instance metadata refused an IMDSv2 token (${t.status}) and AWS_EC2_METADATA_V1_DISABLED is set`)
@@ -186,12 +186,12 @@ const fromInstanceMetadata: Source = async ({ env }) => {
     if (err instanceof CallError) throw new Error(`no AWS credentials found: not in the environment, the shared files, web identity or container settings, and the instance metadata service is unreachable (${err.message})`)
     throw err
   }
-  const list = await call(`${base}/latest/meta-data/iam/security-credentials/`, { headers, timeoutMs: IMDS_TIMEOUT_MS, env })
+  const list = await call(`${base}/latest/meta-data/iam/security-credentials/`, { headers, timeoutMs: IMDS_TIMEOUT_MS, env, metadata: true })
   if (list.status === 404) throw new Error('this EC2 instance has no IAM role (instance profile) attached')
   if (list.status !== 200) throw new Error(`instance metadata answered ${list.status} for the role list`)
   const role = list.text.split('\n')[0]?.trim() ?? ''
   if (role === '') throw new Error('this EC2 instance has no IAM role (instance profile) attached')
-  const r = await call(`${base}/latest/meta-data/iam/security-credentials/${encodeURIComponent(role)}`, { headers, timeoutMs: IMDS_TIMEOUT_MS, env })
+  const r = await call(`${base}/latest/meta-data/iam/security-credentials/${encodeURIComponent(role)}`, { headers, timeoutMs: IMDS_TIMEOUT_MS, env, metadata: true })
   if (r.status !== 200) throw new Error(`instance metadata answered ${r.status} for role ${role}`)
   const j = json(r, 'instance metadata')
   if (j.Code !== undefined && j.Code !== 'Success') throw new Error(`instance metadata reports ${String(j.Code)} for role ${role}: ${String(j.Message ?? '')}`)

@@ -84,7 +84,7 @@ const managedIdentity: Source = async (env, scope) => {
     u.searchParams.set('api-version', '2019-08-01')
     u.searchParams.set('resource', resource)
     if (clientId !== undefined) u.searchParams.set('client_id', clientId)
-    const r = await call(u.toString(), { headers: { 'x-identity-header': env.IDENTITY_HEADER, metadata: 'true' }, timeoutMs: 10_000, env })
+    const r = await call(u.toString(), { headers: { 'x-identity-header': env.IDENTITY_HEADER, metadata: 'true' }, timeoutMs: 10_000, env, metadata: true })
     const j = json(r, 'the App Service identity endpoint')
     if (r.status !== 200 || typeof j.access_token !== 'string') throw new Error(`App Service managed identity answered ${r.status}: ${excerpt(r.text)}`)
     return { value: j.access_token, expiresAt: expiry(j) }
@@ -96,7 +96,7 @@ const managedIdentity: Source = async (env, scope) => {
   if (clientId !== undefined) u.searchParams.set('client_id', clientId)
   let r
   try {
-    r = await call(u.toString(), { headers: { metadata: 'true' }, timeoutMs: 3_000, env })
+    r = await call(u.toString(), { headers: { metadata: 'true' }, timeoutMs: 3_000, env, metadata: true })
   } catch (err) {
     if (err instanceof CallError) {
       throw new Error('no Azure credential found: set AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET, use AKS workload identity (AZURE_FEDERATED_TOKEN_FILE), ' +

@@ -2,17 +2,25 @@
  * Small HTTP calls to credential endpoints: AWS STS, the EC2 instance metadata service, the ECS
  * container credentials endpoint, Azure's token endpoints, Anthropic's token exchange.
  *
- * These deliberately bypass the SSRF guard the inference pools use: instance metadata lives on
- * link-local addresses (169.254.169.254, 169.254.170.2) and that is exactly where the credential
- * must come from. The URLs come from the process environment or fixed well-known addresses, never
- * from a client request. HTTPS targets honour HTTPS_PROXY/NO_PROXY like the inference path;
- * link-local and loopback targets are always reached directly. Bodies are capped at 1 MiB.
+ * Only a call that names itself the credential source's own metadata endpoint (`metadata: true`:
+ * EC2 instance metadata, the ECS/EKS container credentials endpoint, Azure managed identity) may
+ * reach link-local and metadata addresses (169.254.169.254, 169.254.170.2, fd00:ec2::254): that is
+ * exactly where those credentials come from. Every other call (STS, Entra ID, the Anthropic token
+ * exchange) goes through the SSRF guard (lib/net/ssrf.ts) with loopback allowed: a metadata or
+ * link-local destination — literal, named, or in a DNS answer — is refused with ECONNREFUSED_SSRF.
+ * Loopback stays allowed because these endpoints come from the process environment (a local STS
+ * emulator is normal) or from a base URL that config validation already checked.
+ * The URLs never come from a client request. HTTPS targets honour HTTPS_PROXY/NO_PROXY like the
+ * inference path; link-local and loopback targets are always reached directly. Bodies are capped at
+ * 1 MiB.
  */
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici'
 import { proxyFor } from '../net/proxy-env.js'
+import { blockedHostName, guardedConnector } from '../net/ssrf.js'
 
 const MAX_BODY = 1 << 20
-const direct = new Agent({ keepAliveTimeout: 5_000, connect: { timeout: 5_000 } })
+const metadataDirect = new Agent({ keepAliveTimeout: 5_000, connect: { timeout: 5_000 } })
+const guardedDirect = new Agent({ keepAliveTimeout: 5_000, connect: guardedConnector({ allowLoopback: true, timeout: 5_000 }) })
 const proxies = new Map<string, ProxyAgent>()
 
 export interface CallOptions {
@@ -22,6 +30,8 @@ export interface CallOptions {
   /** Whole-call deadline (connect, headers and body), ms. */
   readonly timeoutMs: number
   readonly env?: NodeJS.ProcessEnv
+  /** This is the configured credential source's own metadata endpoint: link-local allowed. */
+  readonly metadata?: boolean
 }
 
 export interface CallResult {
@@ -41,7 +51,8 @@ function isLocalHost (host: string): boolean {
   return h === 'localhost' || h.startsWith('127.') || h === '::1' || h.startsWith('169.254.') || h.startsWith('fd00:ec2:') || h === 'fd00:ec2::254' || h === 'fd00:ec2::23'
 }
 
-function dispatcherFor (url: URL, env: NodeJS.ProcessEnv): Dispatcher {
+function dispatcherFor (url: URL, env: NodeJS.ProcessEnv, metadata: boolean): Dispatcher {
+  const direct = metadata ? metadataDirect : guardedDirect
   if (isLocalHost(url.hostname)) return direct
   const p = proxyFor(url, env)
   if (p === null) return direct
@@ -53,6 +64,10 @@ function dispatcherFor (url: URL, env: NodeJS.ProcessEnv): Dispatcher {
 /** One HTTP call with a hard deadline; the body is read as text (at most 1 MiB). */
 export async function call (url: string, o: CallOptions): Promise<CallResult> {
   const u = new URL(url)
+  const metadata = o.metadata === true
+  // a literal or well-known metadata name is refused here too, also when a proxy would dial it
+  const refused = metadata ? null : blockedHostName(u.hostname, true)
+  if (refused !== null) throw new CallError(`${u.origin}${u.pathname}: ECONNREFUSED_SSRF: blocked (${refused}); only a credential source's own metadata endpoint may be reached there`, false)
   const ac = new AbortController()
   const timer = setTimeout(() => ac.abort(), o.timeoutMs)
   try {
@@ -61,7 +76,7 @@ export async function call (url: string, o: CallOptions): Promise<CallResult> {
       headers: o.headers,
       body: o.body,
       signal: ac.signal,
-      dispatcher: dispatcherFor(u, o.env ?? process.env),
+      dispatcher: dispatcherFor(u, o.env ?? process.env, metadata),
       headersTimeout: o.timeoutMs,
       bodyTimeout: o.timeoutMs,
     })

@@ -1,27 +1,27 @@
 /**
  * Outbound SSRF guard for every URL an operator's config can steer Weir towards (identity
- * provider, upstream base URLs, OTLP collectors).
+ * provider, upstream base URLs, OTLP collectors, the token exchange).
  *
- * The check runs inside the socket's DNS lookup, so it applies to the address actually dialled and
- * a DNS answer cannot change between the check and the connect (no rebinding window):
- *   - cloud metadata names (`metadata.google.internal`, `metadata.goog`, `metadata`) are refused
- *     before resolving;
- *   - every resolved address is classified; if any is link-local (169.254/16, fe80::/10), a known
- *     metadata address (100.100.100.200, fd00:ec2::254) or — unless CLAUDE_GATEWAY_ALLOW_LOOPBACK is
- *     set — loopback/unspecified, the connection is refused;
- *   - private RFC 1918 / ULA ranges are allowed (gateways usually talk to internal services);
- *   - the connection is pinned to the first IPv4 answer (else the first answer). TLS still
- *     verifies the certificate against the original host name.
- * Redirects are never followed by the helpers here.
+ * Two checks, because Node only calls a socket's `lookup` for names, never for IP literals:
+ *   - the connector (`guardedConnector`, used by every undici pool/agent here) and the node:http
+ *     agent (`guardedHttpAgent`) refuse a literal destination before dialling it;
+ *   - the lookup (`guardedLookup`) refuses metadata names before resolving, and refuses the
+ *     connection when ANY resolved address is blocked; it then pins the socket to the first IPv4
+ *     answer (else the first answer), so a DNS answer cannot change between check and connect.
+ * What is blocked is decided in one place, lib/net/ranges.ts: metadata/link-local always;
+ * loopback and unspecified unless CLAUDE_GATEWAY_ALLOW_LOOPBACK is set; IPv4 carried in mapped,
+ * compatible, NAT64 and 6to4 IPv6 forms is judged as that IPv4 address. Private ranges are allowed.
+ * TLS still verifies the certificate against the original host name. Redirects are never
+ * followed by the helpers here.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
-import { isIP } from 'node:net'
-import { Agent, fetch, type Dispatcher } from 'undici'
-import { CidrList, parseAddr, type Addr } from './cidr.js'
+import type { Agent as HttpAgent, AgentOptions as HttpAgentOptions } from 'node:http'
+import { isIP, type Socket } from 'node:net'
+import { Agent, buildConnector, fetch, type Dispatcher } from 'undici'
+import { parseAddr } from './cidr.js'
+import { blockedReason, METADATA_NAMES } from './ranges.js'
 
-const METADATA_NAMES = new Set(['metadata.google.internal', 'metadata.goog', 'metadata'])
-const LINK_LOCAL = new CidrList(['169.254.0.0/16', 'fe80::/10', '100.100.100.200/32', 'fd00:ec2::254/128'])
-const LOOPBACK = new CidrList(['127.0.0.0/8', '::1/128', '0.0.0.0/32', '::/128'])
+export { blockedReason } from './ranges.js'
 
 /** Error code used for refused destinations, as the reference spells it. */
 export const SSRF_CODE = 'ECONNREFUSED_SSRF'
@@ -32,38 +32,33 @@ export function loopbackAllowed (env: NodeJS.ProcessEnv = process.env): boolean 
   return v !== undefined && v !== ''
 }
 
-/** Why `addr` may not be dialled, or null when it may. */
-export function blockedReason (addr: Addr, allowLoopback: boolean): string | null {
-  if (LINK_LOCAL.has(addr)) return 'cloud metadata / link-local'
-  if (!allowLoopback && LOOPBACK.has(addr)) return 'loopback'
-  return null
-}
-
-/** Is this host name one of the well-known metadata names (or a literal blocked address)? */
+/** Is this host name one of the well-known metadata names, or a literal blocked address? */
 export function blockedHostName (host: string, allowLoopback: boolean): string | null {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.$/, '')
   if (METADATA_NAMES.has(h)) return 'cloud metadata host'
-  if (isIP(h) !== 0) {
-    const a = parseAddr(h)
-    if (a !== null) return blockedReason(a, allowLoopback)
-  }
+  const a = parseAddr(h)
+  if (a !== null) return blockedReason(a, allowLoopback)
+  if (isIP(h) !== 0) return 'unparseable address'
   return null
 }
 
-function ssrfError (host: string, ip: string | undefined, reason: string): NodeJS.ErrnoException {
+export function ssrfError (host: string, ip: string | undefined, reason: string): NodeJS.ErrnoException {
   const err = new Error(`${SSRF_CODE}: blocked (${reason}): ${host}${ip !== undefined ? ` → ${ip}` : ''}`) as NodeJS.ErrnoException
   err.code = SSRF_CODE
   return err
 }
 
 type LookupCb = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void
+/** The resolver the lookup asks (dns.lookup with `all: true`); replaceable in tests. */
+export type Resolver = (host: string, cb: (err: NodeJS.ErrnoException | null, addrs: LookupAddress[]) => void) => void
+const systemResolver: Resolver = (host, cb) => { dnsLookup(host, { all: true, verbatim: true }, cb) }
 
 /** A `lookup` for net/tls.connect that refuses blocked destinations and pins to one address. */
-export function guardedLookup (allowLoopback: boolean) {
+export function guardedLookup (allowLoopback: boolean, resolve: Resolver = systemResolver) {
   return (hostname: string, options: { all?: boolean } | number | undefined, cb: LookupCb): void => {
     const named = blockedHostName(hostname, allowLoopback)
     if (named !== null) { cb(ssrfError(hostname, undefined, named), ''); return }
-    dnsLookup(hostname, { all: true, verbatim: true }, (err, addrs) => {
+    resolve(hostname, (err, addrs) => {
       if (err !== null) { cb(err, ''); return }
       for (const a of addrs) {
         const p = parseAddr(a.address)
@@ -77,6 +72,39 @@ export function guardedLookup (allowLoopback: boolean) {
       else cb(null, pick.address, pick.family)
     })
   }
+}
+
+/**
+ * An undici connector that checks a literal destination itself (the lookup never sees one) and
+ * resolves names through `guardedLookup`.
+ */
+export function guardedConnector (opts: { allowLoopback: boolean, ca?: string, timeout?: number, resolve?: Resolver }): buildConnector.connector {
+  const inner = buildConnector({
+    lookup: guardedLookup(opts.allowLoopback, opts.resolve) as never,
+    ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+    timeout: opts.timeout ?? 10_000,
+  })
+  return (o, cb) => {
+    const reason = o.socketPath != null ? null : blockedHostName(o.hostname, opts.allowLoopback)
+    if (reason !== null) { cb(ssrfError(o.hostname, undefined, reason), null); return }
+    inner(o, cb)
+  }
+}
+
+/**
+ * A node:http(s) agent for libraries that take one (the OTLP metrics exporter): the same checks
+ * as `guardedConnector`, literal and resolved.
+ */
+export function guardedHttpAgent (AgentClass: new (o: HttpAgentOptions) => HttpAgent, allowLoopback: boolean, options: HttpAgentOptions = {}): HttpAgent {
+  const agent = new AgentClass({ ...options, lookup: guardedLookup(allowLoopback) as never })
+  const a = agent as unknown as { createConnection: (o: { host?: string }, cb: (err: Error | null, s?: Socket) => void) => Socket | undefined }
+  const create = a.createConnection.bind(agent)
+  a.createConnection = (o, cb) => {
+    const reason = blockedHostName(o.host ?? 'localhost', allowLoopback)
+    if (reason !== null) { process.nextTick(cb, ssrfError(o.host ?? '', undefined, reason)); return undefined }
+    return create(o, cb)
+  }
+  return agent
 }
 
 export interface GuardOptions {
@@ -94,11 +122,7 @@ export interface GuardOptions {
 export function guardedAgent (opts: GuardOptions = {}): Agent {
   const allow = opts.allowLoopback ?? loopbackAllowed()
   return new Agent({
-    connect: {
-      lookup: guardedLookup(allow) as never,
-      ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
-      timeout: opts.connectTimeout ?? 10_000,
-    },
+    connect: guardedConnector({ allowLoopback: allow, ...(opts.ca !== undefined ? { ca: opts.ca } : {}), timeout: opts.connectTimeout ?? 10_000 }),
     ...(opts.connections !== undefined ? { connections: opts.connections } : {}),
   })
 }

@@ -15,7 +15,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources'
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics'
 import type { GatewayMetricsConfig } from '../config/schema/policy.js'
 import { describeError, ops } from '../log.js'
-import { guardedLookup, loopbackAllowed } from '../net/ssrf.js'
+import { guardedHttpAgent, loopbackAllowed } from '../net/ssrf.js'
 import { VERSION } from '../version.js'
 import type { MetricsRegistry } from './registry.js'
 
@@ -66,7 +66,11 @@ export async function startMetricsOutputs (gm: GatewayMetricsConfig, registry: M
       url: `${gm.otlp.url.replace(/\/+$/, '')}/v1/metrics`,
       headers: { ...gm.otlp.headers },
       timeoutMillis: Math.min(10_000, intervalMs),
-      httpAgentOptions: { keepAlive: true, lookup: guardedLookup(loopbackAllowed()) as never },
+      // a factory, not options: the guard must also see literal addresses, which never reach a lookup
+      httpAgentOptions: async (protocol) => {
+        const mod = protocol === 'https:' ? await import('node:https') : await import('node:http')
+        return guardedHttpAgent(mod.Agent, loopbackAllowed(), { keepAlive: true })
+      },
     })
     provider = new MeterProvider({
       resource,

@@ -8,15 +8,22 @@
  *   `instance-data`, `instance-data.ec2.internal`) or by literal address (link-local
  *   169.254.0.0/16 and fe80::/10, 100.100.100.200, 168.63.129.16, 192.0.0.192, 0.0.0.0/8, the
  *   AWS/GCP/Azure IPv6 metadata addresses such as fd00:ec2::254), including IPv4 addresses embedded
- *   in IPv4-mapped, NAT64 and 6to4 IPv6 forms;
+ *   in IPv4-mapped, IPv4-compatible, NAT64 and 6to4 IPv6 forms (the ranges live in
+ *   lib/net/ranges.ts, shared with the connect-time guard);
  * - for the URLs marked `loopback: 'env'`, a literal loopback or unspecified address (127.0.0.0/8,
- *   ::1, 0.0.0.0, ::) unless `CLAUDE_GATEWAY_ALLOW_LOOPBACK` is non-empty. The name `localhost`
- *   passes here; the runtime SSRF guard in `lib/net/` decides at connect time.
+ *   ::1, 0.0.0.0, ::, and the same carried in IPv6 forms) unless `CLAUDE_GATEWAY_ALLOW_LOOPBACK` is
+ *   non-empty. The name `localhost` passes here; the runtime SSRF guard in `lib/net/` decides at
+ *   connect time. Under `loopback: 'allow'` (upstream base URLs) a literal loopback passes here and
+ *   the connect-time guard applies the same variable.
+ *
+ * WHATWG URL parsing already turns every IPv4 spelling (`2130706433`, `0177.0.0.1`, `0x7f.1`,
+ * `127.1`) into dotted form, and IPv6 into its compressed form, before these checks see the host.
  *
  * The environment is read through `withEnv()`, which `load.ts` wraps around validation, so tests
  * can pass their own environment. Validation is synchronous, so the module-level slot is safe.
  */
-import { type Addr, CidrList, parseAddr } from '../../net/cidr.js'
+import { parseAddr } from '../../net/cidr.js'
+import { classifyAddr, METADATA_NAMES } from '../../net/ranges.js'
 
 let activeEnv: NodeJS.ProcessEnv = process.env
 
@@ -33,26 +40,8 @@ export const schemaEnv = (): NodeJS.ProcessEnv => activeEnv
 /** True when `CLAUDE_GATEWAY_ALLOW_LOOPBACK` is set to a non-empty value. */
 export const loopbackAllowed = (): boolean => (activeEnv.CLAUDE_GATEWAY_ALLOW_LOOPBACK ?? '') !== ''
 
-const METADATA_NAMES = new Set(['metadata.google.internal', 'metadata.goog', 'metadata', 'instance-data', 'instance-data.ec2.internal'])
-const METADATA_BLOCKS = new CidrList([
-  '169.254.0.0/16', '100.100.100.200', '168.63.129.16', '192.0.0.192', '0.0.0.0/8',
-  'fe80::/10', 'fd00:ec2::254', 'fd00:ec2::23', 'fd20:ce::254', 'fd00:c1::a9fe:a9fe', 'fd00:a9fe:a9fe::1',
-])
-const LOOPBACK_BLOCKS = new CidrList(['127.0.0.0/8', '::1', '0.0.0.0', '::'])
-const NAT64 = new CidrList(['64:ff9b::/96'])
-const SIX_TO_FOUR = new CidrList(['2002::/16'])
-
 /** Host names that count as loopback for `http://` on collectors and public URLs. */
 export const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '::1', '[::1]'])
-
-/** The IPv4 addresses an IPv6 address carries (NAT64 and 6to4 forms). */
-function embeddedV4 (a: Addr): Addr[] {
-  if (!a.v6) return []
-  const out: Addr[] = []
-  if (NAT64.has(a)) out.push({ v6: false, n: Number(a.n & 0xffffffffn) })
-  if (SIX_TO_FOUR.has(a)) out.push({ v6: false, n: Number((a.n >> 80n) & 0xffffffffn) })
-  return out
-}
 
 /** Normalised host of a URL: lowercase, no brackets, no trailing dot. */
 export function urlHost (u: URL): string {
@@ -66,7 +55,7 @@ export function isLoopbackUrl (raw: string): boolean {
   const host = urlHost(u)
   if (host === 'localhost') return true
   const a = parseAddr(host)
-  return a !== null && LOOPBACK_BLOCKS.has(a)
+  return a !== null && classifyAddr(a) === 'loopback'
 }
 
 /** How a check treats a literal loopback address. */
@@ -84,12 +73,11 @@ export function urlProblem (raw: string, loopback: LoopbackRule): string | null 
   if (METADATA_NAMES.has(host)) return 'targets a cloud metadata endpoint'
   const a = parseAddr(host)
   if (a === null) return null
-  if (LOOPBACK_BLOCKS.has(a)) {
+  const c = classifyAddr(a)
+  if (c === 'metadata') return 'targets a cloud metadata endpoint'
+  if (c === 'loopback') {
     if (loopback === 'allow' || loopbackAllowed()) return null
     return 'is a literal loopback address, refused unless CLAUDE_GATEWAY_ALLOW_LOOPBACK is set'
-  }
-  if (METADATA_BLOCKS.has(a) || embeddedV4(a).some(e => METADATA_BLOCKS.has(e) || LOOPBACK_BLOCKS.has(e))) {
-    return 'targets a cloud metadata endpoint'
   }
   return null
 }

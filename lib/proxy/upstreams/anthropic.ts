@@ -12,7 +12,7 @@
 import { Pool, ProxyAgent } from 'undici'
 import { federationBearer, type FederationConfig } from '../../cloud/anthropic-wif.js'
 import type { AnthropicUpstream } from '../../config/schema.js'
-import { guardedLookup, loopbackAllowed } from '../../net/ssrf.js'
+import { guardedConnector, loopbackAllowed } from '../../net/ssrf.js'
 import { proxyFor } from '../../net/proxy-env.js'
 import { addBetas, identityHeaderValue } from '../headers.js'
 import { rewriteBody } from '../json-scan.js'
@@ -40,7 +40,7 @@ export function upstreamDispatcher (base: URL, o: PoolOptions): Sender {
     connections: 1024,
     pipelining: 1,
     keepAliveTimeout: 30_000,
-    connect: { lookup: guardedLookup(loopbackAllowed(env)) as never, timeout: 10_000 },
+    connect: guardedConnector({ allowLoopback: loopbackAllowed(env), timeout: 10_000 }),
   })
 }
 
