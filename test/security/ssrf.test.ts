@@ -11,9 +11,11 @@ import http from 'node:http'
 import type { LookupAddress } from 'node:dns'
 import { createServer, type Server } from 'node:net'
 import t from 'tap'
+import { stringify } from 'yaml'
 import type { Dispatcher } from 'undici'
 import { IdpHttp } from '../../lib/auth/idp-http.js'
 import { call } from '../../lib/cloud/http.js'
+import { parseConfig } from '../../lib/config/load.js'
 import { urlProblem, withEnv } from '../../lib/config/schema/urls.js'
 import { parseAddr } from '../../lib/net/cidr.js'
 import { classifyAddr } from '../../lib/net/ranges.js'
@@ -66,6 +68,24 @@ t.test('config validation: metadata and link-local in every spelling are refused
 
 t.test('config validation: private, unique-local and public addresses pass', async (t) => {
   for (const h of ALLOWED) t.equal(withEnv({}, () => urlProblem(`https://${h}/`, 'env')), null, h)
+})
+
+t.test('config validation through the loader: the IdP issuer and upstream base URLs', async (t) => {
+  const cfg = (issuer: string, base: string): string => stringify({
+    listen: { host: '127.0.0.1', port: 0 },
+    oidc: { issuer, client_id: 'c', client_secret: 's' },
+    session: { jwt_secret: 'x'.repeat(40) },
+    store: { postgres_url: 'postgres://u@db.internal/weir' },
+    upstreams: [{ provider: 'anthropic', base_url: base, auth: { api_key: 'k' } }],
+  })
+  const parse = (text: string, env: NodeJS.ProcessEnv): string => { try { parseConfig(text, 'gateway.yaml', env); return 'ok' } catch (err) { return String((err as Error).message) } }
+  for (const h of ['[::127.0.0.1]', '[64:ff9b::7f00:1]', '0x7f.1', '[::ffff:7f00:1]']) {
+    t.match(parse(cfg(`http://${h}:9000`, 'https://api.example.com'), {}), /loopback/, `issuer ${h} refused without the variable`)
+    t.equal(parse(cfg(`http://${h}:9000`, 'https://api.example.com'), { CLAUDE_GATEWAY_ALLOW_LOOPBACK: '1' }), 'ok', `issuer ${h} accepted with it`)
+  }
+  for (const h of ['[::169.254.169.254]', '[64:ff9b::a9fe:a9fe]', '[2002:a9fe:a9fe::]', '2852039166', '[fd00:ec2::254]']) {
+    t.match(parse(cfg('https://idp.example.com', `http://${h}`), { CLAUDE_GATEWAY_ALLOW_LOOPBACK: '1' }), /metadata/, `upstream base_url ${h} refused`)
+  }
 })
 
 t.test('the classifier unwraps every IPv6 form that carries IPv4', async (t) => {
