@@ -67,8 +67,8 @@ export async function post (url: string, token: string, body = BODY, path = '/v1
   return await req(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body })
 }
 
-/** Poll until `fn` is truthy (bounded). */
-export async function eventually<T> (fn: () => Promise<T>, what: string, ms = 10_000): Promise<T> {
+/** Poll until `fn` is truthy (bounded: generous, metering flushes in batches and the CI machine may be loaded). */
+export async function eventually<T> (fn: () => Promise<T>, what: string, ms = 30_000): Promise<T> {
   const until = Date.now() + ms
   for (;;) {
     const v = await fn()
