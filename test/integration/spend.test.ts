@@ -11,6 +11,10 @@ import { baseConfig } from '../helpers/gateway.js'
 import type { Res } from '../helpers/http.js'
 import { BODY, MODEL, bearer, eventually, oneCentUpstream, post, setCap, spendConfig, spendGateway, usage } from './spend-helpers.js'
 
+// Two gateways and a replica process with 2 workers each: on a loaded 2-core machine the file needs
+// more than the default 180 s. Only a hang guard; nothing here asserts time.
+t.setTimeout(420_000)
+
 const today = (): string => bucketKey('daily', Date.now())
 
 async function spentMicro (dbUrl: string, sub: string, bucket: string): Promise<number> {

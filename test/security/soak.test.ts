@@ -10,6 +10,9 @@ import t from 'tap'
 import { rssVerdict, runSoak } from '../../bench/lib/soak.js'
 import { databaseUrl } from '../helpers/pg.js'
 
+// ~30 s of load plus start-up and the ledger flush; on a loaded machine more than the default 180 s
+t.setTimeout(360_000)
+
 t.test('soak: RSS flat and the ledger exact over a few thousand streams', async (t) => {
   const r = await runSoak({ requests: 3000, seconds: 30, concurrency: 16, workers: 2, databaseUrl: databaseUrl() })
   t.comment(`${r.ok} served in ${r.seconds.toFixed(1)} s; RSS samples (requests, MiB): ${r.samples.map(([d, m]) => `${d}:${m.toFixed(0)}`).join(' ')}`)
