@@ -47,7 +47,7 @@ async function settledSpend (dbUrl: string, sub: string): Promise<number> {
     last = now
     if (!stable) await new Promise((resolve) => setTimeout(resolve, 300))
     return stable ? now : 0
-  }, 'the spend to be written', 20_000)
+  }, 'the spend to be written', 60_000)
 }
 
 t.test('max_tokens: 1 answered with thousands of tokens: cut at the cap, the ledger shows what streamed', async (t) => {
