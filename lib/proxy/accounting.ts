@@ -4,6 +4,13 @@
  * successful response, and calls `settle` exactly once when the request is over — with the usage
  * the upstream reported, or an estimate when the stream was cut short.
  *
+ * While a capped response streams, the hot path meters its output as it passes (an estimate from
+ * the bytes, sse-usage.ts) and calls `outputCheck` each time that output passes the count the
+ * previous answer named (first: the request's `max_tokens`). Spend control grows the request's
+ * reservation when the stream runs past it (a misbehaving upstream ignoring `max_tokens`), and
+ * answers 0 when it cannot because the cap is reached: the hot path then cuts the stream with an
+ * SSE `error` event and settles what was streamed.
+ *
  * With `admin` in the config, each HTTP worker uses lib/spend/accounting.ts (budget leases,
  * usage headers, metering). Without it there are no caps and no metering: `NO_ACCOUNTING` is used
  * and costs nothing per request.
@@ -52,10 +59,18 @@ export interface Accounting {
   headers (a: Admission | null): Record<string, string> | null
   /** Called exactly once per admitted request when it is over. */
   settle (a: Admission | null, p: Principal, o: Outcome): void
+  /**
+   * The stream `o` (usage so far, output estimated) has passed the output count this was last
+   * asked for. Answers the output count at which to ask again (Infinity: never), or 0 when the
+   * stream must be cut because the cap is reached; a promise when a lease must be asked first
+   * (the hot path holds the upstream meanwhile).
+   */
+  outputCheck (a: Admission | null, p: Principal, o: Outcome): number | Promise<number>
 }
 
 export const NO_ACCOUNTING: Accounting = {
   admit: () => null,
   headers: () => null,
   settle: () => {},
+  outputCheck: () => Infinity,
 }

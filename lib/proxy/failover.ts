@@ -4,15 +4,20 @@
  * An upstream answer fails over when its status is ≥ 500, 429, 401, 403 or 404 (the reference's
  * rule; 501 is included as a 5xx); any other status is the answer. Connection errors, header
  * timeouts and errors raised while preparing a request (e.g. count_tokens on a provider that lacks
- * it) fail over too. Once the last candidate failed:
- *   - the most useful remembered answer is relayed, in the order 429, 401/403, 404, 501, other 5xx;
- *     from the Anthropic API it is relayed unchanged (Claude Code's recovery reads its text), from a
- *     cloud provider it is rewritten with a generic message (their text can carry account ids,
- *     ARNs or project ids), except the size/context 400s and 413s the client recovers from
- *     (`sanitisedBody`);
- *   - with no answer at all (every attempt was a network error or a timeout), a gateway-authored
- *     502 that contains no upstream text.
- * The full upstream text always goes to the operator's log.
+ * it) fail over too. The answer after the last attempt (`finalFailure`):
+ *   - the last attempt was answered with a status that does not fail over (a 400, 413, 422…):
+ *     that answer — from the Anthropic API unchanged, from a cloud provider rewritten
+ *     (`sanitisedBody`: status and error type kept, a generic message, except the size/context
+ *     400s and 413s the client recovers from);
+ *   - only one upstream could take the request (no failover was possible): its answer, by the same
+ *     provider rule — Claude Code's recovery reads an Anthropic error's text;
+ *   - failover was taken and every upstream failed: a gateway-authored answer with no upstream
+ *     text. The last 429 wins, else the last 401/403, else the last 404, else the last 501 (a
+ *     provider refusing the endpoint counts as one), each with its status, error type and a
+ *     generic message (a 429 keeps `retry-after`); else `502 api_error all upstreams failed
+ *     (N attempted)`, N being the configured upstreams (skipped ones included, as the reference
+ *     counts them). Other 5xx bodies are dropped.
+ * The full upstream text always goes to the operator's log, never to the client after a failover.
  */
 import { GatewayError } from '../errors.js'
 import { ops } from '../log.js'
@@ -36,8 +41,6 @@ export interface FinalAnswer {
   readonly relay: { status: number, headers: Buffer[], body: Buffer } | null
   readonly error: GatewayError | null
 }
-
-const RANK = (s: number): number => s === 429 ? 0 : s === 401 || s === 403 ? 1 : s === 404 ? 2 : s === 501 ? 3 : s === 529 ? 4 : 5
 
 const TYPE_BY_STATUS: Record<number, [string, string]> = {
   400: ['invalid_request_error', 'upstream rejected the request'],
@@ -108,7 +111,9 @@ function sanitisedHeaders (status: number, upstream: readonly Buffer[] | undefin
   const out: Buffer[] = [...JSON_HEADERS]
   if (status === 429 && upstream !== undefined) {
     for (let i = 0; i + 1 < upstream.length; i += 2) {
-      if ((upstream[i] as Buffer).toString('latin1').toLowerCase() === 'retry-after') out.push(Buffer.from('retry-after'), upstream[i + 1] as Buffer)
+      // Only a plausible value (seconds or an HTTP date) is passed on: it is upstream text too.
+      const v = upstream[i + 1] as Buffer
+      if ((upstream[i] as Buffer).toString('latin1').toLowerCase() === 'retry-after' && /^(?:\d{1,9}|[A-Za-z0-9 ,:]{1,40})$/.test(v.toString('latin1'))) out.push(Buffer.from('retry-after'), v)
     }
   }
   if (status === 501) out.push(Buffer.from('x-should-retry'), Buffer.from('false'))
@@ -117,10 +122,17 @@ function sanitisedHeaders (status: number, upstream: readonly Buffer[] | undefin
 
 const JSON_HEADERS = [Buffer.from('content-type'), Buffer.from('application/json')]
 
+/** Characters of upstream text per log line (a line is bounded to one atomic write). */
+const LOG_PART = 3000
+
 function logAttempts (attempts: readonly Attempt[], requestId: string): void {
   for (const a of attempts) {
     if (a.status !== undefined) {
-      ops.warn(`upstream ${a.upstream.name} answered ${a.status} request_id=${requestId}: ${a.body?.toString('utf8').slice(0, 2000) ?? ''}`)
+      // In full (up to the 64 KiB collected), in parts that each fit one log line.
+      const text = a.body?.toString('utf8') ?? ''
+      const head = `upstream ${a.upstream.name} answered ${a.status} request_id=${requestId}`
+      const n = Math.max(1, Math.ceil(text.length / LOG_PART))
+      for (let i = 0; i < n; i++) ops.warn(`${head}${n > 1 ? ` (part ${i + 1}/${n})` : ''}: ${text.slice(i * LOG_PART, (i + 1) * LOG_PART)}`)
     } else {
       const e = a.error as { code?: string, message?: string } | undefined
       ops.warn(`upstream ${a.upstream.name} failed request_id=${requestId}: ${e?.code ?? ''} ${e?.message ?? String(a.error)}`.trim())
@@ -128,29 +140,39 @@ function logAttempts (attempts: readonly Attempt[], requestId: string): void {
   }
 }
 
-/** Decide the answer after the last attempt. */
-export function finalFailure (attempts: readonly Attempt[], requestId: string, endpoint: Endpoint): FinalAnswer {
+/** Rank of a remembered failure after a failover (lower wins); null for one that is never returned. */
+function rank (a: Attempt): number | null {
+  const s = a.status ?? (a.error instanceof GatewayError && a.error.code === 'GW_NOT_SUPPORTED' ? 501 : undefined)
+  return s === 429 ? 0 : s === 401 || s === 403 ? 1 : s === 404 ? 2 : s === 501 ? 3 : null
+}
+
+/** One upstream's own answer, by its provider's rule (relayed, or sanitised for a cloud provider). */
+function answerOf (a: Attempt, requestId: string): FinalAnswer {
+  const status = a.status as number
+  if (!a.upstream.sanitizeErrors) return { relay: { status, headers: a.headers ?? [], body: a.body ?? Buffer.alloc(0) }, error: null }
+  return { relay: { status, headers: sanitisedHeaders(status, a.headers), body: sanitisedBody(status, a.body, requestId) }, error: null }
+}
+
+/**
+ * Decide the answer after the last attempt (see the file comment). `configured` is the number of
+ * upstreams in the config (the N of `N attempted`); it defaults to the number of attempts.
+ */
+export function finalFailure (attempts: readonly Attempt[], requestId: string, endpoint: Endpoint, configured = attempts.length): FinalAnswer {
   logAttempts(attempts, requestId)
   const last = attempts[attempts.length - 1]
+  if (last?.status !== undefined && (!isFailoverStatus(last.status) || attempts.length === 1)) return answerOf(last, requestId)
   let pick: Attempt | undefined
-  if (last?.status !== undefined && !isFailoverStatus(last.status)) {
-    pick = last
-  } else {
-    for (const a of attempts) {
-      if (a.status === undefined) continue
-      if (pick === undefined || RANK(a.status) < RANK(pick.status as number) || RANK(a.status) === RANK(pick.status as number)) pick = a
-    }
+  let best = Infinity
+  for (const a of attempts) {
+    const r = rank(a)
+    if (r !== null && r <= best) { pick = a; best = r }
   }
-  if (pick !== undefined && pick.status !== undefined) {
-    if (!pick.upstream.sanitizeErrors) {
-      return { relay: { status: pick.status, headers: pick.headers ?? [], body: pick.body ?? Buffer.alloc(0) }, error: null }
-    }
-    return { relay: { status: pick.status, headers: sanitisedHeaders(pick.status, pick.headers), body: sanitisedBody(pick.status, pick.body, requestId) }, error: null }
+  if (pick?.error instanceof GatewayError) {
+    // Every upstream that could answer refused the endpoint itself (e.g. count_tokens).
+    return { relay: null, error: new GatewayError('GW_NOT_SUPPORTED', endpoint === 'count_tokens' ? 'count_tokens is not supported by the configured upstreams' : pick.error.message) }
   }
-  // No upstream answered. A provider that refused the endpoint itself (e.g. count_tokens) is a 501.
-  const refusals = attempts.filter((a) => a.error instanceof GatewayError)
-  if (refusals.length === attempts.length && refusals.length > 0 && refusals.every((a) => (a.error as GatewayError).code === 'GW_NOT_SUPPORTED')) {
-    return { relay: null, error: new GatewayError('GW_NOT_SUPPORTED', endpoint === 'count_tokens' ? 'count_tokens is not supported by the configured upstreams' : (refusals[0]?.error as GatewayError).message) }
+  if (pick?.status !== undefined) {
+    return { relay: { status: pick.status, headers: sanitisedHeaders(pick.status, pick.headers), body: sanitisedBody(pick.status, undefined, requestId) }, error: null }
   }
-  return { relay: null, error: new GatewayError('GW_UPSTREAM_UNAVAILABLE', `all upstreams failed (${attempts.length} attempted)`) }
+  return { relay: null, error: new GatewayError('GW_UPSTREAM_UNAVAILABLE', `all upstreams failed (${Math.max(configured, attempts.length)} attempted)`) }
 }

@@ -7,16 +7,50 @@
  * `accept-encoding` is pinned to identity so the stream arrives as plain SSE the usage tap can read
  * and the client receives byte for byte.
  *
+ * Every forwarded value is checked first (`checkForwarded`): an RFC 9110 field value (no control
+ * characters but HTAB, no DEL) of bounded length, under a token name. A bad one is the client's
+ * 400, answered before any upstream is contacted; copied on, the HTTP client would refuse it and
+ * the refusal would look like an upstream failure (a 502 and a failover).
+ *
  * Upstream → client: everything except hop-by-hop and framing headers (uWS does its own framing:
  * a forwarded `content-length` would corrupt it), upstream rate-limit headers (they describe the
  * operator's organisation quota, not the developer's), and headers naming upstream infrastructure.
  */
+import { GatewayError } from '../errors.js'
 import { VERSION } from '../version.js'
+import { echo } from './echo.js'
 
 const UA_TOKEN = `weir/${VERSION}`
 
 /** Headers copied from the client request when present. */
 const PASS = ['content-type', 'accept', 'anthropic-version', 'anthropic-beta'] as const
+
+/** Longest forwarded header value accepted, in characters. */
+export const MAX_FORWARDED_VALUE = 8192
+
+/** An RFC 9110 field value: HTAB, visible ASCII, space, obs-text (0x80–0xFF); nothing else. */
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/
+/** An RFC 9110 token (header names). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
+
+function forwarded (name: string): boolean {
+  return name === 'user-agent' || name.startsWith('x-stainless-') || (PASS as readonly string[]).includes(name)
+}
+
+/**
+ * Refuse a request whose forwarded headers cannot be sent on as they are: a 400 naming the header
+ * (quoted, bounded, escaped). Null when every forwarded header is fine.
+ */
+export function checkForwarded (h: Readonly<Record<string, string>>): GatewayError | null {
+  for (const k in h) {
+    if (!forwarded(k)) continue
+    const v = h[k] as string
+    if (!TOKEN.test(k)) return new GatewayError('GW_BAD_REQUEST', `header name ${echo(k)} is not a valid HTTP token`)
+    if (v.length > MAX_FORWARDED_VALUE) return new GatewayError('GW_BAD_REQUEST', `header ${echo(k)} is longer than ${MAX_FORWARDED_VALUE} characters`)
+    if (BAD_VALUE.test(v)) return new GatewayError('GW_BAD_REQUEST', `header ${echo(k)} contains a control character (only tab, space and visible characters are allowed)`)
+  }
+  return null
+}
 
 /**
  * The headers to send upstream, minus credentials (the upstream adapter adds those).

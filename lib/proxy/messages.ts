@@ -20,6 +20,11 @@
  *      Anthropic `error` event;
  *   6. at the end: settle spend with the usage read from the passing stream (sse-usage.ts), and
  *      write one `inference` audit line.
+ * A capped stream is metered as it passes: when its output passes the count spend control last
+ * named (first the request's `max_tokens`), spend control is asked again (`outputCheck`), with the
+ * upstream held while it asks a lease. When it refuses (the stream ran past its reservation and
+ * the cap is reached) the stream is cut at the next event boundary with an SSE `error` event, the
+ * upstream request is aborted, and what reached the client is settled.
  * Silent SSE streams get an `event: ping` every 15 s from one shared per-worker ticker (no
  * per-request timers), only at event boundaries and only while the client is keeping up.
  */
@@ -32,9 +37,10 @@ import { sendError, statusLine, writeBaseHeaders } from '../http/respond.js'
 import { audit, ops } from '../log.js'
 import { recordRequest, recordTokens, recordUpstream } from '../telemetry/metrics.js'
 import type { Principal } from '../session/token.js'
-import type { Accounting, Admission } from './accounting.js'
+import type { Accounting, Admission, Outcome } from './accounting.js'
 import { finalFailure, isFailoverStatus, type Attempt } from './failover.js'
-import { forwardHeaders, relayable } from './headers.js'
+import { checkForwarded, forwardHeaders, relayable } from './headers.js'
+import { echo } from './echo.js'
 import { ScanError, scanRequest, type ScannedRequest } from './json-scan.js'
 import type { Candidate, ModelRouter } from './routing.js'
 import { UsageTap, usageFromJson, type Usage } from './sse-usage.js'
@@ -107,6 +113,14 @@ class Flow {
   settled = false
   /** The upstream's cached credential was refreshed after a 401/403 and the attempt repeated once. */
   credentialRetry = false
+  /** Output tokens (estimated) past which spend control is asked again; Infinity for uncapped requests. */
+  checkAt = Infinity
+  /** Spend control is deciding (a lease call): the upstream is held, `heldChunk` unsent. */
+  checking = false
+  heldChunk: Buffer | null = null
+  /** The stream is being cut: bytes are passed only up to the next event boundary. */
+  cutting = false
+  cutBytes = 0
   constructor (readonly res: HttpResponse, readonly rq: Req, readonly endpoint: Endpoint, readonly deps: MessagesDeps) {}
 }
 
@@ -177,7 +191,7 @@ function flush (f: Flow, last = false): void {
     f.paused = true
     res.onWritable(() => {
       f.paused = false
-      if (f.held) {
+      if (f.held && !f.checking) {
         f.held = false
         const r = f.resume
         if (r !== null && !f.rq.aborted && !f.settled) r()
@@ -223,6 +237,8 @@ function reject (f: Flow, err: GatewayError): void {
 async function start (f: Flow, body: Buffer): Promise<void> {
   if (f.rq.aborted) return
   f.body = body
+  const badHeader = checkForwarded(f.rq.headers)
+  if (badHeader !== null) { reject(f, badHeader); return }
   try {
     f.scan = scanRequest(body)
   } catch (err) {
@@ -243,7 +259,7 @@ async function start (f: Flow, body: Buffer): Promise<void> {
   const route = deps.models.resolve(m)
   f.family = route.entry?.key ?? null
   if (route.candidates.length === 0) {
-    reject(f, new GatewayError('GW_MODEL_UNKNOWN', `model ${printable(m)} is not available: ${route.reasons.join('; ')}`))
+    reject(f, new GatewayError('GW_MODEL_UNKNOWN', `model ${echo(m)} is not available: ${route.reasons.join('; ')}`))
     return
   }
   f.candidates = route.candidates
@@ -254,7 +270,7 @@ async function start (f: Flow, body: Buffer): Promise<void> {
       return g === null || g === undefined || mine.some((x) => g.has(x))
     })
     if (f.candidates.length === 0) {
-      reject(f, new GatewayError('GW_MODEL_UNKNOWN', `model ${printable(m)} is not available to your groups on this gateway`))
+      reject(f, new GatewayError('GW_MODEL_UNKNOWN', `model ${echo(m)} is not available to your groups on this gateway`))
       return
     }
   }
@@ -273,12 +289,6 @@ async function start (f: Flow, body: Buffer): Promise<void> {
     if (f.rq.aborted) { done(f, 499); return }
   }
   attempt(f)
-}
-
-/** Model strings in messages: printable ASCII only, at most 128 characters. */
-function printable (m: string): string {
-  const s = m.replace(/[^\x20-\x7e]/g, '')
-  return s.length > 128 ? s.slice(0, 128) + '...' : s
 }
 
 // ---- attempts and failover ---------------------------------------------------------------------
@@ -393,8 +403,10 @@ class AttemptHandler {
     const outType = f.decoder !== null ? f.decoder.contentType : ct
     f.sse = outType !== undefined && outType.startsWith('text/event-stream')
     if (ok && f.endpoint === 'messages') {
-      if (f.sse) f.tap = new UsageTap()
-      else f.json = []
+      if (f.sse) {
+        f.tap = new UsageTap()
+        if (f.admission !== null) f.checkAt = f.scan.maxTokens !== undefined && f.scan.maxTokens > 0 ? f.scan.maxTokens : 65_536
+      } else f.json = []
     }
     const spend = ok && f.endpoint === 'messages' ? f.deps.accounting.headers(f.admission) : null
     if (spend !== null) for (const k in spend) head.push(k, spend[k] as string)
@@ -425,8 +437,12 @@ class AttemptHandler {
       }
       if (out === null || out.length === 0) return true
     }
-    if (f.tap !== null) f.tap.push(out)
-    else if (f.json !== null && f.jsonBytes < MAX_JSON_BODY) { f.json.push(out); f.jsonBytes += out.length }
+    if (f.tap !== null) {
+      if (f.cutting) { cutStream(f, out); return true }
+      // Held for a lease: pause. Being cut: read on to the end of the event in progress.
+      if (f.tap.projectedOutputTokens(out.length) > f.checkAt && !checkOutput(f, out)) return f.cutting && !f.settled
+      f.tap.push(out)
+    } else if (f.json !== null && f.jsonBytes < MAX_JSON_BODY) { f.json.push(out); f.jsonBytes += out.length }
     send(f, out)
     if (!f.paused) return true
     f.held = true
@@ -479,6 +495,113 @@ class AttemptHandler {
   }
 }
 
+// ---- metering a capped stream -------------------------------------------------------------------
+
+/** Most bytes passed after a cut was decided, to reach the end of the event in progress. */
+const MAX_CUT_TAIL = 64 * 1024
+
+/**
+ * What the request has used so far, `extra` more bytes included (for `outputCheck` and `settle`).
+ * Output is billed from the byte estimate instead of the reported count when the stream was cut
+ * short, or ran far past `max_tokens`.
+ */
+function outcome (f: Flow, status: number, extra: number): Outcome {
+  const u = f.upstream
+  // Far more streamed than max_tokens allows: the upstream's own count is not believed (the
+  // margin keeps long-token replies, which the byte estimate over-counts, on the reported count).
+  const max = f.scan?.maxTokens
+  const over = f.tap !== null && max !== undefined && max > 0 && f.tap.projectedOutputTokens(0) > 2 * max + 64
+  return {
+    requestId: f.rq.id,
+    upstream: u?.name ?? null,
+    provider: u?.provider ?? null,
+    upstreamModel: f.upstreamModel,
+    clientModel: f.model,
+    family: f.family,
+    status,
+    // An aborted stream still reported its input side in message_start: bill what was seen.
+    usage: f.committed && f.status >= 200 && f.status < 300 ? usageOf(f) : null,
+    estimatedOutputTokens: extra > 0 || over ? f.tap?.projectedOutputTokens(extra) ?? 0 : f.tap?.estimatedOutputTokens() ?? 0,
+    aborted: extra > 0 || over || f.abortReason !== undefined,
+    billingGroup: f.billingGroup,
+  }
+}
+
+/**
+ * `chunk` would take the stream's output past the count spend control named: ask it again. True
+ * when the chunk may pass now; false when it was dealt with here: the stream is being cut (the
+ * chunk passed up to its first event boundary), or the upstream is held (with `chunk` unsent)
+ * until a lease answers.
+ */
+function checkOutput (f: Flow, chunk: Buffer): boolean {
+  const r = f.deps.accounting.outputCheck(f.admission, f.principal, outcome(f, f.status, chunk.length))
+  if (typeof r === 'number') {
+    if (r > 0) { f.checkAt = r; return true }
+    cutStream(f, chunk, true)
+    return false
+  }
+  f.checking = true
+  f.heldChunk = chunk
+  f.held = true
+  const go = (n: number): void => {
+    f.checking = false
+    const c = f.heldChunk as Buffer
+    f.heldChunk = null
+    if (f.settled || f.rq.aborted) return
+    if (n === 0) {
+      if (!cutStream(f, c, true)) return
+    } else {
+      f.checkAt = n
+      f.tap?.push(c)
+      send(f, c)
+    }
+    if (!f.paused && f.held) {
+      f.held = false
+      f.resume?.()
+    }
+  }
+  r.then(go, (err: unknown) => { ops.error(`spend output check failed request_id=${f.rq.id}: ${err instanceof Error ? err.message : String(err)}`); go(Infinity) })
+  return false
+}
+
+/**
+ * Cut the stream: pass `chunk` only up to the end of the event in progress (nothing of it when the
+ * client is at an event boundary), then an SSE `error` event and the end; abort the upstream and
+ * settle what reached the client. True while more bytes are needed to reach a boundary.
+ */
+function cutStream (f: Flow, chunk: Buffer, first = false): boolean {
+  if (first) { f.cutting = true; f.abortReason = 'spend_limit' }
+  if (!f.atBoundary) {
+    const k = boundaryEnd(chunk)
+    const part = k < 0 ? chunk : chunk.subarray(0, k)
+    f.tap?.push(part)
+    send(f, part)
+    f.cutBytes += part.length
+    if (k < 0 && f.cutBytes < MAX_CUT_TAIL) return true
+  }
+  const a = f.abort
+  f.abort = null
+  streamError(f, 'billing_error', 'spend limit reached: the response ran past what was reserved for it and was cut')
+  done(f, f.status)
+  a?.(new Error('stream cut at the spend limit'))
+  return false
+}
+
+/** Offset just past the first SSE event boundary in `b` (LF or CRLF lines), or -1. */
+function boundaryEnd (b: Buffer): number {
+  const lf = b.indexOf('\n\n')
+  const crlf = b.indexOf('\r\n\r\n')
+  if (lf < 0) return crlf < 0 ? -1 : crlf + 4
+  return crlf < 0 || lf + 2 < crlf + 4 ? lf + 2 : crlf + 4
+}
+
+/** End the client's SSE stream with an `error` event (after a blank line if an event was left unfinished). */
+function streamError (f: Flow, type: string, message: string): void {
+  const ev = `${f.atBoundary ? '' : '\n\n'}event: error\ndata: ${JSON.stringify({ type: 'error', error: { type, message }, request_id: f.rq.id })}\n\n`
+  send(f, Buffer.from(ev))
+  end(f)
+}
+
 /** The upstream broke after the client got the status line: end the stream as cleanly as we can. */
 function midStreamFailure (f: Flow, err: unknown): void {
   if (f.settled) return
@@ -486,9 +609,7 @@ function midStreamFailure (f: Flow, err: unknown): void {
   f.abortReason = 'upstream_error'
   if (f.rq.aborted) { done(f, 499); return }
   if (f.sse) {
-    const ev = `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'the upstream connection failed while streaming' }, request_id: f.rq.id })}\n\n`
-    send(f, Buffer.from(ev))
-    end(f)
+    streamError(f, 'api_error', 'the upstream connection failed while streaming')
   } else {
     flush(f)
     if (!f.rq.aborted) f.res.cork(() => f.res.close())
@@ -498,7 +619,7 @@ function midStreamFailure (f: Flow, err: unknown): void {
 
 /** No attempt succeeded: answer with the most useful remembered failure (failover.ts decides). */
 function fail (f: Flow): void {
-  const r = finalFailure(f.attempts, f.rq.id, f.endpoint)
+  const r = finalFailure(f.attempts, f.rq.id, f.endpoint, f.deps.upstreams.length)
   if (f.rq.aborted) { done(f, 499); return }
   const res = f.res
   if (r.relay !== null) {
@@ -542,21 +663,7 @@ function settle (f: Flow, status: number): void {
   if (f.settled) return
   f.settled = true
   if (f.endpoint !== 'messages') return
-  const u = f.upstream
-  f.deps.accounting.settle(f.admission, f.principal, {
-    requestId: f.rq.id,
-    upstream: u?.name ?? null,
-    provider: u?.provider ?? null,
-    upstreamModel: f.upstreamModel,
-    clientModel: f.model,
-    family: f.family,
-    status,
-    // An aborted stream still reported its input side in message_start: bill what was seen.
-    usage: f.committed && f.status >= 200 && f.status < 300 ? usageOf(f) : null,
-    estimatedOutputTokens: f.tap?.estimatedOutputTokens() ?? 0,
-    aborted: f.abortReason !== undefined,
-    billingGroup: f.billingGroup,
-  })
+  f.deps.accounting.settle(f.admission, f.principal, outcome(f, status, 0))
 }
 
 function done (f: Flow, status: number): void {

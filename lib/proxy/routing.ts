@@ -12,6 +12,7 @@
  * model string, so the hot path pays for resolution once per distinct model.
  */
 import type { ModelConfig } from '../config/schema.js'
+import { echo } from './echo.js'
 import { CATALOG, isFirstPartySpelling, lookupModel, providerModelId, type CatalogEntry } from './catalog.js'
 
 export interface Candidate {
@@ -67,9 +68,11 @@ export class ModelRouter {
       (entry === null ? undefined : this.models.find((m) => lookupModel(m.id) === entry))
     const candidates: Candidate[] = []
     const reasons: string[] = []
+    // The reasons end up in the client's 400: the model id is echoed quoted, bounded and escaped.
+    const shown = echo(model)
     this.upstreams.forEach((u, i) => {
       if (u.models !== undefined && !u.models.some((x) => x.toLowerCase() === lower || (entry !== null && lookupModel(x) === entry))) {
-        reasons.push(`${u.name}: model ${model} is not in this upstream's models list`)
+        reasons.push(`${u.name}: model ${shown} is not in this upstream's models list`)
         return
       }
       const mapped = row?.upstream_model[u.name]
@@ -79,15 +82,15 @@ export class ModelRouter {
       }
       if (entry !== null && (this.autoInclude || row !== undefined)) {
         const id = providerModelId(entry, u.provider)
-        if (id === null) { reasons.push(`${u.name}: model ${model} is not available on ${u.provider}`); return }
+        if (id === null) { reasons.push(`${u.name}: model ${shown} is not available on ${u.provider}`); return }
         const firstPartyLike = id === entry.firstParty
         const keep = firstPartyLike && isFirstPartySpelling(entry, model)
         candidates.push({ upstream: i, model: keep ? model : id, rewrite: !keep })
         return
       }
       reasons.push(row !== undefined
-        ? `${u.name}: model ${model} has no upstream_model.${u.name} configured`
-        : `${u.name}: model ${model} is not in the operator's model allowlist`)
+        ? `${u.name}: model ${shown} has no upstream_model.${u.name} configured`
+        : `${u.name}: model ${shown} is not in the operator's model allowlist`)
     })
     return Object.freeze({ candidates: Object.freeze(candidates), entry, reasons: Object.freeze(reasons) })
   }

@@ -143,6 +143,16 @@ export class UsageTap {
     return Math.max(this.usage?.output_tokens ?? 0, Math.ceil(chars / 4))
   }
 
+  /**
+   * Output tokens streamed once `extra` more bytes have passed, for the overrun check while the
+   * stream runs: the larger of the reported count and the byte estimate (the new bytes counted as
+   * content, so the projection errs high).
+   */
+  projectedOutputTokens (extra: number): number {
+    const chars = Math.max(0, this.bytes + extra - 90 * this.deltas - 600)
+    return Math.max(this.usage?.output_tokens ?? 0, Math.ceil(chars / 4))
+  }
+
   /** One complete event, `s[from, end)`: count it, and parse the few that carry usage. */
   private event (s: string, from: number, end: number): void {
     let at = from

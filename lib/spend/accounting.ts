@@ -8,6 +8,10 @@
  *           lease must be taken or topped up does it wait for the primary (acquire.ts). Over a
  *           cap it throws the 429 `billing_error` with the usage-limit headers.
  *   headers the `anthropic-ratelimit-unified-*` success headers for the binding cap.
+ *   outputCheck  while a capped stream runs past its reservation (an upstream ignoring
+ *           `max_tokens`), grows each hold from the lease (one lease call at most) so the
+ *           reservation keeps covering what streamed; answers 0 — cut the stream — when the cap
+ *           is reached. So even a misbehaving upstream passes the cap by one reservation at most.
  *   settle  prices the request (capped ones here, to settle the leases; every one again in the
  *           metering pool for the ledger) and queues a compact usage record for the primary.
  *
@@ -25,7 +29,7 @@ import type { Principal } from '../session/token.js'
 import { recordBlock } from '../telemetry/metrics.js'
 import { addUsageRecord, countsOf } from '../metering/records.js'
 import { Outbox, type Ship } from '../metering/outbox.js'
-import { acquire, releaseHolds, StaleCaps, StoreDown, type Acquired, type Hold } from './acquire.js'
+import { acquire, releaseHolds, StaleCaps, StoreDown, topUp, type Acquired, type Hold } from './acquire.js'
 import type { Budget } from './budget.js'
 import { CapBook, type EffectiveCap, type PoolRules, type Resolution } from './caps.js'
 import { FETCH_ERROR_HEADERS, binding, blockedMessage, limitHeaders, withBlockedMessage, type CapState } from './headers.js'
@@ -42,7 +46,8 @@ class SpendAdmission {
   declare readonly __admission: true
   constructor (
     readonly at: number,
-    readonly holds: readonly Hold[],
+    /** Grown in place while a stream runs past its worst case (outputCheck). */
+    readonly holds: Hold[],
     readonly caps: readonly EffectiveCap[],
     readonly users: readonly Budget[],
     readonly pool: string | null,
@@ -266,6 +271,55 @@ export class SpendAccounting implements Accounting {
     }
     if (c !== null) addUsageRecord(batch, at, p.sub, o, c, adm?.pool ?? null)
     if (!batch.empty) this.outbox.touched()
+  }
+
+  outputCheck (a: Admission | null, p: Principal, o: Outcome): number | Promise<number> {
+    const adm = a as unknown as SpendAdmission | null
+    if (adm === null || adm.holds.length === 0) return Infinity
+    const c = countsOf(o)
+    if (c === null) return 1
+    const priced = this.pricer.resolve(o.upstream, o.upstreamModel, o.clientModel)
+    const cost = this.pricer.cost(c, priced, adm.at)
+    // Micro-cents per output token (at least 1), to turn the room left into a token count.
+    const perToken = Math.max(1, Math.ceil(this.pricer.cost({ ...c, input: 0, output: 1000, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0, webSearch: 0 }, priced, adm.at) / 1000))
+    const next = (): number => {
+      let room = Infinity
+      for (const h of adm.holds) room = Math.min(room, h.amount - cost)
+      return c.output + Math.max(1, Math.floor(room / perToken))
+    }
+    const now = this.clock()
+    const base = (adm.holds[0] as Hold).amount
+    let later = false
+    for (let i = 0; i < adm.holds.length; i++) {
+      const h = adm.holds[i] as Hold
+      if (h.amount >= cost) continue
+      if (h.epoch !== h.b.epoch) return 0
+      // Room for what streamed plus as much again as the first reservation, at least what streamed.
+      const want = cost - h.amount + base
+      if (h.b.available(now) >= want) { h.b.reserve(want, now); adm.holds[i] = { b: h.b, epoch: h.epoch, amount: h.amount + want } } else later = true
+    }
+    return later ? this.growLater(adm, p, o, cost, base).then((ok) => ok === null ? Infinity : ok ? next() : 0) : next()
+  }
+
+  /** The slow half of outputCheck: a lease call per budget short of `cost`. Null: store failure, fail open. */
+  private async growLater (adm: SpendAdmission, p: Principal, o: Outcome, cost: number, base: number): Promise<boolean | null> {
+    try {
+      for (let i = 0; i < adm.holds.length; i++) {
+        const h = adm.holds[i] as Hold
+        if (h.amount >= cost) continue
+        const got = await topUp(this.keeper, h.b, cost - h.amount + base, cost - h.amount)
+        if (got === 0) {
+          audit('spend.blocked', { request_id: o.requestId, sub: p.sub, cause: 'stream_over_limit', cap_cents: String(h.b.cap.cents), period: h.b.period })
+          recordBlock('spend_limit')
+          return false
+        }
+        adm.holds[i] = { b: h.b, epoch: h.epoch, amount: h.amount + got }
+      }
+      return true
+    } catch (err) {
+      if (!(err instanceof StoreDown) && this.keeper.markDown(this.clock())) ops.warn(`spend check failed: ${describeError(err)}`)
+      return this.config.enforcement.fail_closed_on_error ? false : null
+    }
   }
 
   /** Stop timers and flush (tests and shutdown). */

@@ -80,6 +80,34 @@ export async function acquire (l: Lessor, b: Budget, worst: number, deadline: nu
   }
 }
 
+/**
+ * Grow a reservation already in flight on `b` (a stream running past its worst case) by `want`,
+ * or by `need` at least: from the free lease, else after one lease call (never a partial
+ * remainder, never a wait for other requests). Answers the amount added, 0 when even `need` does
+ * not fit: the budget's cap is reached (or all of it is held by requests in flight).
+ */
+export async function topUp (l: Lessor, b: Budget, want: number, need: number): Promise<number> {
+  const take = (): number => {
+    const now = l.clock()
+    const free = b.available(now)
+    const n = free >= want ? want : free >= need ? need : 0
+    if (n > 0) b.reserve(n, now)
+    return n
+  }
+  let got = take()
+  if (got > 0) return got
+  if (b.pending !== null) {
+    await b.pending.catch(() => undefined)
+    got = take()
+    if (got > 0) return got
+  }
+  const now = l.clock()
+  if (b.valid(now) && b.exceeded()) return 0
+  if (l.storeDown(now)) throw new StoreDown()
+  const reply = await l.call(b, need - Math.max(0, b.available(now)), false)
+  return reply.fresh ? take() : 0
+}
+
 /** Undo the reservations of a request that is refused after all. */
 export function releaseHolds (holds: readonly Hold[]): void {
   for (const h of holds) h.b.unreserve(h.epoch, h.amount)

@@ -66,7 +66,8 @@ export function capabilityClass (status: number, message: string): string | unde
   if (l.includes('input length and `max_tokens` exceed context limit')) return 'max_tokens_context_overflow'
   if (/anthropic[-_]beta/i.test(message)) {
     const b = BETA_VALUE.exec(message)
-    if (b !== null) return `beta_header:${b[1] as string}`
+    // The value is upstream text (it may echo the client's header): only a plausible beta name.
+    if (b !== null && (b[1] as string).length <= 100) return `beta_header:${b[1] as string}`
   }
   return undefined
 }
