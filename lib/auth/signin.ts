@@ -12,8 +12,9 @@ import type { Req } from '../http/request.js'
 import { clientIp } from '../http/router.js'
 import { describeError, ops } from '../log.js'
 import type { CidrList } from '../net/cidr.js'
-import { principalSeen } from '../session/client.js'
-import { type Identity, type KeyRing, keyRing, mintToken } from '../session/token.js'
+import { createHash, randomBytes } from 'node:crypto'
+import { linkFamily, principalSeen } from '../session/client.js'
+import { type Identity, type KeyRing, keyRing, mintToken, tokenId } from '../session/token.js'
 import { kvIncr } from '../store/client.js'
 import type { WorkerContext } from '../worker-context.js'
 import { type Claims, identityFrom, wantsUserinfo } from './claims.js'
@@ -95,15 +96,28 @@ export class SignIn {
     return await identityFrom(this.cfg, primary, extra, this.groups?.groupsOf.bind(this.groups))
   }
 
-  /** Mint a session token and remember who signed in (the directory write never blocks sign-in). */
-  async mint (who: Identity): Promise<{ token: string, expiresIn: number }> {
+  /**
+   * Mint a session token and remember who signed in (the directory write never blocks sign-in).
+   * The token joins session family `family` (a refresh continues its sign-in's family; a new
+   * sign-in starts one), recorded with `refreshToken`'s hash so that signing out either token ends
+   * the refresh grant for the whole sign-in (lib/session/store.ts).
+   */
+  async mint (who: Identity, link: { family?: string | null | undefined, refreshToken?: string | undefined } = {}): Promise<{ token: string, expiresIn: number }> {
     const tag = this.config.admin?.billing_group_tag
     const minted = mintToken(this.ring, tag !== undefined ? { ...who, billingGroupTag: tag } : who, { ttlHours: this.config.session.ttl_hours, issuer: this.config.listen.public_url })
-    await principalSeen({ sub: who.sub, email: who.email, name: who.name, groups: who.groups })
-      .catch((err: unknown) => { ops.warn(`could not record principal ${who.sub}: ${describeError(err)}`) })
+    const family = link.family ?? randomBytes(16).toString('base64url')
+    await Promise.all([
+      principalSeen({ sub: who.sub, email: who.email, name: who.name, groups: who.groups })
+        .catch((err: unknown) => { ops.warn(`could not record principal ${who.sub}: ${describeError(err)}`) }),
+      linkFamily({ family, tokenId: tokenId(minted.token), tokenTtl: minted.expiresIn + 300, refreshHash: link.refreshToken === undefined ? undefined : refreshHash(link.refreshToken) })
+        .catch((err: unknown) => { ops.warn(`could not record the session family of ${who.sub} (signing out will not end its refresh grant): ${describeError(err)}`) }),
+    ])
     return minted
   }
 }
+
+/** How an IdP refresh token is stored (revocations, family links): hex SHA-256 of its text. */
+export const refreshHash = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex')
 
 /** Build the sign-in context for a worker, or null when no IdP is configured. */
 export function buildSignIn (ctx: WorkerContext, trusted: CidrList): SignIn | null {
