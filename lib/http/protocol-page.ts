@@ -43,7 +43,7 @@ OAuth endpoints answer errors as \`{"error": "<code>"}\` with \`Cache-Control: n
 ## The bearer token
 
 The access token is an HS256 JWT with \`sub\`, \`email\`, \`name\`, \`groups\`, \`aud\`
-(\`claude-gateway\`), \`iat\`, \`exp\` and, when a public URL is configured, \`iss\`. Send it as
+(\`claude-gateway\`), \`iat\`, \`exp\`, a unique \`jti\` and, when a public URL is configured, \`iss\`. Send it as
 \`Authorization: Bearer <token>\` on every endpoint below, exactly as issued: only that one
 spelling is accepted (unpadded base64url), not a re-encoding of it. A missing, expired, revoked or
 forged token gets 401 \`authentication_error\` with \`x-should-retry: false\`.

@@ -3,7 +3,9 @@
  *
  * An HS256 JWT, header `{"alg":"HS256","typ":"JWT","kid"}`, payload in this order: `sub`, `email`,
  * `name`, `groups` (only when non-empty), `billing_group_tag` (when `admin.billing_group_tag` is
- * set), `aud: "claude-gateway"`, `iat`, `exp`, and `iss` when a public URL is configured. The client reads `exp`, `sub`, `email` and `groups` without verifying
+ * set), `aud: "claude-gateway"`, `iat`, `exp`, `iss` when a public URL is configured, and `jti`
+ * (128 random bits, so two tokens minted for one person in one second still differ, and a
+ * revocation or a session family names exactly one of them). The client reads `exp`, `sub`, `email` and `groups` without verifying
  * (its telemetry stamps identity from them), so those names are part of the protocol.
  *
  * `session.jwt_secret` may list several secrets: the first signs, all verify, which lets an
@@ -13,7 +15,7 @@
  * revocation is keyed on). Signing and verification use `node:crypto` HMAC directly — synchronous and a few
  * microseconds — so the hot path never awaits to authenticate.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { GatewayError } from '../errors.js'
 
 export const AUDIENCE = 'claude-gateway'
@@ -84,6 +86,7 @@ export function mintToken (ring: KeyRing, who: Identity, opts: { ttlHours: numbe
   payload.iat = iat
   payload.exp = iat + expiresIn
   if (opts.issuer !== undefined) payload.iss = opts.issuer
+  payload.jti = randomBytes(16).toString('base64url')
   const head = b64(JSON.stringify({ alg: 'HS256', typ: 'JWT', kid: key.kid }))
   const body = b64(JSON.stringify(payload))
   return { token: `${head}.${body}.${sign(key, `${head}.${body}`)}`, expiresIn }
