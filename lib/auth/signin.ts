@@ -14,7 +14,7 @@ import { describeError, ops } from '../log.js'
 import type { CidrList } from '../net/cidr.js'
 import { createHash, randomBytes } from 'node:crypto'
 import { linkFamily, principalSeen } from '../session/client.js'
-import { type Identity, type KeyRing, keyRing, mintToken, tokenId } from '../session/token.js'
+import { canonicalSpelling, type Identity, type KeyRing, keyRing, mintToken, tokenId } from '../session/token.js'
 import { kvIncr } from '../store/client.js'
 import type { WorkerContext } from '../worker-context.js'
 import { type Claims, identityFrom, wantsUserinfo } from './claims.js'
@@ -116,8 +116,21 @@ export class SignIn {
   }
 }
 
-/** How an IdP refresh token is stored (revocations, family links): hex SHA-256 of its text. */
-export const refreshHash = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex')
+const sha256hex = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex')
+
+/**
+ * How an IdP refresh token is stored (revocations, family links): hex SHA-256 of its text, a
+ * JWT-shaped one (three non-empty dot-separated segments) in its canonical base64url spelling, so
+ * re-spelling a signed-out JWT refresh token for a lenient IdP does not dodge the list.
+ */
+export function refreshHash (token: string): string {
+  const parts = token.split('.')
+  const jwtShaped = parts.length === 3 && parts.every((x) => x !== '')
+  return sha256hex(jwtShaped ? canonicalSpelling(token) ?? token : token)
+}
+
+/** Every hash a refresh token may be on record under (the exact text's, as earlier versions stored). */
+export const refreshHashes = (token: string): string[] => [...new Set([refreshHash(token), sha256hex(token)])]
 
 /** Build the sign-in context for a worker, or null when no IdP is configured. */
 export function buildSignIn (ctx: WorkerContext, trusted: CidrList): SignIn | null {

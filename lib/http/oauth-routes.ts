@@ -23,7 +23,7 @@
 import type { HttpResponse } from 'uWebSockets.js'
 import { IdpUnavailable, SignInError } from '../auth/errors.js'
 import { GRANT_TTL_S } from '../auth/grants.js'
-import { buildSignIn, refreshHash, type SignIn } from '../auth/signin.js'
+import { buildSignIn, refreshHash, refreshHashes, type SignIn } from '../auth/signin.js'
 import { GatewayError } from '../errors.js'
 import { audit, describeError, ops } from '../log.js'
 import type { Services } from '../services.js'
@@ -124,7 +124,7 @@ async function refreshGrant (res: HttpResponse, rq: Req, s: SignIn, form: Map<st
   if (presented === undefined || presented === '') throw new GatewayError('OAUTH_INVALID_REQUEST', 'refresh_token is required')
   const ip = s.ip(rq)
   try {
-    const standing = await refreshStanding(refreshHash(presented))
+    const standing = await refreshStanding(refreshHashes(presented))
     if (standing.revoked) throw new SignInError('invalid_grant', 'the refresh token or its sign-in was signed out')
     const tokens = await s.oidc.refresh(presented)
     const who = await s.identify(tokens, undefined)

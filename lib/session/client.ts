@@ -35,9 +35,9 @@ export async function revokeRefreshToken (hash: string, ttlSeconds: number): Pro
   return await callPrimary<string | null>('sessions.revokeRefresh', { hash, ttlSeconds })
 }
 
-/** Whether a refresh token (by hash) or its family was signed out, and its family id when known. */
-export async function refreshStanding (hash: string): Promise<{ revoked: boolean, family: string | null }> {
-  return await callPrimary('sessions.refreshStanding', { hash })
+/** Whether a refresh token (by any of its hashes) or its family was signed out, and its family id when known. */
+export async function refreshStanding (hashes: readonly string[]): Promise<{ revoked: boolean, family: string | null }> {
+  return await callPrimary('sessions.refreshStanding', { hashes })
 }
 
 /** Record the session family of a freshly minted access token and of its refresh token. */

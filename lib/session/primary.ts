@@ -155,7 +155,11 @@ export async function startSignIn (ctx: { sql: Sql, loaded: LoadedConfig }): Pro
       return await revokeFamilyOf(sql, familyKey.refresh(hash), ttl)
     },
     'sessions.refreshRevoked': async (a: Record<string, unknown>) => await refreshRevoked(sql, str(a?.hash, 'hash')),
-    'sessions.refreshStanding': async (a: Record<string, unknown>) => await refreshStanding(sql, str(a?.hash, 'hash')),
+    'sessions.refreshStanding': async (a: Record<string, unknown>) => {
+      const hashes = Array.isArray(a?.hashes) ? (a.hashes as unknown[]).map((h) => str(h, 'hashes[]')) : []
+      if (hashes.length === 0 || hashes.length > 4) throw new TypeError('hashes must list 1 to 4 hashes')
+      return await refreshStanding(sql, hashes)
+    },
     'sessions.link': async (a: Record<string, unknown>) => {
       await linkFamily(sql, {
         family: str(a?.family, 'family'),

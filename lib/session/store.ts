@@ -143,15 +143,19 @@ export async function revokeFamilyOf (sql: Sql, kvKey: string, ttlSeconds: numbe
   return rows[0]?.family ?? null
 }
 
-/** A refresh token's standing: signed out (itself or its family), and its family id when known. */
-export async function refreshStanding (sql: Sql, hash: string): Promise<{ revoked: boolean, family: string | null }> {
+/**
+ * A refresh token's standing, by every hash it may be on record under: signed out (itself or its
+ * family), and its family id when known.
+ */
+export async function refreshStanding (sql: Sql, hashes: readonly string[]): Promise<{ revoked: boolean, family: string | null }> {
+  const keys = hashes.map(familyKey.refresh)
   const [row] = await sql<Array<{ family: string | null, revoked: boolean }>>`
     with fam as (
-      select value from kv where key = ${familyKey.refresh(hash)} and (expires_at is null or expires_at > now())
+      select value from kv where key = any(${keys}::text[]) and (expires_at is null or expires_at > now()) limit 1
     )
     select (select value from fam) as family,
       exists (select 1 from refresh_token_revocations
-        where expires_at > now() and (token_hash = ${hash} or token_hash = 'family:' || (select value from fam))) as revoked`
+        where expires_at > now() and (token_hash = any(${[...hashes]}::text[]) or token_hash = 'family:' || (select value from fam))) as revoked`
   return { revoked: row?.revoked === true, family: row?.family ?? null }
 }
 
