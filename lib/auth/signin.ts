@@ -5,6 +5,7 @@
  * the refresh grant run — turning an IdP token response into a checked identity, and minting a
  * session token for it.
  */
+import { createHash, randomBytes } from 'node:crypto'
 import type { Config } from '../config/schema.js'
 import type { OidcConfig } from '../config/schema/oidc.js'
 import { baseUrl } from '../http/base-url.js'
@@ -12,7 +13,6 @@ import type { Req } from '../http/request.js'
 import { clientIp } from '../http/router.js'
 import { describeError, ops } from '../log.js'
 import type { CidrList } from '../net/cidr.js'
-import { createHash, randomBytes } from 'node:crypto'
 import { linkFamily, principalSeen } from '../session/client.js'
 import { canonicalSpelling, type Identity, type KeyRing, keyRing, mintToken, tokenId } from '../session/token.js'
 import { kvIncr } from '../store/client.js'
