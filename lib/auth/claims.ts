@@ -123,5 +123,29 @@ export async function identityFrom (cfg: OidcConfig, primary: Claims, extra: Cla
   }
   checkGroups(groups, cfg.allowed_groups)
   const name = nonEmpty(primary.name) ?? nonEmpty(extra?.name)
-  return { sub, email, name, groups }
+  return checkedIdentity({ sub, email, name, groups })
+}
+
+/**
+ * Characters no identity claim may carry: C0 controls (CR, LF, NUL...), DEL, C1 controls, the
+ * Unicode line and paragraph separators, and bidirectional embeddings, overrides and isolates.
+ * They would split audit and log lines, headers and CSV exports, or make one account read as
+ * another. Identifiers (sub, email, groups) also refuse the invisible direction marks.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u
+const IDENTIFIER_CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/u
+
+/** Refuse an identity any of whose claims holds a control character (`PolicyDenied`, logged by the caller). */
+function checkedIdentity (who: Identity): Identity {
+  const fields: Array<[string, string | undefined, RegExp]> = [['sub', who.sub, IDENTIFIER_CONTROL], ['email', who.email, IDENTIFIER_CONTROL], ['name', who.name, CONTROL]]
+  for (const g of who.groups ?? []) fields.push(['groups', g, IDENTIFIER_CONTROL])
+  for (const [claim, value, re] of fields) {
+    const m = value === undefined ? null : re.exec(value)
+    if (m !== null) {
+      const cp = `U+${(m[0].codePointAt(0) as number).toString(16).toUpperCase().padStart(4, '0')}`
+      throw new PolicyDenied(`identity claim ${claim} contains control character ${cp}`,
+        'Your identity provider sent account details containing control characters, which this gateway does not accept. Ask your administrator to correct your account.')
+    }
+  }
+  return who
 }

@@ -5,6 +5,7 @@
  * the refresh grant run — turning an IdP token response into a checked identity, and minting a
  * session token for it.
  */
+import { createHash, randomBytes } from 'node:crypto'
 import type { Config } from '../config/schema.js'
 import type { OidcConfig } from '../config/schema/oidc.js'
 import { baseUrl } from '../http/base-url.js'
@@ -12,8 +13,8 @@ import type { Req } from '../http/request.js'
 import { clientIp } from '../http/router.js'
 import { describeError, ops } from '../log.js'
 import type { CidrList } from '../net/cidr.js'
-import { principalSeen } from '../session/client.js'
-import { type Identity, type KeyRing, keyRing, mintToken } from '../session/token.js'
+import { linkFamily, principalSeen } from '../session/client.js'
+import { canonicalSpelling, type Identity, type KeyRing, keyRing, mintToken, tokenId } from '../session/token.js'
 import { kvIncr } from '../store/client.js'
 import type { WorkerContext } from '../worker-context.js'
 import { type Claims, identityFrom, wantsUserinfo } from './claims.js'
@@ -95,15 +96,41 @@ export class SignIn {
     return await identityFrom(this.cfg, primary, extra, this.groups?.groupsOf.bind(this.groups))
   }
 
-  /** Mint a session token and remember who signed in (the directory write never blocks sign-in). */
-  async mint (who: Identity): Promise<{ token: string, expiresIn: number }> {
+  /**
+   * Mint a session token and remember who signed in (the directory write never blocks sign-in).
+   * The token joins session family `family` (a refresh continues its sign-in's family; a new
+   * sign-in starts one), recorded with `refreshToken`'s hash so that signing out either token ends
+   * the refresh grant for the whole sign-in (lib/session/store.ts).
+   */
+  async mint (who: Identity, link: { family?: string | null | undefined, refreshToken?: string | undefined } = {}): Promise<{ token: string, expiresIn: number }> {
     const tag = this.config.admin?.billing_group_tag
     const minted = mintToken(this.ring, tag !== undefined ? { ...who, billingGroupTag: tag } : who, { ttlHours: this.config.session.ttl_hours, issuer: this.config.listen.public_url })
-    await principalSeen({ sub: who.sub, email: who.email, name: who.name, groups: who.groups })
-      .catch((err: unknown) => { ops.warn(`could not record principal ${who.sub}: ${describeError(err)}`) })
+    const family = link.family ?? randomBytes(16).toString('base64url')
+    await Promise.all([
+      principalSeen({ sub: who.sub, email: who.email, name: who.name, groups: who.groups })
+        .catch((err: unknown) => { ops.warn(`could not record principal ${who.sub}: ${describeError(err)}`) }),
+      linkFamily({ family, tokenId: tokenId(minted.token), tokenTtl: minted.expiresIn + 300, refreshHash: link.refreshToken === undefined ? undefined : refreshHash(link.refreshToken) })
+        .catch((err: unknown) => { ops.warn(`could not record the session family of ${who.sub} (signing out will not end its refresh grant): ${describeError(err)}`) }),
+    ])
     return minted
   }
 }
+
+const sha256hex = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex')
+
+/**
+ * How an IdP refresh token is stored (revocations, family links): hex SHA-256 of its text, a
+ * JWT-shaped one (three non-empty dot-separated segments) in its canonical base64url spelling, so
+ * re-spelling a signed-out JWT refresh token for a lenient IdP does not dodge the list.
+ */
+export function refreshHash (token: string): string {
+  const parts = token.split('.')
+  const jwtShaped = parts.length === 3 && parts.every((x) => x !== '')
+  return sha256hex(jwtShaped ? canonicalSpelling(token) ?? token : token)
+}
+
+/** Every hash a refresh token may be on record under (the exact text's, as earlier versions stored). */
+export const refreshHashes = (token: string): string[] => [...new Set([refreshHash(token), sha256hex(token)])]
 
 /** Build the sign-in context for a worker, or null when no IdP is configured. */
 export function buildSignIn (ctx: WorkerContext, trusted: CidrList): SignIn | null {

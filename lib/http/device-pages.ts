@@ -168,7 +168,7 @@ export function registerDevicePages (router: Router, s: SignIn): void {
     try {
       const tokens = await s.oidc.exchangeCode({ code, redirectUri: `${s.base(rq)}/oauth/callback`, verifier: st.v, iss: q.get('iss') ?? undefined })
       const who = await s.identify(tokens, st.n)
-      const minted = await s.mint(who)
+      const minted = await s.mint(who, { refreshToken: tokens.refresh_token })
       const done = await s.grants.decide(loaded, {
         status: 'complete',
         user_code: loaded.grant.user_code,

@@ -11,22 +11,25 @@
  *                                     200 once; refresh grant: renews with the IdP and re-runs every
  *                                     identity check (401 invalid_grant or 503 temporarily_unavailable).
  *   POST /oauth/revoke                RFC 7009: 200 for any well-formed request. A Weir session
- *                                     token is refused on every worker and replica from then on; any
- *                                     other token is taken for an IdP refresh token, refused by the
- *                                     refresh grant from then on and revoked at the IdP when it can.
+ *                                     token (in any spelling that decodes to it) is refused on every
+ *                                     worker and replica from then on, and so are the refresh tokens
+ *                                     of its sign-in (its session family); any other token is taken
+ *                                     for an IdP refresh token, refused by the refresh grant from
+ *                                     then on with the rest of its family, and revoked at the IdP
+ *                                     when it can.
  *
  * Without an `oidc` block none of these routes exists (404).
  */
-import { createHash } from 'node:crypto'
 import type { HttpResponse } from 'uWebSockets.js'
 import { IdpUnavailable, SignInError } from '../auth/errors.js'
 import { GRANT_TTL_S } from '../auth/grants.js'
-import { buildSignIn, type SignIn } from '../auth/signin.js'
+import { buildSignIn, refreshHash, refreshHashes, type SignIn } from '../auth/signin.js'
 import { GatewayError } from '../errors.js'
 import { audit, describeError, ops } from '../log.js'
 import type { Services } from '../services.js'
-import { isRefreshRevoked, revokeRefreshToken, revokeSession } from '../session/client.js'
-import { TokenRefused, tokenId, verifyToken } from '../session/token.js'
+import { refreshStanding, revokeRefreshToken, revokeSession } from '../session/client.js'
+import { FAMILY_TTL_S } from '../session/store.js'
+import { canonicalSpelling, TokenRefused, verifySession } from '../session/token.js'
 import { kvIncr } from '../store/client.js'
 import type { WorkerContext } from '../worker-context.js'
 import { readForm, registerDevicePages } from './device-pages.js'
@@ -38,7 +41,7 @@ const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
 /** Seconds between polls the client is told to keep (`interval`). */
 const INTERVAL_S = 5
 /** How long a signed-out IdP refresh token stays refused (IdPs rarely keep them longer). */
-const REFRESH_REVOCATION_TTL_S = 180 * 86_400
+const REFRESH_REVOCATION_TTL_S = FAMILY_TTL_S
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const
 
 /** Register every sign-in route (OAuth endpoints and browser pages) when an IdP is configured. */
@@ -48,8 +51,6 @@ export function registerSignInRoutes (router: Router, ctx: WorkerContext, svc: S
   registerOAuthRoutes(router, s)
   registerDevicePages(router, s)
 }
-
-const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex')
 
 function registerOAuthRoutes (router: Router, s: SignIn): void {
   const rules = s.config.rate_limits
@@ -123,10 +124,12 @@ async function refreshGrant (res: HttpResponse, rq: Req, s: SignIn, form: Map<st
   if (presented === undefined || presented === '') throw new GatewayError('OAUTH_INVALID_REQUEST', 'refresh_token is required')
   const ip = s.ip(rq)
   try {
-    if (await isRefreshRevoked(sha256(presented))) throw new SignInError('invalid_grant', 'the refresh token was signed out')
+    const standing = await refreshStanding(refreshHashes(presented))
+    if (standing.revoked) throw new SignInError('invalid_grant', 'the refresh token or its sign-in was signed out')
     const tokens = await s.oidc.refresh(presented)
     const who = await s.identify(tokens, undefined)
-    const minted = await s.mint(who)
+    // The new tokens stay in the sign-in's family (a token from before families starts one).
+    const minted = await s.mint(who, { family: standing.family, refreshToken: tokens.refresh_token ?? presented })
     audit('session.refresh', { request_id: rq.id, result: 'success', sub: who.sub, email: who.email, client_ip: ip, ttl_hours: s.config.session.ttl_hours })
     sendJson(res, rq, 200, {
       access_token: minted.token,
@@ -153,6 +156,7 @@ function isSessionToken (s: SignIn, token: string): boolean {
   if (dot <= 0 || token.split('.').length !== 3) return false
   try {
     const h = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8')) as { alg?: unknown, kid?: unknown }
+    if (h === null || typeof h !== 'object') return false
     return h.alg === 'HS256' && typeof h.kid === 'string' && s.ring.byKid.has(h.kid)
   } catch {
     return false
@@ -163,9 +167,12 @@ async function revoke (rq: Req, s: SignIn, token: string): Promise<void> {
   const ip = s.ip(rq)
   if (isSessionToken(s, token)) {
     try {
-      const p = verifyToken(s.ring, token, { issuer: s.config.listen.public_url })
-      await revokeSession({ id: tokenId(token), sub: p.sub, exp: p.exp })
-      audit('session.revoke', { request_id: rq.id, result: 'revoked', token_type: 'access_token', sub: p.sub, client_ip: ip })
+      // Sign-out honours a sloppy spelling of a real token: it revokes the one canonical token the
+      // spelling stands for (authentication accepts only that spelling, so nothing else is live).
+      const v = verifySession(s.ring, canonicalSpelling(token) ?? token, { issuer: s.config.listen.public_url })
+      const p = v.principal
+      const family = await revokeSession({ id: v.id, sub: p.sub, exp: p.exp })
+      audit('session.revoke', { request_id: rq.id, result: 'revoked', token_type: 'access_token', sub: p.sub, client_ip: ip, ...(family !== null ? { family_revoked: true } : {}) })
     } catch (err) {
       if (!(err instanceof TokenRefused)) throw err
       // Expired or not valid: nothing can use it anyway (RFC 7009 §2.2 answers 200 regardless).
@@ -180,7 +187,7 @@ async function revoke (rq: Req, s: SignIn, token: string): Promise<void> {
     audit('session.revoke', { request_id: rq.id, result: 'rate_limited', token_type: 'refresh_token', client_ip: ip })
     throw new GatewayError('OAUTH_SLOW_DOWN_429', 'Too many sign-outs from this network; wait a few minutes and try again.', { headers: { 'retry-after': String(lim.retryAfter) } })
   }
-  await revokeRefreshToken(sha256(token), REFRESH_REVOCATION_TTL_S)
+  await revokeRefreshToken(refreshHash(token), REFRESH_REVOCATION_TTL_S)
   let atIdp = 'no_endpoint'
   try {
     if (await s.oidc.revoke(token, 'refresh_token')) atIdp = 'revoked'

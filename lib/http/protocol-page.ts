@@ -35,15 +35,18 @@ sign-in endpoints ignore unknown parameters, and \`/v1/messages\` forwards unkno
    the answer is 401 \`invalid_grant\` and the developer must sign in again.
 6. Sign-out: \`POST {base}/oauth/revoke\` with \`token=<access or refresh token>\` (RFC 7009). A
    revoked bearer is refused everywhere within seconds, with 401 and \`x-should-retry: false\`.
+   Revoking either token ends the whole sign-in: the refresh grant then answers 401
+   \`invalid_grant\` for every refresh token of that sign-in, so the developer must sign in again.
 
 OAuth endpoints answer errors as \`{"error": "<code>"}\` with \`Cache-Control: no-store\`.
 
 ## The bearer token
 
 The access token is an HS256 JWT with \`sub\`, \`email\`, \`name\`, \`groups\`, \`aud\`
-(\`claude-gateway\`), \`iat\`, \`exp\` and, when a public URL is configured, \`iss\`. Send it as
-\`Authorization: Bearer <token>\` on every endpoint below. A missing, expired, revoked or forged
-token gets 401 \`authentication_error\` with \`x-should-retry: false\`.
+(\`claude-gateway\`), \`iat\`, \`exp\`, a unique \`jti\` and, when a public URL is configured, \`iss\`. Send it as
+\`Authorization: Bearer <token>\` on every endpoint below, exactly as issued: only that one
+spelling is accepted (unpadded base64url), not a re-encoding of it. A missing, expired, revoked or
+forged token gets 401 \`authentication_error\` with \`x-should-retry: false\`.
 
 ## Inference
 

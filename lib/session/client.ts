@@ -21,14 +21,28 @@ export async function principalSeen (p: PrincipalSeen): Promise<void> {
   await callPrimary('signin.principal', p)
 }
 
-/** Revoke an access token (by id) or a subject's earlier tokens, on every worker and replica. */
-export async function revokeSession (r: Revocation): Promise<void> {
-  await callPrimary('sessions.revoke', r)
+/**
+ * Revoke an access token (by id) or a subject's earlier tokens, on every worker and replica. An
+ * access token's session family (its sign-in's refresh tokens) is revoked with it; returns that
+ * family's id, or null when the token has none on record.
+ */
+export async function revokeSession (r: Revocation): Promise<string | null> {
+  return await callPrimary<string | null>('sessions.revoke', r)
 }
 
-/** Refuse an IdP refresh token (by hash) from now on. */
-export async function revokeRefreshToken (hash: string, ttlSeconds: number): Promise<void> {
-  await callPrimary('sessions.revokeRefresh', { hash, ttlSeconds })
+/** Refuse an IdP refresh token (by hash), and every refresh token of its family, from now on. */
+export async function revokeRefreshToken (hash: string, ttlSeconds: number): Promise<string | null> {
+  return await callPrimary<string | null>('sessions.revokeRefresh', { hash, ttlSeconds })
+}
+
+/** Whether a refresh token (by any of its hashes) or its family was signed out, and its family id when known. */
+export async function refreshStanding (hashes: readonly string[]): Promise<{ revoked: boolean, family: string | null }> {
+  return await callPrimary('sessions.refreshStanding', { hashes })
+}
+
+/** Record the session family of a freshly minted access token and of its refresh token. */
+export async function linkFamily (l: { family: string, tokenId: string, tokenTtl: number, refreshHash?: string | undefined }): Promise<void> {
+  await callPrimary('sessions.link', l)
 }
 
 /** Whether an IdP refresh token (by hash) was signed out. */

@@ -27,8 +27,8 @@ import { TableFollower } from '../store/follow.js'
 import { readServiceAccount } from '../auth/google-groups.js'
 import type { Revocation } from './sessions.js'
 import {
-  REVOCATION_CHANNEL, activeRevocations, insertRefreshRevocation, insertRevocation, kvAdd, kvSwap, pruneRevocations,
-  recordPrincipal, refreshRevoked,
+  FAMILY_TTL_S, REVOCATION_CHANNEL, activeRevocations, familyKey, insertRefreshRevocation, insertRevocation, kvAdd, kvSwap,
+  linkFamily, pruneRevocations, recordPrincipal, refreshRevoked, refreshStanding, revokeFamilyOf,
 } from './store.js'
 
 const REREAD_MS = 10_000
@@ -145,13 +145,31 @@ export async function startSignIn (ctx: { sql: Sql, loaded: LoadedConfig }): Pro
       const r = parseRevocation(a)
       await insertRevocation(sql, r)
       feed.push([r])
-      return null
+      // Signing out an access token ends its sign-in: the refresh tokens of its family stop working.
+      return r.id !== undefined ? await revokeFamilyOf(sql, familyKey.access(r.id), FAMILY_TTL_S) : null
     },
     'sessions.revokeRefresh': async (a: Record<string, unknown>) => {
-      await insertRefreshRevocation(sql, str(a?.hash, 'hash'), num(a.ttlSeconds, 'ttlSeconds'))
-      return null
+      const hash = str(a?.hash, 'hash')
+      const ttl = num(a.ttlSeconds, 'ttlSeconds')
+      await insertRefreshRevocation(sql, hash, ttl)
+      return await revokeFamilyOf(sql, familyKey.refresh(hash), ttl)
     },
     'sessions.refreshRevoked': async (a: Record<string, unknown>) => await refreshRevoked(sql, str(a?.hash, 'hash')),
+    'sessions.refreshStanding': async (a: Record<string, unknown>) => {
+      const hashes = Array.isArray(a?.hashes) ? (a.hashes as unknown[]).map((h) => str(h, 'hashes[]')) : []
+      if (hashes.length === 0 || hashes.length > 4) throw new TypeError('hashes must list 1 to 4 hashes')
+      return await refreshStanding(sql, hashes)
+    },
+    'sessions.link': async (a: Record<string, unknown>) => {
+      await linkFamily(sql, {
+        family: str(a?.family, 'family'),
+        tokenId: str(a.tokenId, 'tokenId'),
+        tokenTtl: num(a.tokenTtl, 'tokenTtl'),
+        refreshHash: optStr(a.refreshHash),
+        refreshTtl: FAMILY_TTL_S,
+      })
+      return null
+    },
   })
   onWorkerJoin((send) => { send('sessions.revoked', feed.current()) })
   await feed.start()

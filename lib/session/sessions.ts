@@ -2,8 +2,10 @@
  * Bearer authentication for every bearer endpoint, per worker thread.
  *
  * `authenticate(rq)` is the one function every bearer route calls. A verified token is cached
- * (token string → principal) so repeat requests on the hot path cost a Map lookup and an expiry
- * comparison instead of an HMAC. Revocations arrive from the primary (which reads them from
+ * (token string → principal and token id) so repeat requests on the hot path cost a Map lookup and
+ * an expiry comparison instead of an HMAC. Only a token's one canonical spelling verifies
+ * (lib/session/token.ts), so the text is a faithful key: no second spelling of a token can be
+ * cached, and the revocation check below uses the id derived from the verified bytes. Revocations arrive from the primary (which reads them from
  * Postgres and listens for changes) through `applyRevocations`, so a revoked token is refused on
  * every worker without a database query per request:
  *   - by token id (`tokenId(token)`), kept until the token would have expired anyway;
@@ -15,11 +17,11 @@ import type { Req } from '../http/request.js'
 import { clientIp } from '../http/router.js'
 import { audit } from '../log.js'
 import type { CidrList } from '../net/cidr.js'
-import { type KeyRing, type Principal, TokenRefused, tokenId, verifyToken } from './token.js'
+import { type KeyRing, type Principal, TokenRefused, verifySession } from './token.js'
 
 /** One revocation, as stored and broadcast. */
 export interface Revocation {
-  /** Token id (see `tokenId`), for a single token. */
+  /** Token id (see `tokenId`), for a single token (and, on the primary, its sign-in's refresh tokens). */
   readonly id?: string
   /** Subject whose tokens issued before `before` are revoked. */
   readonly sub?: string
@@ -46,8 +48,8 @@ export class Sessions {
     const now = Date.now() / 1000
     let hit = this.cache.get(token)
     if (hit === undefined) {
-      const p = verifyToken(this.ring, token, { issuer: this.opts.issuer, ...(this.opts.clockSkewSeconds !== undefined ? { clockSkewSeconds: this.opts.clockSkewSeconds } : {}) })
-      hit = { p, id: tokenId(token) }
+      const v = verifySession(this.ring, token, { issuer: this.opts.issuer, ...(this.opts.clockSkewSeconds !== undefined ? { clockSkewSeconds: this.opts.clockSkewSeconds } : {}) })
+      hit = { p: v.principal, id: v.id }
       if (this.cache.size >= MAX_CACHE) this.evict(now)
       this.cache.set(token, hit)
     } else if (now >= hit.p.exp) {

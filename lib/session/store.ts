@@ -7,7 +7,12 @@
  *   `weir_session_revocations`, so every replica's primary re-reads the list and pushes it to its
  *   workers. Rows go once the tokens they name would have expired anyway.
  * - `refresh_token_revocations` (migration 0010): SHA-256 of IdP refresh tokens a client signed out with; the
- *   token endpoint refuses them even when the IdP has no revocation endpoint.
+ *   token endpoint refuses them even when the IdP has no revocation endpoint. A row
+ *   `family:<id>` refuses every refresh token of one sign-in (its session family).
+ * - session families, in `kv`: each sign-in gets a random family id, carried through its refreshes.
+ *   `sess:at:<token id>` names the family of an access token (kept as long as the token lives) and
+ *   `sess:rt:<SHA-256 of the refresh token>` that of a refresh token (kept as long as a refresh
+ *   revocation), so signing out with either token ends the refresh grant for the whole sign-in.
  * - `principal_emails`: last-seen email, name and groups of each principal, written at sign-in and
  *   refresh (personal data, swept after admin.identity_retention_days).
  */
@@ -99,6 +104,59 @@ export async function insertRefreshRevocation (sql: Sql, hash: string, ttlSecond
 export async function refreshRevoked (sql: Sql, hash: string): Promise<boolean> {
   const rows = await sql`select 1 from refresh_token_revocations where token_hash = ${hash} and expires_at > now()`
   return rows.length > 0
+}
+
+/**
+ * How long a signed-out refresh token or family stays refused, and a refresh token's family link
+ * is kept (IdPs rarely keep refresh tokens longer).
+ */
+export const FAMILY_TTL_S = 180 * 86_400
+
+/** Ids of the `kv` rows that map tokens to their session family. */
+export const familyKey = {
+  access: (tokenId: string): string => `sess:at:${tokenId}`,
+  refresh: (hash: string): string => `sess:rt:${hash}`,
+}
+
+/** Record which session family an access token (and its refresh token, when there is one) belongs to. */
+export async function linkFamily (sql: Sql, l: { family: string, tokenId: string, tokenTtl: number, refreshHash?: string | undefined, refreshTtl: number }): Promise<void> {
+  const rows: Array<[string, number]> = [[familyKey.access(l.tokenId), l.tokenTtl]]
+  if (l.refreshHash !== undefined) rows.push([familyKey.refresh(l.refreshHash), l.refreshTtl])
+  for (const [key, ttl] of rows) {
+    await sql`
+      insert into kv (key, value, expires_at) values (${key}, ${l.family}, now() + ${ttl}::float8 * interval '1 second')
+      on conflict (key) do update set value = excluded.value, expires_at = greatest(kv.expires_at, excluded.expires_at)`
+  }
+}
+
+/**
+ * Refuse every refresh token of the family `kvKey` points at (a `familyKey` row), for `ttlSeconds`.
+ * Returns the family id, or null when the token has no recorded family (minted before families).
+ */
+export async function revokeFamilyOf (sql: Sql, kvKey: string, ttlSeconds: number): Promise<string | null> {
+  const rows = await sql<Array<{ family: string }>>`
+    insert into refresh_token_revocations (token_hash, expires_at)
+    select 'family:' || value, now() + ${ttlSeconds}::float8 * interval '1 second'
+    from kv where key = ${kvKey} and (expires_at is null or expires_at > now())
+    on conflict (token_hash) do update set expires_at = greatest(refresh_token_revocations.expires_at, excluded.expires_at)
+    returning substr(token_hash, 8) as family`
+  return rows[0]?.family ?? null
+}
+
+/**
+ * A refresh token's standing, by every hash it may be on record under: signed out (itself or its
+ * family), and its family id when known.
+ */
+export async function refreshStanding (sql: Sql, hashes: readonly string[]): Promise<{ revoked: boolean, family: string | null }> {
+  const keys = hashes.map(familyKey.refresh)
+  const [row] = await sql<Array<{ family: string | null, revoked: boolean }>>`
+    with fam as (
+      select value from kv where key = any(${keys}::text[]) and (expires_at is null or expires_at > now()) limit 1
+    )
+    select (select value from fam) as family,
+      exists (select 1 from refresh_token_revocations
+        where expires_at > now() and (token_hash = any(${[...hashes]}::text[]) or token_hash = 'family:' || (select value from fam))) as revoked`
+  return { revoked: row?.revoked === true, family: row?.family ?? null }
 }
 
 /** Delete revocations whose tokens have expired. Returns rows removed. */

@@ -3,15 +3,19 @@
  *
  * An HS256 JWT, header `{"alg":"HS256","typ":"JWT","kid"}`, payload in this order: `sub`, `email`,
  * `name`, `groups` (only when non-empty), `billing_group_tag` (when `admin.billing_group_tag` is
- * set), `aud: "claude-gateway"`, `iat`, `exp`, and `iss` when a public URL is configured. The client reads `exp`, `sub`, `email` and `groups` without verifying
+ * set), `aud: "claude-gateway"`, `iat`, `exp`, `iss` when a public URL is configured, and `jti`
+ * (128 random bits, so two tokens minted for one person in one second still differ, and a
+ * revocation or a session family names exactly one of them). The client reads `exp`, `sub`, `email` and `groups` without verifying
  * (its telemetry stamps identity from them), so those names are part of the protocol.
  *
  * `session.jwt_secret` may list several secrets: the first signs, all verify, which lets an
  * operator rotate without logging anyone out. Each secret's `kid` is the first 8 bytes of its
- * SHA-256, hex. Signing and verification use `node:crypto` HMAC directly — synchronous and a few
+ * SHA-256, hex. A token is accepted only in the exact spelling Weir minted: every segment unpadded
+ * base64url whose bytes re-encode to the same text, so one token has one text and one id (what
+ * revocation is keyed on). Signing and verification use `node:crypto` HMAC directly — synchronous and a few
  * microseconds — so the hot path never awaits to authenticate.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { GatewayError } from '../errors.js'
 
 export const AUDIENCE = 'claude-gateway'
@@ -82,6 +86,7 @@ export function mintToken (ring: KeyRing, who: Identity, opts: { ttlHours: numbe
   payload.iat = iat
   payload.exp = iat + expiresIn
   if (opts.issuer !== undefined) payload.iss = opts.issuer
+  payload.jti = randomBytes(16).toString('base64url')
   const head = b64(JSON.stringify({ alg: 'HS256', typ: 'JWT', kid: key.kid }))
   const body = b64(JSON.stringify(payload))
   return { token: `${head}.${body}.${sign(key, `${head}.${body}`)}`, expiresIn }
@@ -98,25 +103,51 @@ export class TokenRefused extends GatewayError {
   }
 }
 
+/** Header parameters that point at a key or demand extensions; Weir's own tokens carry none. */
+const FOREIGN_HEADER = ['jwk', 'jku', 'x5u', 'x5c', 'x5t', 'x5t#S256', 'crit'] as const
+const B64URL = /^[A-Za-z0-9_-]+$/
+
 /**
- * Verify signature (with the key named by `kid`, or each key when there is none), `aud`, `iss`
- * (when configured), `exp` and the claim shapes. Throws `TokenRefused`.
+ * Decode one segment, accepting only its canonical spelling: base64url alphabet, no padding, and
+ * re-encoding the bytes gives back the same text (so no spare low bits and no impossible length).
+ * Without this, `=`, `+`/`/`, stray characters or other low bits spell the same bytes differently.
  */
-export function verifyToken (ring: KeyRing, token: string, opts: { issuer?: string | undefined, now?: number, clockSkewSeconds?: number } = {}): Principal {
+function strictSegment (seg: string): Buffer | undefined {
+  if (!B64URL.test(seg)) return undefined
+  const bytes = Buffer.from(seg, 'base64url')
+  return bytes.toString('base64url') === seg ? bytes : undefined
+}
+
+/** A verified token: who it belongs to, and its id (see `tokenId`). */
+export interface Verified { principal: Principal, id: string }
+
+/**
+ * Verify a token and derive its id from the verified bytes. Only the one canonical spelling of a
+ * token is accepted (every segment strict base64url), the header must be HS256 without key-locating
+ * parameters, the signature is checked with the key named by `kid` (or each key when there is
+ * none), then `aud`, `iss` (when configured), `exp`, `nbf`, an `iat` not in the future and the claim
+ * shapes. Throws `TokenRefused`.
+ */
+export function verifySession (ring: KeyRing, token: string, opts: { issuer?: string | undefined, now?: number, clockSkewSeconds?: number } = {}): Verified {
   const parts = token.split('.')
   if (parts.length !== 3) throw new TokenRefused('invalid_token', 'not a JWT')
   const [h, p, s] = parts as [string, string, string]
+  const hb = strictSegment(h)
+  const pb = strictSegment(p)
+  const given = strictSegment(s)
+  if (hb === undefined || pb === undefined || given === undefined) throw new TokenRefused('invalid_token', 'not canonical base64url')
   let header: Record<string, unknown>
   let payload: Record<string, unknown>
   try {
-    header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as Record<string, unknown>
-    payload = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Record<string, unknown>
+    header = JSON.parse(hb.toString('utf8')) as Record<string, unknown>
+    payload = JSON.parse(pb.toString('utf8')) as Record<string, unknown>
   } catch {
     throw new TokenRefused('invalid_token', 'undecodable JWT')
   }
-  if (header === null || typeof header !== 'object' || header.alg !== 'HS256') throw new TokenRefused('invalid_token', 'wrong algorithm')
-  if (payload === null || typeof payload !== 'object') throw new TokenRefused('invalid_token', 'payload is not an object')
-  const given = Buffer.from(s, 'base64url')
+  if (header === null || typeof header !== 'object' || Array.isArray(header) || header.alg !== 'HS256') throw new TokenRefused('invalid_token', 'wrong algorithm')
+  if (FOREIGN_HEADER.some((k) => Object.hasOwn(header, k))) throw new TokenRefused('invalid_token', 'foreign key parameter in header')
+  if (header.kid !== undefined && typeof header.kid !== 'string') throw new TokenRefused('invalid_token', 'kid is not a string')
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) throw new TokenRefused('invalid_token', 'payload is not an object')
   const candidates = typeof header.kid === 'string' ? [ring.byKid.get(header.kid)].filter((k): k is SigningKey => k !== undefined) : ring.keys
   let ok = false
   for (const k of candidates) {
@@ -126,13 +157,18 @@ export function verifyToken (ring: KeyRing, token: string, opts: { issuer?: stri
   if (!ok) throw new TokenRefused('invalid_token', candidates.length === 0 ? 'unknown kid' : 'bad signature')
   if (payload.aud !== AUDIENCE && !(Array.isArray(payload.aud) && payload.aud.includes(AUDIENCE))) throw new TokenRefused('invalid_token', 'wrong audience')
   if (opts.issuer !== undefined && payload.iss !== opts.issuer) throw new TokenRefused('invalid_token', 'wrong issuer')
-  const { sub, exp, iat } = payload
+  const { sub, exp, iat, nbf } = payload
   if (typeof sub !== 'string' || sub === '') throw new TokenRefused('invalid_token', 'no subject')
   if (typeof exp !== 'number' || typeof iat !== 'number') throw new TokenRefused('invalid_token', 'no exp/iat')
   const now = Math.floor((opts.now ?? Date.now()) / 1000)
-  if (now >= exp + (opts.clockSkewSeconds ?? 0)) throw new TokenRefused('expired_token', 'expired')
+  const skew = opts.clockSkewSeconds ?? 0
+  if (now >= exp + skew) throw new TokenRefused('expired_token', 'expired')
+  // Weir never mints these; a signed one means a leaked secret, and a future `iat` would slip
+  // past a subject's sign-out cut-off.
+  if (iat > now + skew + 60) throw new TokenRefused('invalid_token', 'issued in the future')
+  if (nbf !== undefined && (typeof nbf !== 'number' || now + skew < nbf)) throw new TokenRefused('invalid_token', 'not yet valid')
   const groups = Array.isArray(payload.groups) ? payload.groups.filter((g): g is string => typeof g === 'string') : []
-  return Object.freeze({
+  const principal = Object.freeze({
     sub,
     email: typeof payload.email === 'string' ? payload.email : undefined,
     name: typeof payload.name === 'string' ? payload.name : undefined,
@@ -140,9 +176,33 @@ export function verifyToken (ring: KeyRing, token: string, opts: { issuer?: stri
     iat,
     exp,
   })
+  return { principal, id: idOf(token) }
 }
 
-/** A short, stable id for a token (for revocation lists and logs); never the token itself. */
+/** Verify a token (see `verifySession`). Throws `TokenRefused`. */
+export function verifyToken (ring: KeyRing, token: string, opts: { issuer?: string | undefined, now?: number, clockSkewSeconds?: number } = {}): Principal {
+  return verifySession(ring, token, opts).principal
+}
+
+const idOf = (canonical: string): string => createHash('sha256').update(canonical, 'utf8').digest('hex').slice(0, 32)
+
+/**
+ * Re-spell a token in its canonical form (each segment decoded leniently and re-encoded), or
+ * undefined when it is not three segments. Only for sign-out, where revoking the token a sloppy
+ * spelling stands for is what the caller wants; authentication never accepts a re-spelling.
+ */
+export function canonicalSpelling (token: string): string | undefined {
+  const parts = token.trim().split('.')
+  if (parts.length !== 3) return undefined
+  return parts.map((x) => Buffer.from(x, 'base64url').toString('base64url')).join('.')
+}
+
+/**
+ * A short, stable id for a token (for revocation lists and logs); never the token itself. It is
+ * SHA-256 of the canonical spelling, i.e. a function of the header, payload and signature bytes
+ * (the same value earlier versions stored for every token Weir minted, so revocations stored
+ * before the canonical-form rule still match), whatever spelling it is handed.
+ */
 export function tokenId (token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex').slice(0, 32)
+  return idOf(canonicalSpelling(token) ?? token)
 }

@@ -70,8 +70,11 @@ t.test('two replicas, one database: rate limits, cross-replica flows, sign-out e
   t.ok(Date.now() - started <= 2500, `within about 2 s (took ${Date.now() - started} ms)`)
   t.equal((await http(`${b.url}/oauth/revoke`, { form: { token: bearer } })).status, 200, 'revoking twice is fine')
 
+  // signing out the access token ended its sign-in: its refresh token is refused on either replica
+  const ended = await refresh(b.url, rt)
+  t.equal(ended.status, 401, 'revoking the access token revokes its session family')
+  t.same(ended.json(), { error: 'invalid_grant' })
   // refresh-token sign-out: refused at Weir, and revoked at the IdP
-  t.equal((await refresh(b.url, rt)).status, 200)
   const rv2 = await http(`${b.url}/oauth/revoke`, { form: { token: rt, token_type_hint: 'refresh_token' } })
   t.equal(rv2.status, 200)
   const after = await refresh(a.url, rt)

@@ -60,7 +60,7 @@ t.test('device flow as the CLI drives it: shapes, bearer accepted, single use, r
   const header = JSON.parse(Buffer.from(body.access_token.split('.')[0], 'base64url').toString('utf8'))
   t.same(header, { alg: 'HS256', typ: 'JWT', kid: createHash('sha256').update(TEST_SECRET).digest('hex').slice(0, 16) })
   const claims = decode(body.access_token)
-  t.same(Object.keys(claims), ['sub', 'email', 'name', 'groups', 'aud', 'iat', 'exp'])
+  t.same(Object.keys(claims), ['sub', 'email', 'name', 'groups', 'aud', 'iat', 'exp', 'jti'])
   t.match(claims, { sub: 'u-alice', email: 'alice@example.com', name: 'Alice', groups: ['eng'], aud: 'claude-gateway' })
   t.equal((claims.exp as number) - (claims.iat as number), 3600)
 

@@ -31,10 +31,10 @@ t.test('mint: header, claim names and order, lifetime, issuer, billing tag', asy
   t.equal(expiresIn, 5400)
   t.same(part(token, 0), { alg: 'HS256', typ: 'JWT', kid: kidOf(A) })
   const p = part(token, 1)
-  t.same(Object.keys(p), ['sub', 'email', 'name', 'groups', 'billing_group_tag', 'aud', 'iat', 'exp', 'iss'])
+  t.same(Object.keys(p), ['sub', 'email', 'name', 'groups', 'billing_group_tag', 'aud', 'iat', 'exp', 'iss', 'jti'])
   t.match(p, { sub: 'u-1', aud: AUDIENCE, iat: 1_000_000_000, exp: 1_000_005_400, iss: 'https://gw.example.com', billing_group_tag: 'cost-center' })
   const bare = part(mintToken(ring, { sub: 'u-2', groups: [] }, { ttlHours: 1 }).token, 1)
-  t.same(Object.keys(bare), ['sub', 'aud', 'iat', 'exp'], 'absent values are left out')
+  t.same(Object.keys(bare), ['sub', 'aud', 'iat', 'exp', 'jti'], 'absent values are left out')
   // a standard JWT library agrees
   const fresh = mintToken(ring, who, { ttlHours: 1, issuer: 'https://gw.example.com' }).token
   const { payload } = await jwtVerify(fresh, new TextEncoder().encode(A), { algorithms: ['HS256'], audience: AUDIENCE, issuer: 'https://gw.example.com' })
@@ -105,4 +105,28 @@ t.test('Sessions: header parsing, cache, expiry, revocations, audit', async (t) 
   t.equal(s.verify(short).sub, 'u-4')
   await new Promise((resolve) => setTimeout(resolve, 1100))
   t.throws(() => s.verify(short), { reason: 'expired_token', code: 'GW_AUTH_EXPIRED' }, 'cached, then expired')
+})
+
+t.test('verify: only the canonical spelling, and the id follows the bytes', async (t) => {
+  const ring = keyRing([A])
+  const { token } = mintToken(ring, who, { ttlHours: 1 })
+  const [h, p, s] = token.split('.') as [string, string, string]
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+  const spare = s.slice(0, -1) + alphabet[alphabet.indexOf(s.slice(-1)) ^ 1]
+  t.ok(Buffer.from(spare, 'base64url').equals(Buffer.from(s, 'base64url')), 'the spare-bit variant decodes to the same signature')
+  const variants = [`${h}.${p}.${s}=`, `${h}.${p}.${spare}`, `${h}.${p}.${s}!`, `${h}=.${p}.${s}`, `${h}.${p}==.${s}`, `${h}.${p}.${s.replace(/[-_]/g, (c) => c === '-' ? '+' : '/')}=`]
+  for (const v of variants) {
+    t.throws(() => verifyToken(ring, v), { name: 'GatewayError', reason: 'invalid_token' }, `refused: ${v.slice(-6)}`)
+    t.equal(tokenId(v), tokenId(token), 'a re-spelling names the same token id (sign-out revokes what it stands for)')
+  }
+  const s2 = new Sessions(ring, { trusted: new CidrList([]) })
+  s2.applyRevocations([{ id: tokenId(`${h}.${p}.${spare}`), exp: Date.now() / 1000 + 3600 }])
+  t.throws(() => s2.verify(token), { name: 'GatewayError', reason: 'revoked_token' }, 'revoked through the id of a re-spelling')
+  t.not(mintToken(ring, who, { ttlHours: 1 }).token, mintToken(ring, who, { ttlHours: 1 }).token, 'two tokens minted in one second differ (jti)')
+  const now = Math.floor(Date.now() / 1000)
+  const base = { sub: 'u-1', aud: AUDIENCE, iat: now, exp: now + 60 }
+  t.throws(() => verifyToken(ring, forge(A, { alg: 'HS256', kid: kidOf(A), jku: 'http://x/' }, base)), { name: 'GatewayError', reason: 'invalid_token' }, 'jku')
+  t.throws(() => verifyToken(ring, forge(A, { alg: 'HS256', kid: kidOf(A) }, { ...base, iat: now + 3600 })), { name: 'GatewayError', reason: 'invalid_token' }, 'iat in the future')
+  t.throws(() => verifyToken(ring, forge(A, { alg: 'HS256', kid: kidOf(A) }, { ...base, nbf: now + 3600 })), { name: 'GatewayError', reason: 'invalid_token' }, 'nbf')
+  t.equal(verifyToken(ring, forge(A, { alg: 'HS256', kid: kidOf(A) }, { ...base, nbf: now - 1 })).sub, 'u-1', 'nbf passed')
 })
