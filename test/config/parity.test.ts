@@ -1,0 +1,67 @@
+/**
+ * Keys the reference 2.1.332 accepts: `oidc.groups_jsonpath` (with its own errors, at line:column).
+ */
+import t, { type Test } from 'tap'
+import { BootError, EX_CONFIG } from '../../lib/errors.js'
+import { type LoadedConfig, parseConfig } from '../../lib/config/load.js'
+
+const SECRET = 'a-secret-of-more-than-32-characters-long'
+
+/** A minimal config; `oidcExtra` lines go at the end of the oidc block (line 8 onwards). */
+const yaml = (oidcExtra: string): string => `listen:
+  host: 127.0.0.1
+  port: 8080
+oidc:
+  issuer: https://idp.example.com
+  client_id: weir
+  client_secret: weir-secret
+${oidcExtra}
+session:
+  jwt_secret: ${SECRET}
+store:
+  postgres_url: postgres://weir@db.example.com/weir
+upstreams:
+  - provider: anthropic
+    auth:
+      api_key: sk-test
+`
+
+function errorsOf (t: Test, fn: () => unknown): string[] {
+  try {
+    fn()
+  } catch (err) {
+    t.ok(err instanceof BootError, 'throws a BootError')
+    t.equal((err as BootError).exitCode, EX_CONFIG, 'exit code 78')
+    return [...(err as BootError).lines]
+  }
+  t.fail('expected the config to be refused')
+  return []
+}
+
+const parse = (text: string): LoadedConfig => parseConfig(text, 'gateway.yaml', {})
+
+t.test('oidc.groups_jsonpath: accepted, and read in place of groups_claim', async (t) => {
+  const c = parse(yaml("  groups_jsonpath: $.groups[?@.type=='security'].displayName"))
+  t.equal(c.config.oidc.groups_jsonpath, "$.groups[?@.type=='security'].displayName")
+  t.equal(c.config.oidc.groups_claim, 'groups')
+  const same = parse(yaml("  groups_claim: groups\n  groups_jsonpath: \"$['roles'][*].name\""))
+  t.equal(same.config.oidc.groups_jsonpath, "$['roles'][*].name", 'groups_claim may restate its default')
+})
+
+t.test('oidc.groups_jsonpath: a bad path has its own error at line:column', async (t) => {
+  const lines = errorsOf(t, () => parse(yaml('  groups_jsonpath: $..groups')))
+  t.equal(lines.length, 1)
+  t.match(lines[0], /^gateway\.yaml:8:20 oidc\.groups_jsonpath: is not a JSONPath Weir reads \(expects a name .* at character 3\): after \$ it takes only \.name/)
+  t.match(lines[0], /use oidc\.groups_claim$/)
+  const filter = errorsOf(t, () => parse(yaml("  groups_jsonpath: \"$.groups[?@.type!='x'].name\"")))
+  t.match(filter[0], /^gateway\.yaml:8:20 oidc\.groups_jsonpath: .*filter of the form/)
+  const root = errorsOf(t, () => parse(yaml('  groups_jsonpath: $[*]')))
+  t.match(root[0], /must start with \.name or \['name'\] after \$/)
+  const long = errorsOf(t, () => parse(yaml(`  groups_jsonpath: $${'.a'.repeat(300)}`)))
+  t.match(long[0], /oidc\.groups_jsonpath: .*longer than 512 characters/)
+})
+
+t.test('oidc.groups_jsonpath with another groups_claim fails boot', async (t) => {
+  const lines = errorsOf(t, () => parse(yaml('  groups_claim: roles\n  groups_jsonpath: $.groups[*].name')))
+  t.same(lines, ['gateway.yaml:9:20 oidc.groups_jsonpath: is read in place of oidc.groups_claim, so the two cannot both be set: remove one'])
+})
