@@ -65,3 +65,36 @@ t.test('oidc.groups_jsonpath with another groups_claim fails boot', async (t) =>
   const lines = errorsOf(t, () => parse(yaml('  groups_claim: roles\n  groups_jsonpath: $.groups[*].name')))
   t.same(lines, ['gateway.yaml:9:20 oidc.groups_jsonpath: is read in place of oidc.groups_claim, so the two cannot both be set: remove one'])
 })
+
+t.test('a policy with the 2.1.332 settings keys boots; odd keys and env names warn at line:column', async (t) => {
+  const text = yaml('') + `managed:
+  policies:
+    - match: {}
+      desktop: {}
+      cli:
+        additionalDirectoryConfigRoots:
+          /srv/shared: /srv/shared-config
+        desktopMcpServersListScope: code
+        disableDirectMcpSkills: true
+        downloadsMirrorUrl: https://downloads.mirror.example
+        modelCatalogPublicKey: "-----BEGIN PUBLIC KEY-----"
+        modelCatalogUrl: https://catalog.example/catalog.json
+        bashEditDiffEnabled: false
+        env:
+          http_proxy: http://proxy.internal:3128
+          no_proxy: localhost
+        availbleModels: [opus]
+`
+  const c = parse(text)
+  const cli = c.config.managed?.policies?.[0]?.cli as Record<string, unknown>
+  t.equal(cli.disableDirectMcpSkills, true)
+  const warnings = c.warnings.filter(w => w.includes('managed.policies.0.cli'))
+  t.match(warnings, [
+    /^gateway\.yaml:33:25 managed\.policies\.0\.cli\.availbleModels: is not a Claude Code setting Weir knows/,
+    /^gateway\.yaml:31:23 managed\.policies\.0\.cli\.env\.http_proxy: is not an upper-case environment variable name/,
+    /^gateway\.yaml:32:21 managed\.policies\.0\.cli\.env\.no_proxy: is not an upper-case environment variable name/,
+  ])
+  t.equal(warnings.length, 3)
+  const bad = errorsOf(t, () => parse(text.replace('disableDirectMcpSkills: true', 'disableDirectMcpSkills: "yes"')))
+  t.match(bad, [/^gateway\.yaml:25:33 managed\.policies\.0\.cli\.disableDirectMcpSkills: must be a boolean/])
+})
