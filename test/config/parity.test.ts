@@ -4,6 +4,7 @@
 import t, { type Test } from 'tap'
 import { BootError, EX_CONFIG } from '../../lib/errors.js'
 import { type LoadedConfig, parseConfig } from '../../lib/config/load.js'
+import { EXPOSURE_NOTICE, configWarnings, exposureNotice } from '../../lib/config/warnings.js'
 
 const SECRET = 'a-secret-of-more-than-32-characters-long'
 
@@ -97,4 +98,29 @@ t.test('a policy with the 2.1.332 settings keys boots; odd keys and env names wa
   t.equal(warnings.length, 3)
   const bad = errorsOf(t, () => parse(text.replace('disableDirectMcpSkills: true', 'disableDirectMcpSkills: "yes"')))
   t.match(bad, [/^gateway\.yaml:25:33 managed\.policies\.0\.cli\.disableDirectMcpSkills: must be a boolean/])
+})
+
+t.test('every start prints the never-expose notice: boxed in text logs, one line with JSON logs', async (t) => {
+  const text = exposureNotice({})
+  t.ok('box' in text)
+  if ('box' in text) {
+    const rows = text.box.trim().split('\n')
+    t.equal(rows.length, EXPOSURE_NOTICE.length + 2, 'a top, one row per sentence, a bottom')
+    t.ok(rows.every(r => [...r].length === [...(rows[0] as string)].length), 'every row of the box is as wide')
+    t.match(text.box, /never expose it to the public internet/)
+  }
+  t.same(exposureNotice({ CLAUDE_GATEWAY_LOG_FORMAT: 'json' }), { line: EXPOSURE_NOTICE.join(' ') })
+  t.notMatch(EXPOSURE_NOTICE.join(' '), /\n/)
+})
+
+t.test('CLAUDE_GATEWAY_IDP_CONNECT_BY_HOSTNAME: warned about without the proxy, explained with it', async (t) => {
+  const c = parse(yaml('  use_proxy: true')).config
+  const msgs = (env: NodeJS.ProcessEnv): string[] => configWarnings(c, env).filter(w => w.message.includes('CONNECT_BY_HOSTNAME')).map(w => w.message)
+  t.same(msgs({}), [])
+  t.match(msgs({ CLAUDE_GATEWAY_IDP_CONNECT_BY_HOSTNAME: '1' }), [/set but has no effect.*needs oidc\.use_proxy: true and HTTPS_PROXY/], 'no proxy in the environment')
+  t.match(msgs({ CLAUDE_GATEWAY_IDP_CONNECT_BY_HOSTNAME: '1', HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: 'localhost' }), [/is on: IdP hostnames outside NO_PROXY go to the proxy unresolved/])
+  t.same(msgs({ CLAUDE_GATEWAY_IDP_CONNECT_BY_HOSTNAME: '0', HTTPS_PROXY: 'http://proxy:3128' }), [], '0 is off')
+  const direct = parse(yaml('')).config
+  t.match(configWarnings(direct, { CLAUDE_GATEWAY_IDP_CONNECT_BY_HOSTNAME: '1', HTTPS_PROXY: 'http://proxy:3128' }).map(w => w.message),
+    [/a proxy is set in the environment/, /set but has no effect/], 'without use_proxy: true')
 })
