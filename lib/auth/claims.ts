@@ -5,6 +5,7 @@
  * RFC 6901 JSON Pointer (`/resource_access/gateway/roles`, with `~1` for `/` and `~0` for `~`);
  * `email_claim` may list several, the first present non-null one wins. A groups value that is a
  * string becomes a one-element list; an array keeps its non-empty strings; anything else is none.
+ * `groups_jsonpath`, when set, is read instead of `groups_claim` (lib/auth/jsonpath.ts).
  *
  * The id_token is authoritative; userinfo (when fetched) only fills what the id_token lacks.
  * Checks, in order (each failure a `PolicyDenied`, except where noted):
@@ -20,6 +21,7 @@
 import type { OidcConfig } from '../config/schema/oidc.js'
 import type { Identity } from '../session/token.js'
 import { IdpUnavailable, PolicyDenied } from './errors.js'
+import { evaluateGroupsPath, parseGroupsPath } from './jsonpath.js'
 
 export type Claims = Record<string, unknown>
 
@@ -62,8 +64,18 @@ const nonEmpty = (v: unknown): string | undefined => typeof v === 'string' && v 
 
 /** Does this claim set carry an email (per `email_claim`)? */
 export const hasEmail = (c: Claims, cfg: OidcConfig): boolean => firstClaim(c, cfg.email_claim) !== undefined
+/**
+ * The raw groups value: at `groups_jsonpath` when set (a list when the path fans out), else at
+ * `groups_claim`. A path that does not parse (boot refuses those) selects nothing.
+ */
+export function groupsValue (c: Claims, cfg: OidcConfig): unknown {
+  if (cfg.groups_jsonpath === undefined) return claimAt(c, cfg.groups_claim)
+  const parsed = parseGroupsPath(cfg.groups_jsonpath)
+  return parsed.ok ? evaluateGroupsPath(c, parsed.segments) : undefined
+}
+
 /** Does this claim set carry the groups claim at all? */
-export const hasGroups = (c: Claims, cfg: OidcConfig): boolean => claimAt(c, cfg.groups_claim) !== undefined
+export const hasGroups = (c: Claims, cfg: OidcConfig): boolean => groupsValue(c, cfg) !== undefined
 
 /** Whether userinfo is worth asking: only for what the id_token lacks. */
 export function wantsUserinfo (idClaims: Claims, cfg: OidcConfig): boolean {
@@ -119,7 +131,7 @@ export async function identityFrom (cfg: OidcConfig, primary: Claims, extra: Cla
     if (directory === undefined) throw new IdpUnavailable('google_groups lookup is not available')
     groups = await directory(email)
   } else {
-    groups = hasGroups(primary, cfg) ? groupsFrom(claimAt(primary, cfg.groups_claim)) : extra !== undefined ? groupsFrom(claimAt(extra, cfg.groups_claim)) : undefined
+    groups = hasGroups(primary, cfg) ? groupsFrom(groupsValue(primary, cfg)) : extra !== undefined ? groupsFrom(groupsValue(extra, cfg)) : undefined
   }
   checkGroups(groups, cfg.allowed_groups)
   const name = nonEmpty(primary.name) ?? nonEmpty(extra?.name)

@@ -8,8 +8,15 @@
  * With `oidc.use_proxy: true` requests for hosts outside NO_PROXY go through HTTPS_PROXY /
  * HTTP_PROXY as a CONNECT tunnel. The proxy resolves the name then, so the guard checks the
  * destination's addresses itself just before each proxied request.
+ *
+ * With CLAUDE_GATEWAY_IDP_CONNECT_BY_HOSTNAME on as well (networks where only the proxy can
+ * resolve outside names), a proxied https hostname is handed to the proxy unresolved (the proxy's
+ * allowlist stands in for the guard; an IP literal is still checked), and a proxied http:// URL is
+ * refused: with no certificate to check, whatever the proxy reached could answer as the IdP.
  */
+import { isIP } from 'node:net'
 import { Agent, ProxyAgent, fetch, type Dispatcher } from 'undici'
+import { connectByHostname } from '../config/warnings.js'
 import { proxyFor } from '../net/proxy-env.js'
 import { guardedAgent, guardedLookup, loopbackAllowed } from '../net/ssrf.js'
 import { IdpUnavailable } from './errors.js'
@@ -28,9 +35,11 @@ export class IdpHttp {
   private readonly direct: Agent
   private readonly proxies = new Map<string, ProxyAgent>()
   private readonly allowLoopback: boolean
+  private readonly byHostname: boolean
 
   constructor (private readonly opts: IdpHttpOptions, private readonly env: NodeJS.ProcessEnv = process.env) {
     this.allowLoopback = loopbackAllowed(env)
+    this.byHostname = connectByHostname(env)
     this.direct = guardedAgent({ allowLoopback: this.allowLoopback, ...(opts.ca_cert_pem !== undefined ? { ca: opts.ca_cert_pem } : {}) })
   }
 
@@ -39,9 +48,15 @@ export class IdpHttp {
     if (this.opts.use_proxy !== true) return this.direct
     const proxy = proxyFor(url, this.env)
     if (proxy === null) return this.direct
-    await new Promise<void>((resolve, reject) => {
-      guardedLookup(this.allowLoopback)(url.hostname.replace(/^\[|\]$/g, ''), { all: true }, (err) => { if (err !== null) reject(err); else resolve() })
-    })
+    const host = url.hostname.replace(/^\[|\]$/g, '')
+    if (this.byHostname && url.protocol !== 'https:') {
+      throw new Error(`blocked ${url.protocol}// IdP endpoint through the proxy: with CLAUDE_GATEWAY_IDP_CONNECT_BY_HOSTNAME on, proxied IdP URLs must be https (or list the host in NO_PROXY)`)
+    }
+    if (!this.byHostname || isIP(host) !== 0) {
+      await new Promise<void>((resolve, reject) => {
+        guardedLookup(this.allowLoopback)(host, { all: true }, (err) => { if (err !== null) reject(err); else resolve() })
+      })
+    }
     let agent = this.proxies.get(proxy)
     if (agent === undefined) {
       agent = new ProxyAgent({ uri: proxy, ...(this.opts.ca_cert_pem !== undefined ? { requestTls: { ca: this.opts.ca_cert_pem } } : {}) })

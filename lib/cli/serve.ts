@@ -4,6 +4,7 @@
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { loadConfig } from '../config/load.js'
+import { exposureNotice } from '../config/warnings.js'
 import { audit, describeError, ops } from '../log.js'
 import { bootSummary, startGateway } from '../../workers/primary.js'
 import { parseFlags, positiveInt, reportBootError, UsageError } from './args.js'
@@ -32,6 +33,9 @@ export async function runServe (argv: string[]): Promise<number> {
     return reportBootError(err)
   }
   audit('config.load', { path: loaded.path, sha256: loaded.sha256 })
+  const notice = exposureNotice(process.env)
+  if ('box' in notice) process.stderr.write(notice.box)
+  else ops.warn(notice.line)
   for (const w of loaded.warnings) ops.warn(w)
 
   let gw

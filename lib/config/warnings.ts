@@ -56,7 +56,37 @@ function oidcWarnings (c: Config, env: NodeJS.ProcessEnv): ConfigWarning[] {
   if (o.use_proxy === undefined && proxy !== '' && !noProxyCovers(env.NO_PROXY ?? env.no_proxy ?? '', host)) {
     out.push({ path: ['oidc', 'issuer'], message: 'a proxy is set in the environment but IdP requests go direct; set oidc.use_proxy to true to use the proxy, or false to silence this warning' })
   }
+  if (connectByHostname(env)) {
+    if (o.use_proxy !== true || proxy === '') {
+      out.push({ path: ['oidc', 'use_proxy'], message: 'CLAUDE_GATEWAY_IDP_CONNECT_BY_HOSTNAME is set but has no effect: IdP requests go direct; it needs oidc.use_proxy: true and HTTPS_PROXY naming your forward proxy' })
+    } else {
+      out.push({ path: ['oidc', 'use_proxy'], message: 'CLAUDE_GATEWAY_IDP_CONNECT_BY_HOSTNAME is on: IdP hostnames outside NO_PROXY go to the proxy unresolved, so the proxy\'s allowlist replaces Weir\'s own address check for them; let the proxy allow only the IdP\'s hosts and refuse names that resolve to loopback, link-local, unspecified or metadata addresses. http:// IdP endpoints are refused through the proxy' })
+    }
+  }
   return out
+}
+
+/** `CLAUDE_GATEWAY_IDP_CONNECT_BY_HOSTNAME` is on (any value but empty, `0` or `false`). */
+export function connectByHostname (env: NodeJS.ProcessEnv): boolean {
+  const v = (env.CLAUDE_GATEWAY_IDP_CONNECT_BY_HOSTNAME ?? '').trim().toLowerCase()
+  return v !== '' && v !== '0' && v !== 'false'
+}
+
+/** The notice every start prints: the gateway pushes settings that run commands on developer machines. */
+export const EXPOSURE_NOTICE: readonly string[] = Object.freeze([
+  'Weir pushes managed settings that can run commands on developer machines.',
+  'Keep it on a private network: never expose it to the public internet.',
+])
+
+/**
+ * The notice as printed at every start: a box for text logs, one line (for a WARNING) when the
+ * logs are read by machines (`CLAUDE_GATEWAY_LOG_FORMAT=json`).
+ */
+export function exposureNotice (env: NodeJS.ProcessEnv): { box: string } | { line: string } {
+  if ((env.CLAUDE_GATEWAY_LOG_FORMAT ?? '').toLowerCase() === 'json') return { line: EXPOSURE_NOTICE.join(' ') }
+  const width = Math.max(...EXPOSURE_NOTICE.map(l => l.length)) + 4
+  const row = (l: string): string => `\u2502  ${l.padEnd(width - 2)}\u2502\n`
+  return { box: `\n\u250c${'\u2500'.repeat(width)}\u2510\n${EXPOSURE_NOTICE.map(row).join('')}\u2514${'\u2500'.repeat(width)}\u2518\n` }
 }
 
 /** Every boot warning for `c`. */

@@ -90,7 +90,7 @@ function modelWarnings (s: Readonly<Settings>, at: Path, out: PolicyProblem[]): 
   }
 }
 
-function readSettingsFile (file: string, out: PolicyProblem[]): Settings {
+function readSettingsFile (file: string, out: PolicyProblem[], warnings: PolicyProblem[]): Settings {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
@@ -111,9 +111,11 @@ function readSettingsFile (file: string, out: PolicyProblem[]): Settings {
     out.push({ path: ['managed', 'settings'], message: `${file} must hold a JSON object of Claude Code settings` })
     return {}
   }
-  for (const i of checkSettings(doc)) {
-    out.push({ path: ['managed', 'settings'], message: `in ${file}: ${i.path.length > 0 ? `${i.path.join('.')}: ` : ''}${i.message}` })
-  }
+  const checked = checkSettings(doc)
+  const inFile = (i: { path: ReadonlyArray<string | number>, message: string }): PolicyProblem =>
+    ({ path: ['managed', 'settings'], message: `in ${file}: ${i.path.length > 0 ? `${i.path.join('.')}: ` : ''}${i.message}` })
+  out.push(...checked.problems.map(inFile))
+  warnings.push(...checked.warnings.map(inFile))
   return doc
 }
 
@@ -138,7 +140,9 @@ export function readPolicies (c: Readonly<Config>): PolicySources {
         warnings.push({ path: ['managed', 'policies', index, 'settings'], message: 'is ignored because this policy also has cli (settings is the older name of cli); keep one' })
       }
       if (key !== 'none') {
-        for (const i of checkSettings(settings)) problems.push({ path: [...at, ...i.path], message: i.message })
+        const checked = checkSettings(settings)
+        for (const i of checked.problems) problems.push({ path: [...at, ...i.path], message: i.message })
+        for (const i of checked.warnings) warnings.push({ path: [...at, ...i.path], message: i.message })
         modelWarnings(settings, at, warnings)
       }
       if (p.desktop !== undefined) checkDesktop(p.desktop, ['managed', 'policies', index, 'desktop'], problems)
@@ -161,7 +165,7 @@ export function readPolicies (c: Readonly<Config>): PolicySources {
       warnings.push({ path: ['managed', 'policies'], message: 'no policy has a desktop: block, so Claude Desktop is refused at /user/bootstrap; add desktop: {} to the policies whose users may use it' })
     }
   } else if (m?.settings !== undefined && m.settings !== '') {
-    const settings = readSettingsFile(m.settings, problems)
+    const settings = readSettingsFile(m.settings, problems, warnings)
     modelWarnings(settings, ['managed', 'settings'], warnings)
     policies = [{ index: 0, match: {}, key: 'file', settings, underCode: false, desktop: undefined, serveToDesktop: undefined }]
   } else if (telemetryPushed(c)) {

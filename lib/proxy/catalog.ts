@@ -39,6 +39,11 @@ const MANTLE: Record<string, string> = {
   opus48: 'anthropic.claude-opus-4-8',
   opus5: 'anthropic.claude-opus-5',
   fable5: 'anthropic.claude-fable-5',
+  haiku55: 'anthropic.claude-haiku-5-5',
+  sonnet55: 'anthropic.claude-sonnet-5-5',
+  opus55: 'anthropic.claude-opus-5-5',
+  fable51: 'anthropic.claude-fable-5-1',
+  fable52: 'anthropic.claude-fable-5-2',
 }
 
 const e = (key: string, displayName: string, firstParty: string, aliases: string[], bedrock: string | null, vertex: string | null, foundry: string | null, advertised = true): CatalogEntry =>
@@ -56,23 +61,32 @@ const e = (key: string, displayName: string, firstParty: string, aliases: string
     advertised,
   })
 
-/** Oldest first; `/v1/models` lists advertised entries newest first. */
+/**
+ * Not-advertised families first, then the advertised ones in reverse `/v1/models` order: the list
+ * shows them last entry first, which gives the reference 2.1.332's order (Opus 4.6, Sonnet 5.5,
+ * Haiku 4.5, then the rest newest first). Keep that when adding a family.
+ */
 export const CATALOG: readonly CatalogEntry[] = Object.freeze([
   e('haiku35', 'Claude Haiku 3.5', 'claude-3-5-haiku-20241022', ['claude-3-5-haiku-latest', 'claude-3-5-haiku'], 'us.anthropic.claude-3-5-haiku-20241022-v1:0', 'claude-3-5-haiku@20241022', null, false),
   e('sonnet37', 'Claude Sonnet 3.7', 'claude-3-7-sonnet-20250219', ['claude-3-7-sonnet-latest', 'claude-3-7-sonnet'], 'us.anthropic.claude-3-7-sonnet-20250219-v1:0', 'claude-3-7-sonnet@20250219', null, false),
   e('sonnet4', 'Claude Sonnet 4', 'claude-sonnet-4-20250514', ['claude-sonnet-4-0', 'claude-sonnet-4'], 'us.anthropic.claude-sonnet-4-20250514-v1:0', 'claude-sonnet-4@20250514', null, false),
   e('opus4', 'Claude Opus 4', 'claude-opus-4-20250514', ['claude-opus-4-0', 'claude-opus-4'], 'us.anthropic.claude-opus-4-20250514-v1:0', 'claude-opus-4@20250514', null, false),
-  e('haiku45', 'Claude Haiku 4.5', 'claude-haiku-4-5-20251001', ['claude-haiku-4-5'], 'us.anthropic.claude-haiku-4-5-20251001-v1:0', 'claude-haiku-4-5@20251001', 'claude-haiku-4-5'),
+  e('opus45', 'Claude Opus 4.5', 'claude-opus-4-5-20251101', ['claude-opus-4-5'], 'us.anthropic.claude-opus-4-5-20251101-v1:0', 'claude-opus-4-5@20251101', 'claude-opus-4-5', false),
+  e('haiku55', 'Claude Haiku 5.5', 'claude-haiku-5-5', [], 'us.anthropic.claude-haiku-5-5', 'claude-haiku-5-5', 'claude-haiku-5-5'),
   e('sonnet45', 'Claude Sonnet 4.5', 'claude-sonnet-4-5-20250929', ['claude-sonnet-4-5'], 'us.anthropic.claude-sonnet-4-5-20250929-v1:0', 'claude-sonnet-4-5@20250929', 'claude-sonnet-4-5'),
   e('sonnet46', 'Claude Sonnet 4.6', 'claude-sonnet-4-6', [], 'us.anthropic.claude-sonnet-4-6', 'claude-sonnet-4-6', 'claude-sonnet-4-6'),
   e('sonnet5', 'Claude Sonnet 5', 'claude-sonnet-5', [], 'us.anthropic.claude-sonnet-5', 'claude-sonnet-5', 'claude-sonnet-5'),
   e('opus41', 'Claude Opus 4.1', 'claude-opus-4-1-20250805', ['claude-opus-4-1'], 'us.anthropic.claude-opus-4-1-20250805-v1:0', 'claude-opus-4-1@20250805', 'claude-opus-4-1'),
-  e('opus45', 'Claude Opus 4.5', 'claude-opus-4-5-20251101', ['claude-opus-4-5'], 'us.anthropic.claude-opus-4-5-20251101-v1:0', 'claude-opus-4-5@20251101', 'claude-opus-4-5', false),
-  e('opus46', 'Claude Opus 4.6', 'claude-opus-4-6', [], 'us.anthropic.claude-opus-4-6-v1', 'claude-opus-4-6', 'claude-opus-4-6'),
   e('opus47', 'Claude Opus 4.7', 'claude-opus-4-7', [], 'us.anthropic.claude-opus-4-7', 'claude-opus-4-7', 'claude-opus-4-7'),
   e('opus48', 'Claude Opus 4.8', 'claude-opus-4-8', [], 'us.anthropic.claude-opus-4-8', 'claude-opus-4-8', 'claude-opus-4-8'),
   e('opus5', 'Claude Opus 5', 'claude-opus-5', [], 'us.anthropic.claude-opus-5', 'claude-opus-5', 'claude-opus-5'),
+  e('opus55', 'Claude Opus 5.5', 'claude-opus-5-5', [], 'us.anthropic.claude-opus-5-5', 'claude-opus-5-5', 'claude-opus-5-5'),
   e('fable5', 'Claude Fable 5', 'claude-fable-5', [], 'us.anthropic.claude-fable-5', 'claude-fable-5', 'claude-fable-5'),
+  e('fable51', 'Claude Fable 5.1', 'claude-fable-5-1', [], 'us.anthropic.claude-fable-5-1', 'claude-fable-5-1', 'claude-fable-5-1'),
+  e('fable52', 'Claude Fable 5.2', 'claude-fable-5-2', [], 'us.anthropic.claude-fable-5-2', 'claude-fable-5-2', 'claude-fable-5-2'),
+  e('haiku45', 'Claude Haiku 4.5', 'claude-haiku-4-5-20251001', ['claude-haiku-4-5'], 'us.anthropic.claude-haiku-4-5-20251001-v1:0', 'claude-haiku-4-5@20251001', 'claude-haiku-4-5'),
+  e('sonnet55', 'Claude Sonnet 5.5', 'claude-sonnet-5-5', [], 'us.anthropic.claude-sonnet-5-5', 'claude-sonnet-5-5', 'claude-sonnet-5-5'),
+  e('opus46', 'Claude Opus 4.6', 'claude-opus-4-6', [], 'us.anthropic.claude-opus-4-6-v1', 'claude-opus-4-6', 'claude-opus-4-6'),
 ])
 
 const BY_NAME = new Map<string, CatalogEntry>()

@@ -115,3 +115,17 @@ t.test('checkModel without any managed section is a no-op', async (t) => {
   t.doesNotThrow(() => { pol.checkModel(P(['x']), 'whatever') })
   t.equal(pol.match(P(['x'])), null)
 })
+
+t.test('/v1/models lists the built-ins in the reference 2.1.332 order', async (t) => {
+  const { ModelRouter } = await import('../../lib/proxy/routing.js')
+  const r = new ModelRouter([], true, [{ name: 'an', provider: 'anthropic' }])
+  t.same(r.list().map((m) => m.id), [
+    'claude-opus-4-6', 'claude-sonnet-5-5', 'claude-haiku-4-5-20251001',
+    'claude-fable-5-2', 'claude-fable-5-1', 'claude-fable-5', 'claude-opus-5-5', 'claude-opus-5', 'claude-opus-4-8',
+    'claude-opus-4-7', 'claude-opus-4-1-20250805', 'claude-sonnet-5', 'claude-sonnet-4-6', 'claude-sonnet-4-5-20250929',
+    'claude-haiku-5-5',
+  ])
+  const { lookupModel } = await import('../../lib/proxy/catalog.js')
+  t.equal(lookupModel('us.anthropic.claude-sonnet-5-5')?.key, 'sonnet55', 'the new families route in every spelling')
+  t.equal(lookupModel('anthropic.claude-fable-5-2')?.key, 'fable52')
+})

@@ -193,8 +193,8 @@ t.test('boot: problems name the policy and the key, with line and column, and fa
     ],
   }
   const lines = bootLines(c)
+  // an unknown key is only a warning since the reference 2.1.332 parity work (see the next tests)
   t.match(lines, [
-    /^gateway\.yaml:\d+:\d+ managed\.policies\.0\.cli\.availbleModels: is not a Claude Code setting Weir knows/,
     /^gateway\.yaml:\d+:\d+ managed\.policies\.0\.cli\.mcpServers: MCP servers cannot be delivered/,
     /^gateway\.yaml:\d+:\d+ managed\.policies\.0\.cli\.permissions\.deny\.0: "Nope" is not a valid value/,
     /^gateway\.yaml:\d+:\d+ managed\.policies\.1\.cli\.hooks\.Stop\.0\.hooks\.0\.command: is required$/,
@@ -202,7 +202,7 @@ t.test('boot: problems name the policy and the key, with line and column, and fa
     /^gateway\.yaml:\d+:\d+ managed\.policies\.1\.desktop\.mcpServers: is not a Claude Desktop setting; use managedMcpServers$/,
     /^gateway\.yaml:\d+:\d+ managed\.policies\.1\.desktop\.disabledBuiltinTools: must be a list of non-empty strings$/,
   ])
-  t.equal(lines.length, 7)
+  t.equal(lines.length, 6)
   t.same(validatePolicies(Object.freeze({ ...load(base()).config })), [], 'a config without managed has nothing to report')
   t.throws(() => Policies.fromConfig({ ...load(base()).config, managed: c.managed }), BootError, 'workers refuse invalid policies too')
 })

@@ -6,9 +6,11 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { SETTINGS_SCHEMA_FILE, checkSettings, knownSettingKeys } from '../../lib/policy/settings-schema.js'
+import { SETTINGS_SCHEMA_FILE, checkSettings, knownSettingKeys, vendoredSettingKeys } from '../../lib/policy/settings-schema.js'
+import { REFERENCE_SETTING_KEYS } from '../../lib/policy/reference-settings.js'
 
-const issues = (doc: Record<string, unknown>): string[] => checkSettings(doc).map(i => `${i.path.join('.')}: ${i.message}`)
+const issues = (doc: Record<string, unknown>): string[] => checkSettings(doc).problems.map(i => `${i.path.join('.')}: ${i.message}`)
+const warnings = (doc: Record<string, unknown>): string[] => checkSettings(doc).warnings.map(i => `${i.path.join('.')}: ${i.message}`)
 
 t.test('the vendored schema is the file the NOTE describes', async (t) => {
   const text = readFileSync(SETTINGS_SCHEMA_FILE, 'utf8')
@@ -54,11 +56,15 @@ t.test('realistic managed settings pass', async (t) => {
   }), [])
 })
 
-t.test('unknown top-level keys and mcpServers are refused, each once', async (t) => {
-  const got = issues({ availbleModels: ['opus'], mcpServers: { x: { command: 'y' } }, model: 'opus' })
-  t.equal(got.length, 2)
-  t.match(got[0], /^availbleModels: is not a Claude Code setting Weir knows: check the spelling/)
-  t.match(got[1], /^mcpServers: MCP servers cannot be delivered through gateway managed settings; .*managedMcpServers/)
+t.test('mcpServers is refused; an unknown top-level key is warned about once and delivered', async (t) => {
+  const doc = { availbleModels: ['opus'], mcpServers: { x: { command: 'y' } }, model: 'opus' }
+  const got = issues(doc)
+  t.equal(got.length, 1)
+  t.match(got[0], /^mcpServers: MCP servers cannot be delivered through gateway managed settings; .*managedMcpServers/)
+  const warned = warnings(doc)
+  t.equal(warned.length, 1)
+  t.match(warned[0], /^availbleModels: is not a Claude Code setting Weir knows, so it is delivered unchecked: check the spelling/)
+  t.same(warnings({ availbleModels: 1 }), warnings({ availbleModels: ['x'] }), 'an unknown key is not type-checked')
 })
 
 t.test('nested mistakes are reported at their path', async (t) => {
@@ -69,7 +75,7 @@ t.test('nested mistakes are reported at their path', async (t) => {
   t.match(issues({ permissions: { colour: 'red' } })[0], /^permissions\.colour: is not a known key here \(known keys: allow, deny, ask/)
   t.same(issues({ hooks: { PreToolUse: [{ hooks: [{ type: 'command' }] }] } }), ['hooks.PreToolUse.0.hooks.0.command: is required'])
   t.same(issues({ hooks: { OnLunch: [] } }).length, 1)
-  t.same(issues({ env: { lower: 'x' } }), ['env.lower: is not an allowed key: "lower" does not match the pattern ^[A-Z_][A-Z0-9_]*$'])
+  t.same(issues({ env: { lower: 1 } }), ['env.lower: must be a string (got integer 1)'], 'an odd env name still needs a string value')
   t.same(issues({ env: { N: 1 } }), ['env.N: must be a string (got integer 1)'])
   t.same(issues({ statusLine: { type: 'command' } }), ['statusLine.command: is required'])
   t.same(issues({ feedbackSurveyRate: 2 }), ['feedbackSurveyRate: must be at most 1 (got 2)'])
@@ -80,4 +86,36 @@ t.test('__proto__ keys are refused anywhere', async (t) => {
   const doc = JSON.parse('{"env":{"__proto__":{"A":"1"}},"companyAnnouncements":[{"__proto__":1}]}') as Record<string, unknown>
   const got = issues(doc).filter(l => l.endsWith('is not allowed as a key in managed settings'))
   t.same(got, ['env.__proto__: is not allowed as a key in managed settings', 'companyAnnouncements.0.__proto__: is not allowed as a key in managed settings'])
+})
+
+t.test('reference 2.1.332 keys: accepted, the six new ones type-checked', async (t) => {
+  const keys = knownSettingKeys()
+  const vendored = vendoredSettingKeys()
+  t.equal(REFERENCE_SETTING_KEYS.filter(k => vendored.has(k)).length, 0, 'the reference-only list holds no key the vendored schema has')
+  t.equal(new Set(REFERENCE_SETTING_KEYS).size, REFERENCE_SETTING_KEYS.length, 'no duplicates')
+  t.ok(keys.size >= 202, `knows at least the 202 keys 2.1.332 accepts (${keys.size})`)
+  const six = {
+    additionalDirectoryConfigRoots: { '/work/a': '/work/a-config' },
+    desktopMcpServersListScope: 'code',
+    disableDirectMcpSkills: true,
+    downloadsMirrorUrl: 'https://downloads.mirror.example',
+    modelCatalogPublicKey: '-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----',
+    modelCatalogUrl: 'https://catalog.example/catalog.json',
+  }
+  for (const k of Object.keys(six)) t.ok(keys.has(k), `knows ${k}`)
+  t.same(checkSettings(six), { problems: [], warnings: [] })
+  t.same(checkSettings({ bashEditDiffEnabled: false, promptCacheTtl: '1h', quietHours: { start: '22:00' } }), { problems: [], warnings: [] },
+    'keys whose shape Weir does not know pass unchecked and unwarned')
+  t.same(issues({ disableDirectMcpSkills: 'yes', downloadsMirrorUrl: 3, additionalDirectoryConfigRoots: { '/a': 1 } }), [
+    'disableDirectMcpSkills: must be a boolean (got string "yes")',
+    'downloadsMirrorUrl: must be a string (got integer 3)',
+    'additionalDirectoryConfigRoots./a: must be a string (got integer 1)',
+  ])
+})
+
+t.test('odd env names are warned about, not refused', async (t) => {
+  const doc = { env: { http_proxy: 'http://proxy:3128', no_proxy: 'localhost', HTTPS_PROXY: 'http://proxy:3128', 'my-var': 'x' } }
+  t.same(issues(doc), [])
+  t.same(warnings(doc).map(w => w.split(':')[0]), ['env.http_proxy', 'env.no_proxy', 'env.my-var'])
+  t.match(warnings(doc)[0], /is not an upper-case environment variable name/)
 })

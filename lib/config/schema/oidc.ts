@@ -10,6 +10,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto'
 import { type Infer, type Struct, coerce, dynamic, object, optional, refine } from 'superstruct'
 import { type Issue, bool, def, issuesAt, list, map, matching, minStr, num, oneOf, str } from './kit.js'
 import { urlProblem } from './urls.js'
+import { parseGroupsPath } from '../../auth/jsonpath.js'
 
 const FORBIDDEN_AUTH_PARAMS = ['redirect_uri', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'scope',
   'response_type', 'response_mode', 'client_id']
@@ -86,6 +87,16 @@ const OidcObject = object({
   ca_cert_pem: optional(str()),
   /** Claim holding groups: a name or an RFC 6901 JSON Pointer. Default `groups`. */
   groups_claim: def(minStr(), 'groups'),
+  /**
+   * Groups read with a JSONPath subset instead of `groups_claim` (lib/auth/jsonpath.ts), for IdPs
+   * that send groups as objects: `$.groups[?@.type=='security'].displayName`. Default unset.
+   */
+  groups_jsonpath: optional(refine(str(), 'jsonpath', v => {
+    const r = parseGroupsPath(v)
+    return r.ok || `is not a JSONPath Weir reads (${r.reason}, at character ${r.at + 1}): after $ it takes only .name ` +
+      "(letters, digits and _, not starting with a digit), ['any other name'], [*] and [?@.field=='value'], and must start " +
+      "with .name or ['name']; for a plain claim name or a JSON Pointer use oidc.groups_claim"
+  })),
   /** Claim (or ordered fallback list of claims) holding the email. Default `email`. */
   email_claim: def(EmailClaim, 'email'),
   /** Claim used as the user id instead of `sub`. */
@@ -139,6 +150,9 @@ const OidcObject = object({
 /** `oidc`: the identity provider. */
 export const OidcSchema = refine(OidcObject, 'client_auth', (v, ctx) => {
   const issues: Issue[] = []
+  if (v.groups_jsonpath !== undefined && v.groups_claim !== 'groups') {
+    issues.push({ path: ['groups_jsonpath'], message: 'is read in place of oidc.groups_claim, so the two cannot both be set: remove one' })
+  }
   if (v.token_endpoint_auth_method !== 'private_key_jwt') {
     if (v.client_secret === undefined) {
       issues.push({ path: ['client_secret'], message: 'required unless token_endpoint_auth_method is private_key_jwt (certificate credentials, given in a client_assertion block)' })
