@@ -20,7 +20,7 @@
  */
 import { writeSync } from 'node:fs'
 import { isIP } from 'node:net'
-import { parseArgs } from 'node:util'
+import { parseFlags, UsageError } from './args.js'
 
 /** sysexits(3) EX_USAGE: the command was used incorrectly. */
 export const EX_USAGE = 64
@@ -143,26 +143,20 @@ const defaultIO: ClientSettingsIO = {
  * process.exitCode = await runClientSettings(process.argv.slice(3))
  */
 export async function runClientSettings (argv: string[], io: ClientSettingsIO = defaultIO): Promise<number> {
-  let values: { url?: string | undefined, help?: boolean | undefined }
+  let values: Record<string, string | boolean | undefined>
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        url: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }))
+    ({ values } = parseFlags(argv, { url: { type: 'string' } }, false))
   } catch (err) {
-    io.stderr(`weir client-settings: ${(err as Error).message}\n\n${USAGE}`)
+    /* c8 ignore next -- parseFlags only throws UsageError */
+    if (!(err instanceof UsageError)) throw err
+    io.stderr(`weir client-settings: ${err.message}\n\n${USAGE}`)
     return EX_USAGE
   }
   if (values.help === true) {
     io.stdout(USAGE)
     return 0
   }
-  if (values.url === undefined) {
+  if (typeof values.url !== 'string') {
     io.stderr(`weir client-settings: --url is required\n\n${USAGE}`)
     return EX_USAGE
   }

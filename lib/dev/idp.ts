@@ -16,11 +16,16 @@
  * applications, so (per RFC 8252) any port matches: a gateway started on a free port can use
  * `http://127.0.0.1/oauth/callback` as its registered redirect URI.
  *
+ * Signing key: an RSA key made once per process (not oidc-provider's published quick-start keys).
+ * State (sessions, grants, codes) lives in the provider's memory on purpose: restarting `weir dev`
+ * means signing in again, nothing more. oidc-provider still prints its start-up warnings (Node 22
+ * preferred, in-memory state); `weir dev` explains them in one line of its own.
+ *
  * Loaded lazily: only `weir dev` and the tests import this module, never `weir serve`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createTlsServer } from 'node:https'
-import { randomBytes } from 'node:crypto'
+import { generateKeyPairSync, randomBytes, type JsonWebKey } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 
 export interface DevUser {
@@ -84,6 +89,13 @@ function isLoopbackHttp (uri: string): boolean {
   }
 }
 
+let signingKey: JsonWebKey | undefined
+/** This process's id_token signing key (private JWK, RS256), made on first use. */
+function devSigningKey (): JsonWebKey {
+  signingKey ??= { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), kid: `weir-dev-${randomBytes(6).toString('hex')}`, alg: 'RS256', use: 'sig' }
+  return signingKey
+}
+
 export async function startDevIdp (opts: DevIdpOptions): Promise<DevIdp> {
   const { default: Provider } = await import('oidc-provider')
   const host = opts.host ?? '127.0.0.1'
@@ -122,6 +134,7 @@ export async function startDevIdp (opts: DevIdpOptions): Promise<DevIdp> {
     })),
     ...(opts.authMethods !== undefined ? { clientAuthMethods: opts.authMethods } : {}),
     cookies: { keys: [randomBytes(32).toString('hex')] },
+    jwks: { keys: [devSigningKey()] },
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups', ...extraClaims] },
     conformIdTokenClaims: opts.thinIdToken === true,
     features: { devInteractions: { enabled: false }, userinfo: { enabled: true }, revocation: { enabled: true } },

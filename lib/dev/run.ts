@@ -19,6 +19,7 @@ import { parseFlags, positiveInt, reportBootError } from '../cli/args.js'
 import { startDevIdp, type DevIdp } from './idp.js'
 import { startDevPostgres, type DevPostgres } from './postgres.js'
 import { devBearer } from './bearer.js'
+import { installCommand, managedSettingsPath, writeManagedSettings } from './managed-file.js'
 
 const HELP = `Usage: weir dev [flags]
 
@@ -31,6 +32,10 @@ Starts a local gateway with an embedded PostgreSQL, a built-in identity provider
   --user EMAIL      the developer the built-in identity provider signs in (default dev@example.com)
   --groups a,b      that developer's groups (default developers)
   --workers N       HTTP worker threads (default 1)
+  --write-client-settings
+                    also write this gateway into this machine's Claude Code managed settings
+                    (${managedSettingsPath()}, other keys kept), so /login offers it;
+                    needs write access to that system file
   -h, --help        this text
 `
 
@@ -41,6 +46,7 @@ export async function runDev (argv: string[]): Promise<number> {
     user: { type: 'string' },
     groups: { type: 'string' },
     workers: { type: 'string' },
+    'write-client-settings': { type: 'boolean' },
   })
   if (values.help === true) { process.stdout.write(HELP); return 0 }
   const port = values.port === undefined ? 8080 : positiveInt('port', values.port) as number
@@ -70,6 +76,7 @@ export async function runDev (argv: string[]): Promise<number> {
       users: [{ sub: `dev-${local}`, email, name: local, groups }],
       clients: [{ client_id: 'weir-dev', client_secret: secrets.clientSecret, redirect_uris: [`http://127.0.0.1:${port}/oauth/callback`, `http://localhost:${port}/oauth/callback`] }],
     })
+    say('weir dev: any "oidc-provider WARNING" lines above come from the built-in test identity provider (state in memory by design, Node 22 preferred but 20 works); weir serve never loads it.')
     const yamlPath = join(dir, 'gateway.yaml')
     const apiKey = process.env.ANTHROPIC_API_KEY
     const upstream = apiKey !== undefined && apiKey !== ''
@@ -102,7 +109,15 @@ ${upstream}`
       say('Use the Claude Code CLI against it:')
       say(`CLAUDE_CODE_USE_GATEWAY=1 ANTHROPIC_BASE_URL=${base} ANTHROPIC_AUTH_TOKEN=${bearer}`)
     }
-    say(`Or sign in with /login: put {"forceLoginMethod":"gateway","forceLoginGatewayUrl":"${base}"} in Claude Code's managed-settings.json (see 'weir client-settings --url ${base}').`)
+    say('')
+    say('To sign in with /login instead: Claude Code offers "Cloud gateway" only when the machine\'s managed settings name this gateway.')
+    if (values['write-client-settings'] === true) {
+      const w = writeManagedSettings(base)
+      if (w.ok) say(`Wrote forceLoginMethod/forceLoginGatewayUrl to ${managedSettingsPath()}${w.created ? ' (a new file: delete it to undo)' : ' (other keys kept: remove these two to undo)'}; start claude and run /login.`)
+      else say(`Could not write the managed settings: ${w.why}. Install them with:\n  ${installCommand(base)}`)
+    } else {
+      say(`Install them with (or restart with --write-client-settings):\n  ${installCommand(base)}`)
+    }
     say('Press Ctrl-C to stop.')
   } catch (err) {
     await stopAll()

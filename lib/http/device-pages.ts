@@ -53,13 +53,14 @@ export async function readForm (res: HttpResponse, rq: Req): Promise<Map<string,
 }
 
 export function registerDevicePages (router: Router, s: SignIn): void {
+  const brand = s.config.listen.branding
   const notice = (rq: Req): DevicePageOptions['notice'] =>
     s.loginNotice === undefined ? undefined : { text: s.loginNotice, host: new URL(s.base(rq)).hostname }
   const showDevice = (res: HttpResponse, rq: Req, status: number, o: DevicePageOptions, extra?: Record<string, string>): void => {
-    send(res, rq, status, devicePage({ ...o, notice: notice(rq) }), { ...deviceHeaders(s.formActionOrigins), ...extra })
+    send(res, rq, status, devicePage({ ...o, notice: notice(rq), brand }), { ...deviceHeaders(s.formActionOrigins, brand), ...extra })
   }
   const showResult = (res: HttpResponse, rq: Req, status: number, kind: Parameters<typeof resultPage>[0], detail?: string, clearCookie = false): void => {
-    const p = resultPage(kind, detail)
+    const p = resultPage(kind, detail, brand)
     send(res, rq, status, p.html, clearCookie ? { ...p.headers, 'set-cookie': `${s.cookieName}=; Max-Age=0; ${s.cookieAttrs}` } : p.headers)
   }
 

@@ -2,6 +2,7 @@
  * Routes every worker serves whatever else is configured: liveness, readiness, the landing page,
  * `/protocol`, and the RFC 8414 discovery document.
  */
+import { htmlPage, withLogo } from '../auth/pages.js'
 import { storePing } from '../store/client.js'
 import { VERSION } from '../version.js'
 import type { WorkerContext } from '../worker-context.js'
@@ -36,15 +37,16 @@ export function registerOpsRoutes (router: Router, ctx: WorkerContext): void {
   router.on('GET', '/', (res, rq) => {
     const base = baseUrl(rq, publicUrl, tls)
     const idp = ctx.boot.oidc === null ? 'not configured' : new URL(ctx.boot.oidc.issuer).host
-    const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Weir</title>
-<style>body{font:15px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}code{background:#f3f3f3;padding:0 .25rem}dt{font-weight:600}</style></head>
-<body><h1>Weir</h1><p>A Claude Code gateway is running at <code>${escapeHtml(base)}</code>.</p>
-<p>Developers connect with <code>/login</code> in Claude Code once their machine's managed settings name this URL in <code>forceLoginGatewayUrl</code>.</p>
-<dl><dt>Identity provider</dt><dd>${escapeHtml(idp)}</dd>
-<dt>Discovery</dt><dd><a href="/.well-known/oauth-authorization-server">/.well-known/oauth-authorization-server</a></dd>
-<dt>Protocol</dt><dd><a href="/protocol">/protocol</a></dd>
-<dt>Version</dt><dd>${escapeHtml(VERSION)}</dd></dl></body></html>`
-    send(res, rq, 200, html, htmlHeaders())
+    const brand = ctx.config.listen.branding
+    const html = htmlPage('Claude Code gateway', `<h1>Claude Code gateway</h1>` +
+      `<p class="muted">This is Weir, the gateway between Claude Code and the model providers${brand?.organization_name === undefined ? '' : ` for ${escapeHtml(brand.organization_name)}`}. It signs developers in and forwards their requests; there is nothing to do here in a browser.</p>` +
+      `<p>In Claude Code, run <code>/login</code> and choose the gateway. It is offered once this machine's managed settings name <code>${escapeHtml(base)}</code> in <code>forceLoginGatewayUrl</code>; ask your administrator if it is not.</p>` +
+      `<dl><dt>Gateway URL</dt><dd><code>${escapeHtml(base)}</code></dd>` +
+      `<dt>Identity provider</dt><dd>${escapeHtml(idp)}</dd>` +
+      `<dt>Protocol</dt><dd><a href="/protocol">/protocol</a> (what clients and tools can call)</dd>` +
+      `<dt>Discovery</dt><dd><a href="/.well-known/oauth-authorization-server">/.well-known/oauth-authorization-server</a></dd>` +
+      `<dt>Version</dt><dd>Weir ${escapeHtml(VERSION)}</dd></dl>`, { brand, site: 'Weir' })
+    send(res, rq, 200, html, htmlHeaders(withLogo("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'; base-uri 'none'", brand)))
   })
 
   router.on('GET', '/protocol', (res, rq) => {

@@ -165,7 +165,7 @@ t.test('numbers are coerced from strings; booleans are not', async (t) => {
 t.test('jwt_secret: one string becomes a list; each must be 32+ characters', async (t) => {
   t.same(parse(base(c => { c.session.jwt_secret = [SECRET, SECRET + '2'] })).config.session.jwt_secret, [SECRET, SECRET + '2'])
   t.same(refuse(t, editLine(9, '  jwt_secret: too-short')), [
-    'gateway.yaml:9:15 session.jwt_secret.0: Expected a string of at least 32 characters',
+    'gateway.yaml:9:15 session.jwt_secret: Expected a string of at least 32 characters',
   ])
   t.same(refuse(t, editLine(9, `  jwt_secret: [${SECRET}, short]`)), [
     'gateway.yaml:9:58 session.jwt_secret.1: Expected a string of at least 32 characters',
@@ -193,7 +193,7 @@ t.test('unknown keys anywhere fail with path and position', async (t) => {
   const text = editLine(3, '  port: 8080\n  bogus: 1') + '    region: us-east-1\ncolour: blue\n'
   t.same(refuse(t, text.replace('      api_key: sk-test', '      api_key: sk-test\n      apikey: sk-typo')), [
     'gateway.yaml:4:3 listen.bogus: unknown key',
-    'gateway.yaml:17:7 upstreams.0.auth.apikey: unknown key',
+    'gateway.yaml:17:7 upstreams.0.auth.apikey: unknown key; did you mean `upstreams.0.auth.api_key`?',
     'gateway.yaml:18:5 upstreams.0.region: unknown key',
     'gateway.yaml:19:1 colour: unknown key',
   ])
@@ -216,7 +216,7 @@ t.test('bad types name the path and line; secrets are never printed', async (t) 
   t.same(lines, [
     'gateway.yaml:1:34 listen.port: Expected an integer, but received: a list',
     'gateway.yaml:2:74 oidc.client_secret: Expected a string, but received a value that is not shown (secret)',
-    'gateway.yaml:3:24 session.jwt_secret.0: Expected a string of at least 32 characters',
+    'gateway.yaml:3:24 session.jwt_secret: Expected a string of at least 32 characters',
     'gateway.yaml:4:24 store.postgres_url: must be postgres:// or postgresql://',
     'gateway.yaml:4:61 store.password: Expected a string, but received a value that is not shown (secret)',
     'gateway.yaml:5:53 upstreams.0.auth.api_key: Expected a string, but received a value that is not shown (secret)',
@@ -244,7 +244,7 @@ t.test('several errors are reported at once, in file order', async (t) => {
     .replace('postgres://weir@db', 'mysql://weir@db') + '  - provider: openai\n'
   t.same(refuse(t, text), [
     'gateway.yaml:3:9 listen.port: Expected an integer, but received: "x"',
-    'gateway.yaml:9:15 session.jwt_secret.0: Expected a string of at least 32 characters',
+    'gateway.yaml:9:15 session.jwt_secret: Expected a string of at least 32 characters',
     'gateway.yaml:11:17 store.postgres_url: must be postgres:// or postgresql://',
     'gateway.yaml:16:15 upstreams.1.provider: must be one of anthropic, bedrock, mantle, anthropicAws, anthropicGoogleCloud, vertex, foundry, mock, but received: "openai"',
   ])

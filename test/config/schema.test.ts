@@ -286,7 +286,7 @@ t.test('managed policies', async (t) => {
   t.same(pol({ match: { email_domain: 'a.com, b.com' } }), ['managed.policies.0.match.email_domain: must be one bare domain (no @, whitespace or commas)'])
   t.same(pol({ match: { emails: [] } }), ['managed.policies.0.match.emails: is empty, so the policy would match no one: list addresses or remove the key'])
   t.same(pol({ match: { emails: ['not-an-address'] } }), ['managed.policies.0.match.emails.0: must be an email address'])
-  t.same(pol({ match: { group: ['x'] } }), ['managed.policies.0.match.group: unknown key'])
+  t.same(pol({ match: { group: ['x'] } }), ['managed.policies.0.match.group: unknown key; did you mean `managed.policies.0.match.groups`?'])
   t.same(pol({ cli: 'nope' }), ['managed.policies.0.cli: Expected a mapping, but received: "nope"'])
   t.same(errors(c => { c.managed = { policies: [{ code: {} }, { cli: {} }, { code: {}, settings: {} }] } }), [
     "managed.policies.1.cli: this file uses `code` blocks, so put this policy's `cli` settings under `code` too (or use `cli` everywhere)",

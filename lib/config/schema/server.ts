@@ -19,6 +19,25 @@ const PublicUrl = coerce(
   }),
   str(), v => v.endsWith('/') ? v.slice(0, -1) : v)
 
+/** A logo for the browser pages: an https URL, or an inline `data:image/…` URL. */
+const LogoUrl = refine(str(), 'logo', v => {
+  if (/^data:image\/(png|jpeg|gif|webp|svg\+xml|avif)[;,]/i.test(v)) return true
+  try {
+    const u = new URL(v)
+    return (u.protocol === 'https:' && u.username === '' && u.password === '') || 'must be an https:// URL or a data:image/… URL'
+  } catch { return 'must be an https:// URL or a data:image/… URL' }
+})
+
+/** `listen.branding` — Weir extension: the organization's name, logo and colour on the sign-in pages. */
+export const BrandingSchema = object({
+  /** Shown above each page's heading and in the tab title. */
+  organization_name: optional(minStr()), // Weir extension
+  /** Logo image (https or data:image), shown at most 48 px high. */
+  logo_url: optional(LogoUrl), // Weir extension
+  /** Primary button colour, `#rgb` or `#rrggbb`; the button text is black or white, whichever reads better. */
+  accent_color: optional(matching(/^#([0-9a-f]{3}|[0-9a-f]{6})$/i, 'must be a hex colour such as #0b5fff')), // Weir extension
+})
+
 /** `listen`: where the gateway binds and how it names itself. */
 export const ListenSchema = refine(object({
   /** Bind address. Default all IPv4 interfaces. */
@@ -31,6 +50,8 @@ export const ListenSchema = refine(object({
   tls: optional(object({ cert: str(), key: str() })),
   /** Peers whose X-Forwarded-For is believed. Default none. */
   trusted_proxies: def(list(Cidr), () => []),
+  /** Weir extension: organization name, logo and accent colour on the browser pages. */
+  branding: optional(BrandingSchema), // Weir extension
 }), 'public_url', (v, ctx) => v.public_url !== undefined || LOOPBACK_HOSTS.has(v.host) || issuesAt(ctx, [{
   path: ['public_url'],
   message: 'required when listen.host is not a loopback address: set it to the ' +
@@ -105,6 +126,7 @@ export const RateLimitsSchema = object({
 })
 
 export type ListenConfig = Infer<typeof ListenSchema>
+export type BrandingConfig = Infer<typeof BrandingSchema>
 export type SessionConfig = Infer<typeof SessionSchema>
 export type StoreConfig = Infer<typeof StoreSchema>
 export type AccessControlConfig = Infer<typeof AccessControlSchema>
