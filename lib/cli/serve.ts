@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { loadConfig } from '../config/load.js'
 import { exposureNotice } from '../config/warnings.js'
-import { audit, describeError, ops } from '../log.js'
+import { audit, describeError, flushLines, ops } from '../log.js'
 import { bootSummary, startGateway } from '../../workers/primary.js'
 import { parseFlags, positiveInt, reportBootError, UsageError } from './args.js'
 
@@ -33,6 +33,7 @@ export async function runServe (argv: string[]): Promise<number> {
     return reportBootError(err)
   }
   audit('config.load', { path: loaded.path, sha256: loaded.sha256 })
+  flushLines() // config.load stays the first stderr line, before the notice written directly below
   const notice = exposureNotice(process.env)
   if ('box' in notice) process.stderr.write(notice.box)
   else ops.warn(notice.line)
