@@ -8,8 +8,10 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import uWS from 'uWebSockets.js'
+import { loadUws } from '../workers/native.js'
 import { Pool } from 'undici'
+
+const uWS = loadUws().module
 
 interface Opts { port: number, upstream: string }
 

@@ -17,8 +17,11 @@
  * Prints `listening <port>` on stdout when ready.
  */
 import { parseArgs } from 'node:util'
-import uWS from 'uWebSockets.js'
+import type { HttpResponse } from 'uWebSockets.js'
+import { loadUws } from '../workers/native.js'
 import { events as eventList, streamBytes } from './eventstream-data.js'
+
+const uWS = loadUws().module
 
 const { values } = parseArgs({ options: { port: { type: 'string' }, events: { type: 'string' }, delay: { type: 'string' }, host: { type: 'string' }, 'stream-bytes': { type: 'string' } } })
 const port = Number(values.port ?? 9300)
@@ -79,7 +82,7 @@ app.post('/*', (res, req) => {
  * Stream `firehose` bytes of deltas, writing until the socket pushes back and resuming when
  * writable. Returns the abort hook.
  */
-function pump (res: uWS.HttpResponse, gone: () => boolean): () => void {
+function pump (res: HttpResponse, gone: () => boolean): () => void {
   open++
   let sent = 0
   let closed = false

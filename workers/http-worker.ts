@@ -7,7 +7,6 @@
  * requests finish up to the deadline, closes every connection and answers `{t:'drained'}`.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import uWS from 'uWebSockets.js'
 import { buildRouter } from '../lib/http/routes.js'
 import { buildServices } from '../lib/services.js'
 import { setHsts } from '../lib/http/respond.js'
@@ -17,6 +16,10 @@ import { flushMetrics } from '../lib/telemetry/metrics.js'
 import { describeError, ops, setLogLevel } from '../lib/log.js'
 import { CidrList } from '../lib/net/cidr.js'
 import { deepFreeze, type WorkerContext, type WorkerInit } from '../lib/worker-context.js'
+import type { us_listen_socket } from 'uWebSockets.js'
+import { loadUws } from './native.js'
+
+const uWS = loadUws().module
 
 const init = workerData as WorkerInit
 setLogLevel(init.logLevel)
@@ -47,7 +50,7 @@ app.any('/*', pipeline(router, {
   maxBodyBytes: config.limits.max_request_bytes,
 }, track))
 
-let listenSocket: uWS.us_listen_socket | null = null
+let listenSocket: us_listen_socket | null = null
 app.listen(config.listen.host, init.boot.port, (sock) => {
   if (sock === false || sock === null || sock === undefined) {
     parentPort?.postMessage({ t: 'listen-failed', error: `could not listen on ${config.listen.host}:${init.boot.port}` })

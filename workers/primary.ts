@@ -30,7 +30,7 @@ import { registerStoreRpc } from '../lib/store/rpc.js'
 import { startSweeps } from '../lib/store/sweeps.js'
 import { HTTP_WORKER_FILE } from '../lib/version.js'
 import type { BootInfo, WorkerInit } from '../lib/worker-context.js'
-import { assertNativeUws } from './native.js'
+import { loadUws, uwsStartupLine } from './native.js'
 import { PRIMARY_MODULES, type Running } from './primary-modules.js'
 
 export interface StartOptions {
@@ -70,7 +70,8 @@ async function freePort (host: string): Promise<number> {
 export async function startGateway (loaded: LoadedConfig, opts: StartOptions = {}): Promise<Gateway> {
   const env = opts.env ?? process.env
   const { config } = loaded
-  assertNativeUws()
+  const fallbackLine = uwsStartupLine(loadUws())
+  if (fallbackLine !== undefined) ops.warn(fallbackLine)
 
   const sql = openPool(config.store)
   try {

@@ -15,7 +15,7 @@ Commands:
   migrate --config FILE               apply database migrations and exit
   dev [--port N] [--user EMAIL] ...   a complete local gateway with nothing installed
   client-settings --url URL           print the managed-settings.json that points Claude Code here
-  version                             print the version
+  version                             print the version, Node, uWebSockets.js build and glibc
 
 Run 'weir <command> --help' for a command's flags.
 `
@@ -29,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   migrate: async () => (await import('./migrate.js')).runMigrate,
   dev: async () => (await import('../dev/run.js')).runDev,
   'client-settings': async () => (await import('./client-settings.js')).runClientSettings,
+  version: async () => (await import('./version.js')).runVersion,
 }
 
 export async function main (argv: string[]): Promise<number> {
@@ -37,7 +38,7 @@ export async function main (argv: string[]): Promise<number> {
     process.stdout.write(USAGE)
     return cmd === undefined ? EX_USAGE : 0
   }
-  if (cmd === 'version' || cmd === '--version' || cmd === '-v') { process.stdout.write(VERSION + '\n'); return 0 }
+  if (cmd === '--version' || cmd === '-v') { process.stdout.write(VERSION + '\n'); return 0 }
   const load = COMMANDS[cmd]
   if (load === undefined) {
     process.stderr.write(`weir: unknown command '${cmd}'\n\n${USAGE}`)

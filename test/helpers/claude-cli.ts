@@ -1,28 +1,39 @@
 /**
- * Run the real Claude Code CLI (the pinned `@anthropic-ai/claude-code` dev dependency) in gateway
+ * Run the real Claude Code CLI (the pinned `@anthropic-ai/claude-code` dev dependency, or the
+ * previous pin installed under the npm alias `claude-code-<version>`) in gateway
  * mode against a Weir URL: `claude -p <prompt>` with a private HOME and config dir, stdin closed,
  * non-essential traffic off. Always asynchronous — the gateway under test usually lives in the
  * same process and must keep serving while the CLI runs.
  */
 import { spawn } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { ROOT } from '../../lib/version.js'
 
 export const CLAUDE_BIN = resolve(ROOT, 'node_modules', '@anthropic-ai', 'claude-code-linux-x64', 'claude')
+/** The version package.json pins for the current CLI. */
+export const CLAUDE_VERSION = (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies['@anthropic-ai/claude-code']!
 
-export function claudeAvailable (): boolean {
-  return process.platform === 'linux' && process.arch === 'x64' && existsSync(CLAUDE_BIN)
+/** The previous pin, kept so a change that breaks older clients is seen: [alias, version, binary]. */
+export const CLAUDE_PREVIOUS = ((): { version: string, bin: string } => {
+  const dev = (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies
+  const name = Object.keys(dev).find((k) => /^claude-code-\d/.test(k))!
+  const version = /@(\d+\.\d+\.\d+)$/.exec(dev[name]!)![1]!
+  return { version, bin: resolve(ROOT, 'node_modules', name, 'node_modules', '@anthropic-ai', 'claude-code-linux-x64', 'claude') }
+})()
+
+export function claudeAvailable (bin = CLAUDE_BIN): boolean {
+  return process.platform === 'linux' && process.arch === 'x64' && existsSync(bin)
 }
 
 export interface ClaudeRun { status: number | null, stdout: string, stderr: string, home: string }
 
-export async function runClaude (baseUrl: string, token: string, prompt: string, opts: { env?: Record<string, string>, args?: string[], timeoutMs?: number } = {}): Promise<ClaudeRun> {
+export async function runClaude (baseUrl: string, token: string, prompt: string, opts: { env?: Record<string, string>, args?: string[], timeoutMs?: number, bin?: string } = {}): Promise<ClaudeRun> {
   const home = mkdtempSync(join(tmpdir(), 'weir-claude-home-'))
   chmodSync(home, 0o755)
   return await new Promise((done) => {
-    const child = spawn(CLAUDE_BIN, ['-p', prompt, ...(opts.args ?? [])], {
+    const child = spawn(opts.bin ?? CLAUDE_BIN, ['-p', prompt, ...(opts.args ?? [])], {
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         HOME: home,

@@ -42,7 +42,9 @@ t.test('usage, help and unknown flags', async (t) => {
   t.equal(none.status, 64)
   t.match(none.stdout, /Usage: weir <command>/)
   t.equal(weir(['--help']).status, 0)
-  t.equal(weir(['version']).stdout.trim(), JSON.parse(spawnSync('cat', [join(ROOT, 'package.json')], { encoding: 'utf8' }).stdout).version)
+  const pkgVersion = JSON.parse(spawnSync('cat', [join(ROOT, 'package.json')], { encoding: 'utf8' }).stdout).version
+  t.equal(weir(['--version']).stdout.trim(), pkgVersion, '--version prints the bare version')
+  t.equal(weir(['version']).stdout.split('\n')[0], `weir ${pkgVersion}`, 'version starts with it (runtime details follow: test/integration/runtime.test.ts)')
   const unknown = weir(['frobnicate'])
   t.equal(unknown.status, 64)
   t.match(unknown.stderr, /unknown command 'frobnicate'/)
