@@ -17,7 +17,9 @@
  *   worker thread load the same build; `uwsStartupLine()` is the one line the primary prints when
  *   the fallback runs.
  */
+import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { join, sep } from 'node:path'
 import { BootError } from '../lib/errors.js'
 
 export type Uws = typeof import('uWebSockets.js')
@@ -55,8 +57,12 @@ function firstLine (err: unknown): string {
   return (lines.find((l) => /^Error:/.test(l)) ?? lines[0] ?? 'unknown error').replace(/^Error:\s*/, '')
 }
 
+/** The installed package's real name and version (its package.json is not exported, so it is read from disk). */
 function packageInfo (require: NodeJS.Require, name: string): { pkg: string, version: string } {
-  const meta = require(`${name}/package.json`) as { name: string, version: string }
+  const main = require.resolve(name)
+  const marker = `${sep}node_modules${sep}${name}${sep}`
+  const dir = main.slice(0, main.lastIndexOf(marker) + marker.length)
+  const meta = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name: string, version: string }
   return { pkg: meta.name, version: meta.version }
 }
 
