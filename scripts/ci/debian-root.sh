@@ -5,6 +5,7 @@
 # Prints the root's path on stdout. Cached in $CI_CACHE/debian13-root; rebuilt when the Node
 # version changes or the root is incomplete.
 set -euo pipefail
+# shellcheck source=scripts/ci/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 root="$CI_CACHE/debian13-root"

@@ -6,6 +6,7 @@
 set -euo pipefail
 root="$1"; shift
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck disable=SC2016 # the inner script expands its own arguments
 exec unshare --mount --propagation private -- bash -euo pipefail -c '
   root="$1"; repo="$2"; shift 2
   mkdir -p "$root/weir" "$root/proc" "$root/dev" "$root/tmp"

