@@ -38,13 +38,17 @@ RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
 # ---------------------------------------------------------------------------------------------
-# build: the compiler and type packages (devDependencies) without optional packages, so the
-# Claude Code binary (a dev-only e2e tool, ~400 MB per version) is never downloaded. Writes
-# dist/ and the SBOM of the production dependency tree (CycloneDX, reproducible output).
+# build: the compiler and type packages (devDependencies) without any prebuilt platform binary:
+# `--os=none --cpu=none` matches no platform package, so the Claude Code CLI (a dev-only e2e
+# tool, ~400 MB per version), embedded Postgres and the other native optional packages are never
+# downloaded, while the plain JS optional packages whose types tsc needs (embedded-postgres,
+# oidc-provider) stay. Writes dist/ and the SBOM of the production dependency tree (CycloneDX,
+# reproducible output).
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=optional --ignore-scripts --no-audit --no-fund
+RUN npm ci --os=none --cpu=none --ignore-scripts --no-audit --no-fund \
+ && ! find node_modules -name 'claude' -path '*claude-code-*' -type f | grep -q .
 # .dockerignore keeps tests, benchmarks, docs and deploy assets out of the context, so only the
 # gateway itself is compiled.
 COPY . .

@@ -34,7 +34,7 @@ CF
 fi
 epoch=$(git log -1 --format=%ct 2>/dev/null || echo 0)
 ci_log "buildah build $WEIR_CI_IMAGE (NODE_IMAGE=$WEIR_CI_BASE)"
-bah build --isolation=chroot --pull=never --timestamp "$epoch" \
+bah build --isolation=chroot --pull=never --layers --timestamp "$epoch" \
   --build-arg NODE_IMAGE="$WEIR_CI_BASE" \
   --build-arg VERSION="$(node -p 'require("./package.json").version')" \
   --build-arg REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)" \

