@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Build Weir's Dockerfile with buildah (--isolation=chroot --storage-driver=vfs) from a local base:
-# the Debian 13 root + Node 24 (scripts/ci/debian-root.sh) imported with FROM scratch + ADD, since
-# no image registry is reachable in CI. Exit 3 (with the reason on stderr) when a prerequisite is
-# missing, non-zero otherwise on a failed build.
+# Build Weir's Dockerfile with buildah (--isolation=chroot; overlay or vfs storage, see buildah.sh)
+# from a local base: the Debian 13 root + Node 24 (scripts/ci/debian-root.sh) imported with
+# FROM scratch + ADD, since no image registry is reachable in CI. --format docker: the OCI format
+# has no HEALTHCHECK, and buildah would drop the Dockerfile's (docker builds keep it).
+# Exit 3 (with the reason on stderr) when a prerequisite is missing, non-zero otherwise on a
+# failed build.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/ci/buildah.sh
 . scripts/ci/buildah.sh
 ensure_debs buildah || { echo "buildah could not be installed (apt unreachable?)" >&2; exit 3; }
 root=$(scripts/ci/debian-root.sh) || exit 3
-mkdir -p "$CI_CACHE/containers"
+mkdir -p "$CI_CONTAINERS"
 if ! bah inspect --type image "$WEIR_CI_BASE" >/dev/null 2>&1; then
   ctx=$(mktemp -d)
   trap 'rm -rf "$ctx"' EXIT
@@ -34,7 +36,7 @@ CF
 fi
 epoch=$(git log -1 --format=%ct 2>/dev/null || echo 0)
 ci_log "buildah build $WEIR_CI_IMAGE (NODE_IMAGE=$WEIR_CI_BASE)"
-bah build --isolation=chroot --pull=never --layers --timestamp "$epoch" \
+bah build --isolation=chroot --pull=never --layers --format docker --timestamp "$epoch" \
   --build-arg NODE_IMAGE="$WEIR_CI_BASE" \
   --build-arg VERSION="$(node -p 'require("./package.json").version')" \
   --build-arg REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
