@@ -100,11 +100,14 @@ export class EventStreamDecoder implements StreamDecoder {
   /** Total length of the message the pending bytes start, once its prelude has arrived (else 0). */
   private need = 0
   private finished = false
+  /** A corrupt message found after good ones in the same read: thrown on the next call. */
+  private failure: unknown = null
 
   /** `transform` may rewrite an event's JSON (e.g. strip a guardrail trace); identity when absent. */
   constructor (private readonly upstream: string, private readonly transform?: (json: Buffer) => Buffer) {}
 
   push (chunk: Buffer): Buffer | null {
+    if (this.failure !== null) throw this.failure
     if (this.finished) return null
     let buf: Buffer
     if (this.pendingBytes === 0) buf = chunk
@@ -120,12 +123,24 @@ export class EventStreamDecoder implements StreamDecoder {
     }
     const out: Buffer[] = [] // `event: …\ndata: ` heads, JSON bodies and blank-line tails, joined once
     let at = 0
-    while (!this.finished && buf.length - at >= PRELUDE) {
-      const total = buf.readUInt32BE(at)
-      if (total < PRELUDE + TRAILER || total > MAX_MESSAGE) throw new Error(`corrupt event stream: a message claims ${total} bytes`)
-      if (buf.length - at < total) break
-      this.message(buf.subarray(at, at + total), out)
-      at += total
+    try {
+      while (!this.finished && buf.length - at >= PRELUDE) {
+        const total = buf.readUInt32BE(at)
+        if (total < PRELUDE + TRAILER || total > MAX_MESSAGE) throw new Error(`corrupt event stream: a message claims ${total} bytes`)
+        if (buf.length - at < total) break
+        this.message(buf.subarray(at, at + total), out)
+        at += total
+      }
+    } catch (err) {
+      // The events before the bad message are good and the client gets them; the failure is
+      // thrown on the next push() or at end(). (One read often carries several messages: how many
+      // depends on the runtime and the socket, so which events arrived must not.)
+      if (out.length === 0) throw err
+      this.failure = err
+      this.pending = []
+      this.pendingBytes = 0
+      this.need = 0
+      return Buffer.concat(out)
     }
     this.need = 0
     if (!this.finished && at < buf.length) {
@@ -141,6 +156,7 @@ export class EventStreamDecoder implements StreamDecoder {
   }
 
   end (): Buffer | null {
+    if (this.failure !== null) throw this.failure
     if (!this.finished && this.pendingBytes > 0) throw new Error(`the event stream ended inside a message (${this.pendingBytes} bytes left over)`)
     return null
   }

@@ -50,7 +50,11 @@ export interface Outgoing {
 export interface StreamDecoder {
   /** Response content type to send the client. */
   readonly contentType: string
-  /** Feed upstream bytes; returns SSE bytes to forward (possibly empty). Throws on corrupt input. */
+  /**
+   * Feed upstream bytes; returns SSE bytes to forward (possibly empty). Throws on corrupt input;
+   * when good events precede the corruption in the same chunk, returns them and throws on the next
+   * push() or at end().
+   */
   push (chunk: Buffer): Buffer | null
   /** Upstream finished; returns any final bytes. */
   end (): Buffer | null

@@ -66,6 +66,27 @@ t.test('a corrupted message is refused, never passed on', async (t) => {
   t.throws(() => new EventStreamDecoder('test').push(tiny), /claims/)
 })
 
+t.test('good messages in the same read as a corrupt one are passed on, then the error', async (t) => {
+  const events = replyEvents()
+  const frames = bedrockFrames(events)
+  const bad = Buffer.from(frames[3] as Buffer)
+  bad[bad.length - 8] = (bad[bad.length - 8] as number) ^ 0xff
+  const d = new EventStreamDecoder('test')
+  const out = d.push(Buffer.concat([frames[0] as Buffer, frames[1] as Buffer, frames[2] as Buffer, bad]))
+  t.equal(out?.toString('utf8'), sseOf(events.slice(0, 3)), 'the three good events, byte for byte')
+  t.throws(() => d.end(), /checksum/i, 'the corruption is reported at the end')
+
+  const more = new EventStreamDecoder('test')
+  more.push(Buffer.concat([frames[0] as Buffer, bad]))
+  t.throws(() => more.push(frames[4] as Buffer), /checksum/i, 'or by the next read')
+
+  const huge = Buffer.from(frames[1] as Buffer)
+  huge.writeUInt32BE(0x7fffffff, 0)
+  const len = new EventStreamDecoder('test')
+  t.equal(len.push(Buffer.concat([frames[0] as Buffer, huge]))?.toString('utf8'), sseOf(events.slice(0, 1)))
+  t.throws(() => len.end(), /claims/, 'an impossible length after a good message')
+})
+
 t.test('a stream cut inside a message is an error at the end', async (t) => {
   const all = Buffer.concat(bedrockFrames(replyEvents()))
   const d = new EventStreamDecoder('test')
