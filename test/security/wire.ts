@@ -4,6 +4,9 @@
  * as soon as `expect` complete responses have arrived. Every outcome is data, never a thrown error:
  * a reset or a refused write is part of what the test looks at.
  */
+import { existsSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import { connect, type Socket } from 'node:net'
 
 export interface WireResult {
@@ -66,6 +69,8 @@ export interface WireOptions {
   readonly timeoutMs: number
   /** Resolve as soon as this many complete responses arrived (default: wait for the close). */
   readonly expect?: number
+  /** Resolve once at least one response arrived and nothing more came for this many ms (keep-alive). */
+  readonly settleMs?: number
   /** Written after the first bytes, one by one, `gapMs` apart (slow senders). */
   readonly more?: readonly Buffer[]
   readonly gapMs?: number
@@ -78,11 +83,13 @@ export async function wire (port: number, bytes: Buffer | string, o: WireOptions
     const sock: Socket = connect(port, '127.0.0.1')
     let raw = ''
     let settled = false
+    let settle: NodeJS.Timeout | null = null
     let reset = false
     const done = (end: WireResult['end']): void => {
       if (settled) return
       settled = true
       clearTimeout(timer)
+      if (settle !== null) clearTimeout(settle)
       sock.destroy()
       resolve({ raw, responses: parseResponses(raw), end, ms: Date.now() - t0 })
     }
@@ -90,7 +97,13 @@ export async function wire (port: number, bytes: Buffer | string, o: WireOptions
     sock.setEncoding('latin1')
     sock.on('data', (d: string) => {
       raw += d
-      if (o.expect !== undefined && parseResponses(raw).length >= o.expect) done('complete')
+      if (o.expect === undefined && o.settleMs === undefined) return
+      const n = parseResponses(raw).length
+      if (o.expect !== undefined && n >= o.expect) { done('complete'); return }
+      if (o.settleMs !== undefined && n >= 1) {
+        if (settle !== null) clearTimeout(settle)
+        settle = setTimeout(() => done('complete'), o.settleMs)
+      }
     })
     sock.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'ECONNRESET' || err.code === 'EPIPE') reset = true })
     sock.on('close', () => done(reset ? 'reset' : 'closed'))
@@ -118,4 +131,31 @@ export function isErrorJson (body: string): boolean {
     return typeof e === 'object' && e !== null && typeof e.type === 'string' && typeof e.message === 'string'
   }
   return typeof o.error === 'string' && (o.error_description === undefined || typeof o.error_description === 'string')
+}
+
+/** The uWebSockets.js build this checkout runs, from its package.json. */
+export interface UwsBuild {
+  readonly name: string
+  readonly version: string
+  /**
+   * True for the pinned 20.30 build (`@trufflesuite/uws-js-unofficial`), whose parser closes the
+   * connection without a response for HTTP/1.0, absolute-form targets, more than 48 headers,
+   * lower-case methods and control characters in header values. Newer builds answer those with
+   * 505/400/431 themselves.
+   */
+  readonly legacyParser: boolean
+  /** For skip reasons. */
+  readonly label: string
+}
+
+export function uwsBuild (): UwsBuild {
+  // From the resolved entry point up to its package.json (a package's `exports` may hide the file).
+  const require = createRequire(import.meta.url)
+  let dir = dirname(require.resolve('uWebSockets.js'))
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir)
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string, version?: string }
+  const name = pkg.name ?? 'uWebSockets.js'
+  const version = pkg.version ?? '?'
+  const legacyParser = name === '@trufflesuite/uws-js-unofficial' || /^20\.30\./.test(version)
+  return { name, version, legacyParser, label: `${name}@${version}` }
 }
