@@ -42,6 +42,8 @@ export const ERRORS = {
   GW_NOT_READY: a(503, 'api_error', 'the gateway is not ready yet'),
   GW_STORE_UNAVAILABLE: a(503, 'api_error', 'store unavailable'),
   GW_RATE_LIMITED: a(429, 'rate_limit_error', 'too many requests'),
+  GW_BODY_TIMEOUT: a(408, 'timeout_error', 'request body arrived too slowly'),
+  GW_OVERLOADED: a(529, 'overloaded_error', 'the gateway is busy reading other request bodies; retry shortly'),
 
   // bearer authentication
   GW_AUTH_MISSING: a(401, 'authentication_error', 'missing bearer token', false),

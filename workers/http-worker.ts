@@ -8,6 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import uWS from 'uWebSockets.js'
+import { configureBodies } from '../lib/http/body.js'
 import { buildRouter } from '../lib/http/routes.js'
 import { buildServices } from '../lib/services.js'
 import { setHsts } from '../lib/http/respond.js'
@@ -23,6 +24,7 @@ setLogLevel(init.logLevel)
 const config = deepFreeze(init.config)
 const ctx: WorkerContext = { config, boot: deepFreeze(init.boot), index: init.index }
 startWorkerIpc()
+configureBodies(init.boot.bodies)
 
 const tls = config.listen.tls
 setHsts(tls !== undefined)

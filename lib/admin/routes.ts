@@ -7,7 +7,8 @@
  *     `write_keys` entry may do everything, a `read_keys` entry only GET (compared in constant
  *     time against every key, so timing does not tell which matched);
  *   - otherwise a gateway session bearer whose groups meet `admin.admin_groups` may do everything.
- * A refusal is a 401 and an `admin.denied` audit event saying why (never the key itself). The
+ * Credentials come from the headers alone, before a byte of body is read; a refusal closes the
+ * connection. A refusal is a 401 and an `admin.denied` audit event saying why (never the key itself). The
  * request then goes to the primary (lib/admin/service.ts), which owns the database. Every answer
  * carries `request-id: req_<32 hex>`, and error bodies the same value as `request_id`, in the
  * Anthropic envelope.
@@ -82,14 +83,14 @@ export function registerSpendRoutes (router: Router, ctx: WorkerContext, svc: Se
   router.under('*', ADMIN_PREFIX, (res, rq) => {
     const rid = `req_${randomUUID().replace(/-/g, '')}`
     const hasBody = rq.headers['content-length'] !== undefined || rq.headers['transfer-encoding'] !== undefined
-    const bodyP = hasBody ? readBody(res, rq, maxBody) : Promise.resolve(null)
     const who = credentials(rq)
     if ('reason' in who) {
-      bodyP.catch(() => undefined)
+      // Refused from the headers alone: no body byte is read, and the connection closes.
       audit('admin.denied', { reason: who.reason, method: rq.method, path: rq.path, client_ip: clientIp(rq, trusted) })
       reply(res, rq, rid, { status: 401, message: 'missing or invalid admin credentials' })
       return
     }
+    const bodyP = hasBody ? readBody(res, rq, maxBody) : Promise.resolve(null)
     return bodyP.then(async (body) => {
       const call: AdminCall = { method: rq.method, path: rq.path.slice(ADMIN_PREFIX.length), query: rq.query, body: body === null ? null : body.toString('utf8'), actor: who.actor, canWrite: who.canWrite }
       let r: AdminReply
@@ -102,7 +103,8 @@ export function registerSpendRoutes (router: Router, ctx: WorkerContext, svc: Se
       }
       reply(res, rq, rid, r)
     }, (err: unknown) => {
-      if (err instanceof GatewayError) reply(res, rq, rid, { status: err.status, message: err.message })
+      // A body refusal (411/413/408/529, a length mismatch) keeps its own code and envelope.
+      if (err instanceof GatewayError) send(res, rq, err.status, errorBody(err, rid), { 'content-type': 'application/json', ...errorHeaders(err), 'request-id': rid })
       else sendError(res, rq, err)
     })
   })

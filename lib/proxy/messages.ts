@@ -1,8 +1,9 @@
 /**
  * POST /v1/messages and POST /v1/messages/count_tokens — the hot path, socket to upstream and back.
  *
- *   1. (synchronous, in the uWS handler) attach the body reader and authenticate the bearer from
- *      the session cache — no database, no await;
+ *   1. (synchronous, in the uWS handler) authenticate the bearer from the session cache — no
+ *      database, no await, no body byte read (a refusal closes the connection) — then attach the
+ *      body reader (http/body.ts: in-flight cap, rate deadline);
  *   2. scan the body for `model`/`max_tokens`/`tags` without parsing it (json-scan.ts), check the
  *      model against the developer's policy and route it (routing.ts, cached per model string);
  *   3. ask spend control to admit the request (worst-case reservation; in memory);
@@ -209,15 +210,14 @@ function end (f: Flow): void {
 // ---- request entry -----------------------------------------------------------------------------
 
 export function handleMessages (res: HttpResponse, rq: Req, endpoint: Endpoint, deps: MessagesDeps): Promise<void> {
-  const bodyP = readBody(res, rq, deps.maxBodyBytes)
   const f = new Flow(res, rq, endpoint, deps)
   try {
-    f.principal = deps.authenticate(rq)
+    f.principal = deps.authenticate(rq) // from the headers alone: a refusal reads no body byte
   } catch (err) {
-    bodyP.catch(() => {})
     sendError(res, rq, err)
     return Promise.resolve()
   }
+  const bodyP = readBody(res, rq, deps.maxBodyBytes)
   rq.onAbort = () => {
     f.abortReason = 'client_closed'
     const a = f.abort
