@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import { PRICE_TABLE, type PriceVersion } from '../../lib/spend/price-table.js'
-import { Pricer, type Counts } from '../../lib/spend/pricing.js'
+import { meterPricing, Pricer, type Counts } from '../../lib/spend/pricing.js'
 
 const AT = Date.UTC(2026, 5, 15, 12)
 const counts = (c: Partial<Counts>): Counts => ({ input: 0, output: 0, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0, webSearch: 0, fast: false, ...c })
@@ -45,6 +45,20 @@ t.test('pricing.multiplier scales every amount, rounded half up per request to a
   const got = MIX.map(([up, um, cm, c]) => p.cost(c, p.resolve(up, um, cm), AT))
   t.same(got, [4_014_000, 2_970_000, 86_265_000, 2_700_000, 1_133_885, 81_000, 1_575_000])
   t.equal(new Pricer({ multiplier: 1, overrides: [] }).cost(counts({ webSearch: 3 }), new Pricer().resolve(null, null, 'claude-haiku-4-5'), AT), 3_000_000, 'web search: one cent a request')
+})
+
+t.test('load_test_mode meters every request at zero; the worst case still uses list prices', async (t) => {
+  const on = meterPricing({ pricing: { multiplier: 0.9, overrides: OVERRIDES }, load_test_mode: { enabled: true } })
+  t.same(on, { multiplier: 0.9, overrides: OVERRIDES, free: true })
+  t.same(meterPricing({ load_test_mode: { enabled: true } }), { multiplier: 1, overrides: [], free: true }, 'no pricing block: defaults')
+  t.equal(meterPricing({ pricing: { multiplier: 1, overrides: [] }, load_test_mode: { enabled: false } })?.free, undefined, 'off: the pricing block as is')
+  const free = new Pricer(on)
+  const paid = new Pricer({ multiplier: 0.9, overrides: OVERRIDES })
+  for (const [up, um, cm, c] of MIX) {
+    t.equal(free.cost(c, free.resolve(up, um, cm), AT), 0, `${um}: free`)
+    t.ok(paid.cost(c, paid.resolve(up, um, cm), AT) > 0, `${um}: not free without load_test_mode`)
+  }
+  t.equal(free.worst('claude-opus-4-1', 1000, 100, AT), paid.worst('claude-opus-4-1', 1000, 100, AT), 'admission reserves as usual')
 })
 
 t.test('override matching order: sent model, then client model, then family', async (t) => {
