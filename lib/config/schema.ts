@@ -38,7 +38,6 @@ import { UpstreamsSchema } from './schema/upstreams.js'
 export const NOT_SUPPORTED_YET: readonly string[] = Object.freeze([
   // whole sections
   'cri',
-  'load_test_mode',
 ])
 
 const RootObject = object({

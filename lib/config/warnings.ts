@@ -112,6 +112,9 @@ export function configWarnings (c: Config, env: NodeJS.ProcessEnv): ConfigWarnin
   if (catchAll >= 0 && catchAll !== policies.length - 1) {
     out.push({ path: ['managed', 'policies', catchAll], message: 'this catch-all policy (match: {}) is not the last one, so the policies after it never match; move it to the end' })
   }
+  if (c.load_test_mode?.enabled === true) {
+    out.push({ path: ['load_test_mode', 'enabled'], message: 'load_test_mode is on: every model request is answered with a canned reply and none is sent upstream (credential calls such as AWS STS still are); turn it off and restart before developers use this gateway' })
+  }
   if (c.cri !== undefined && !c.cri.enabled) {
     out.push({ path: ['cri'], message: 'the cri block has no effect while cri.enabled is false' })
   }

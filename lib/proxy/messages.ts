@@ -64,7 +64,13 @@ export interface MessagesDeps {
   readonly billingGroupTag: string | undefined
   /** Per upstream (by index): the IdP groups it is reserved for, or null for everyone. */
   readonly upstreamGroups: ReadonlyArray<ReadonlySet<string> | null>
+  /** `load_test_mode.enabled`: `x-load-test-user` picks a made-up developer; audit lines say `load_test`. */
+  readonly loadTest: boolean
 }
+
+/** load_test_mode: `x-load-test-user: N` meters the request as developer `<sub>+loadtest-N`. */
+const LOAD_TEST_USER = 'x-load-test-user'
+const LOAD_TEST_USER_VALUE = /^\d{1,7}$/
 
 const MAX_ERROR_BODY = 64 * 1024
 const MAX_JSON_BODY = 8 * 1024 * 1024
@@ -216,6 +222,14 @@ export function handleMessages (res: HttpResponse, rq: Req, endpoint: Endpoint, 
   } catch (err) {
     sendError(res, rq, err)
     return Promise.resolve()
+  }
+  const fake = deps.loadTest ? rq.headers[LOAD_TEST_USER] : undefined
+  if (fake !== undefined) {
+    if (!LOAD_TEST_USER_VALUE.test(fake)) {
+      reject(f, new GatewayError('GW_BAD_REQUEST', `${LOAD_TEST_USER} must be a whole number of at most 7 digits`))
+      return Promise.resolve()
+    }
+    f.principal = { ...f.principal, sub: `${f.principal.sub}+loadtest-${Number(fake)}` }
   }
   const bodyP = readBody(res, rq, deps.maxBodyBytes)
   rq.onAbort = () => {
@@ -699,6 +713,7 @@ function auditInference (f: Flow, status: number): void {
     cache_write_tokens: u?.cache_creation_input_tokens,
     billing_group: f.billingGroup,
     abort: f.abortReason,
+    ...(f.deps.loadTest ? { load_test: true } : {}),
     ...extra,
   })
 }

@@ -30,7 +30,7 @@ import type { PoolRules } from './caps.js'
 import { uncappedUsageBody, usageBody, type CapState } from './headers.js'
 import { EXIT_EVENT, IDENTITY_EVENT, SPEND_RPC } from './link.js'
 import { bucketsAt, periodIndex } from './periods.js'
-import { Pricer } from './pricing.js'
+import { meterPricing, Pricer } from './pricing.js'
 import { PRECHECK_DEADLINE_MS, leaseBudget, pruneLeases, releaseLeases, spentIn, withDeadline, type LeaseArgs, type LeaseDelta, type Seen } from './store.js'
 
 const TASK_FILE = fileURLToPath(new URL('../metering/task.js', import.meta.url))
@@ -73,13 +73,13 @@ export async function startSpend (ctx: { sql: Sql, loaded: LoadedConfig }): Prom
   const rules: PoolRules = { mode: admin.group_limit_mode, priority: admin.pooled_conflict_rule === 'priority_list' ? admin.pooled_priority_order : undefined }
 
   // Boot warning for configured models the meter cannot price exactly (Pricer warns once each).
-  const pricer = new Pricer(config.pricing)
+  const pricer = new Pricer(meterPricing(config))
   for (const m of config.models ?? []) pricer.resolve(null, null, m.id)
 
   const feed = new CapFeed(sql)
   await feed.start()
   const pool = acquirePrimaryPool()
-  const meter = new Meter(sql, config.pricing, {
+  const meter = new Meter(sql, meterPricing(config), {
     // Batches are copied, not transferred, so a failed task can still be priced inline.
     runTask: async (task: AggregateTask) => await pool.run<Aggregate>(TASK_FILE, 'aggregate', task),
   }).start()

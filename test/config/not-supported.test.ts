@@ -119,7 +119,6 @@ const SAMPLES: Record<string, (c: Obj) => void> = {
   'upstreams.*.models': c => { c.upstreams[0].models = ['claude-opus-4-8'] },
   models: c => { c.models = [{ id: 'claude-opus-4-8', upstream_model: { anthropic: 'claude-opus-4-8' } }] },
   cri: c => { c.cri = { enabled: false } },
-  load_test_mode: c => { c.load_test_mode = { enabled: true } },
 }
 
 t.test('every NOT_SUPPORTED_YET entry is a schema-valid key, refused on its own', async (t) => {

@@ -27,10 +27,13 @@ export interface PoolOptions {
   /** `timeouts.upstream_ttfb_ms`: time to response headers. */
   readonly ttfbMs: number
   readonly env?: NodeJS.ProcessEnv
+  /** `load_test_mode`: every upstream answers from this in-process sender instead of a pool. */
+  readonly loadTest?: Sender
 }
 
 /** A keep-alive connection pool for `base`, SSRF-guarded, or a proxy agent when the env says so. */
 export function upstreamDispatcher (base: URL, o: PoolOptions): Sender {
+  if (o.loadTest !== undefined) return o.loadTest
   const env = o.env ?? process.env
   const timeouts = { headersTimeout: o.ttfbMs, bodyTimeout: 10 * 60_000 }
   const proxy = proxyFor(base, env)
