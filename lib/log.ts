@@ -36,6 +36,7 @@ export type AuditEvent =
   | 'admin.denied'
   | 'admin.limit.upsert'
   | 'admin.limit.delete'
+  | 'admin.sign_out'
   | 'telemetry.dropped'
   | 'worker.exit'
 

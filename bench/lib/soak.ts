@@ -100,7 +100,7 @@ export async function runSoak (o: SoakOptions): Promise<SoakResult> {
   const tokens = users.map((u) => mintToken(ring, u, { ttlHours: 2 }).token)
   try {
     for (let i = 0; i < CAPPED; i++) {
-      const r = await pool.request({ path: '/v1/organizations/spend_limits', method: 'POST', headers: { 'x-api-key': writeKey, 'content-type': 'application/json' }, body: JSON.stringify({ scope: { type: 'user', user_id: users[i]?.sub }, amount: '1000000', period: 'daily' }) })
+      const r = await pool.request({ path: '/v1/organizations/spend_limits', method: 'POST', headers: { 'x-api-key': writeKey, 'content-type': 'application/json' }, body: JSON.stringify({ scope: { type: 'user', user_id: users[i]?.sub }, amount: '1000000', period: 'daily', force: true }) })
       const text = await r.body.text()
       if (r.statusCode !== 200) throw new Error(`cap not set: ${r.statusCode} ${text}`)
     }

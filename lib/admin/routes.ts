@@ -1,6 +1,7 @@
 /**
- * HTTP side of the admin API and of `GET /api/oauth/usage`, on every worker. Served only when
- * `admin:` is configured; otherwise these paths fall through to the ordinary 404.
+ * HTTP side of the admin API (the spend-limits API and Weir's `principals` and `spend_report`
+ * extensions) and of `GET /api/oauth/usage`, on every worker. Served only when `admin:` is
+ * configured; otherwise these paths fall through to the ordinary 404.
  *
  * Admin credentials, checked here before anything reaches the primary:
  *   - an `x-api-key` header, if present and non-empty, is the only credential considered: a
@@ -29,6 +30,9 @@ import type { WorkerContext } from '../worker-context.js'
 import type { AdminCall, AdminReply } from './service.js'
 
 export const ADMIN_PREFIX = '/v1/organizations/spend_limits'
+/** Weir extensions served with the same credentials: people (lookup, sign-out) and the spend report. */
+export const PRINCIPALS_PREFIX = '/v1/organizations/principals'
+export const REPORT_PREFIX = '/v1/organizations/spend_report'
 const USAGE_CACHE_MS = 2000
 
 interface Key { id: string, key: Buffer }
@@ -80,7 +84,7 @@ export function registerSpendRoutes (router: Router, ctx: WorkerContext, svc: Se
     return { reason: 'bearer_rejected' }
   }
 
-  router.under('*', ADMIN_PREFIX, (res, rq) => {
+  const serve = (prefix: string, base: NonNullable<AdminCall['base']>) => (res: HttpResponse, rq: Req): Promise<void> | undefined => {
     const rid = `req_${randomUUID().replace(/-/g, '')}`
     const hasBody = rq.headers['content-length'] !== undefined || rq.headers['transfer-encoding'] !== undefined
     const who = credentials(rq)
@@ -92,7 +96,7 @@ export function registerSpendRoutes (router: Router, ctx: WorkerContext, svc: Se
     }
     const bodyP = hasBody ? readBody(res, rq, maxBody) : Promise.resolve(null)
     return bodyP.then(async (body) => {
-      const call: AdminCall = { method: rq.method, path: rq.path.slice(ADMIN_PREFIX.length), query: rq.query, body: body === null ? null : body.toString('utf8'), actor: who.actor, canWrite: who.canWrite }
+      const call: AdminCall = { base, method: rq.method, path: rq.path.slice(prefix.length), query: rq.query, body: body === null ? null : body.toString('utf8'), actor: who.actor, canWrite: who.canWrite }
       let r: AdminReply
       try {
         r = await callPrimary<AdminReply>('admin.call', call, 10_000)
@@ -107,7 +111,10 @@ export function registerSpendRoutes (router: Router, ctx: WorkerContext, svc: Se
       if (err instanceof GatewayError) send(res, rq, err.status, errorBody(err, rid), { 'content-type': 'application/json', ...errorHeaders(err), 'request-id': rid })
       else sendError(res, rq, err)
     })
-  })
+  }
+  router.under('*', ADMIN_PREFIX, serve(ADMIN_PREFIX, 'spend_limits'))
+  router.under('*', PRINCIPALS_PREFIX, serve(PRINCIPALS_PREFIX, 'principals'))
+  router.under('*', REPORT_PREFIX, serve(REPORT_PREFIX, 'spend_report'))
 
   const cache = new Map<string, { at: number, body: Promise<unknown> }>()
   router.on('GET', '/api/oauth/usage', async (res, rq) => {

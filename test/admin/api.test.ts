@@ -131,7 +131,7 @@ t.test('admin API', async (t) => {
   })
 
   await t.test('list pagination in both directions', async (t) => {
-    for (let i = 0; i < 5; i++) await admin(url, 'POST', '', { scope: { type: 'user', user_id: `p${i}` }, amount: String(i + 1) })
+    for (let i = 0; i < 5; i++) await admin(url, 'POST', '', { scope: { type: 'user', user_id: `p${i}` }, amount: String(i + 1), force: true })
     const all = (await admin(url, 'GET', '?scope_type=user&limit=100')).json()
     t.equal(all.data.length, 5)
     const ids = all.data.map((x: { id: string }) => x.id)

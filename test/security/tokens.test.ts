@@ -162,7 +162,7 @@ t.test('token attacks', async (t) => {
     const token = (await signIn(url)).token.json() as { access_token: string, refresh_token: string }
     const tk = token.access_token
     t.equal(await messages(tk), 200, 'the signed-in admin can call the model')
-    const kept = await admin(url, 'POST', '', { scope: { type: 'user', user_id: 'u-kept' }, amount: '700' })
+    const kept = await admin(url, 'POST', '', { scope: { type: 'user', user_id: 'u-kept' }, amount: '700', force: true })
     t.equal(kept.status, 200)
     const keptId = kept.json().id as string
     t.equal(await adminAs(tk, 'GET'), 200, 'and the admin API')
