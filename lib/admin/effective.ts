@@ -14,7 +14,7 @@ import { CapBook, type PoolRules } from '../spend/caps.js'
 import { PERIODS, bucketKey, isPeriod, periodIndex, type Period } from '../spend/periods.js'
 import type { Sql } from '../store/db.js'
 import { centsText, scopeJson } from './shapes.js'
-import type { AdminReply } from './service.js'
+import type { AdminReply } from './call.js'
 import { LIMIT_MESSAGE, parseLimit } from './validate.js'
 
 export interface EffectiveDeps {

@@ -17,7 +17,7 @@
 import { callPrimary } from '../ipc.js'
 import { audit } from '../log.js'
 import type { Sql } from '../store/db.js'
-import type { AdminCall, AdminReply } from './service.js'
+import type { AdminCall, AdminReply } from './call.js'
 import { EMAIL } from './validate.js'
 
 interface PrincipalRow { principal: string, email: string | null, name: string | null, groups: unknown, first_seen: Date, last_seen: Date }

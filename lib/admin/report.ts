@@ -16,7 +16,7 @@
  */
 import { bucketKey, isPeriod, type Period } from '../spend/periods.js'
 import type { Sql } from '../store/db.js'
-import type { AdminReply } from './service.js'
+import type { AdminReply } from './call.js'
 import { centsText } from './shapes.js'
 import { LIMIT_MESSAGE, parseLimit } from './validate.js'
 

@@ -27,7 +27,7 @@ import { CidrList } from '../net/cidr.js'
 import type { Services } from '../services.js'
 import { SPEND_RPC } from '../spend/link.js'
 import type { WorkerContext } from '../worker-context.js'
-import type { AdminCall, AdminReply } from './service.js'
+import type { AdminCall, AdminReply } from './call.js'
 
 export const ADMIN_PREFIX = '/v1/organizations/spend_limits'
 /** Weir extensions served with the same credentials: people (lookup, sign-out) and the spend report. */

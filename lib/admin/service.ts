@@ -23,24 +23,9 @@ import { LIMIT_COLUMNS, limitJson, newLimitId, snapshot, type LimitRow } from '.
 import { LIMIT_MESSAGE, parseLimit, parseUpsert } from './validate.js'
 import { handlePrincipals, resolveUser } from './principals.js'
 import { spendReport } from './report.js'
+import type { AdminCall, AdminReply } from './call.js'
 
-/**
- * One admin request, as the worker forwards it. `base` names the resource (the spend-limits API,
- * or Weir's `principals` and `spend_report` extensions); `path` is what follows its prefix ('' or '/…').
- */
-export interface AdminCall {
-  readonly base?: 'spend_limits' | 'principals' | 'spend_report'
-  readonly method: string
-  readonly path: string
-  readonly query: string
-  readonly body: string | null
-  readonly actor: string
-  readonly canWrite: boolean
-}
-
-export type AdminReply =
-  | { readonly status: 200, readonly json: unknown }
-  | { readonly status: 400 | 403 | 404, readonly message: string }
+export type { AdminCall, AdminReply } from './call.js'
 
 const err = (status: 400 | 403 | 404, message: string): AdminReply => ({ status, message })
 const ok = (json: unknown): AdminReply => ({ status: 200, json })
