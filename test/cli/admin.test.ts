@@ -43,6 +43,10 @@ async function closedPort (): Promise<number> {
 const tokenFor = (sub: string, email: string, groups: string[]): string =>
   mintToken(keyRing([TEST_SECRET]), { sub, email, name: sub, groups }, { ttlHours: 1 }).token
 
+// About 25 CLI processes (each a fresh Node start) against one gateway: on a loaded 2-core machine
+// the file needs more than the default 180 s. Only a hang guard; nothing here asserts time.
+t.setTimeout(420_000)
+
 t.test('weir admin against a running gateway', { skip: existsSync(CLI) ? false : 'dist/bin/weir.js not built yet' }, async (t) => {
   const fake = await oneCentUpstream(t)
   const { url } = await spendGateway(t, fake)
