@@ -52,7 +52,7 @@ async function main (): Promise<number> {
 
     if (values.case !== undefined) {
       const c = makeCase(seed, Number(values.case), ctx)
-      console.log(`case ${c.index} [${c.tags.join(' ')}] closeOk=${String(c.closeOk)} conflicting=${String(c.conflicting)}`)
+      console.log(`case ${c.index} [${c.tags.join(' ')}] closeOk=${c.closeOk.join('+') || 'none'} conflicting=${String(c.conflicting)}`)
       console.log('sent:', JSON.stringify(c.bytes.toString('latin1').slice(0, 2000)))
       const o = await sendCase(gw.port, c, 15_000, 300)
       console.log(`end ${o.end} after ${o.ms} ms, statuses ${o.statuses.join(',') || 'none'}`)

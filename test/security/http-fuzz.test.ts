@@ -51,7 +51,7 @@ t.test(`HTTP fuzz: ${CASES} cases, seed ${SEED}`, async (t) => {
   }
   t.comment(`seed ${SEED} (WEIR_FUZZ_SEED), ${CASES} cases (WEIR_FUZZ_CASES), uWebSockets.js ${build.label} (legacy parser: ${String(build.legacyParser)})`)
 
-  const report = await runFuzz({ port, seed: SEED, cases: CASES, ctx, concurrency: 16, boundMs: 10_000 })
+  const report = await runFuzz({ port, seed: SEED, cases: CASES, ctx, concurrency: 16, boundMs: 20_000 })
   t.comment(`${report.cases} cases in ${(report.ms / 1000).toFixed(1)} s, slowest connection ${report.slowestMs} ms`)
   t.comment(`first answers: ${Object.entries(report.outcomes).sort().map(([k, v]) => `${k}:${v}`).join(' ')}`)
   t.comment(`silent closes accepted: ${JSON.stringify(report.acceptedCloses)}`)
