@@ -58,6 +58,25 @@ t.test(`HTTP fuzz: ${CASES} cases, seed ${SEED}`, async (t) => {
   for (const f of report.failures.slice(0, 30)) t.comment(describeFailure(SEED, f))
   t.equal(report.failures.length, 0, `every case kept the guarantees (${report.failures.length} did not)`)
 
+  // What the fuzz found (fixed in lib/http/router.ts refuseFraming): uWS frames by the first
+  // Content-Length and ignores Transfer-Encoding, Weir read the last; the request hidden behind
+  // was served and the refusal's close dropped. Now: refused and closed, nothing behind served.
+  const hidden = 'GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n'
+  for (const [name, bytes] of [
+    ['Content-Length 0 then 40', `GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: ${hidden.length}\r\n\r\n${hidden}`],
+    ['Content-Length 40 then 0', `GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: ${hidden.length}\r\nContent-Length: 0\r\n\r\n${hidden}`],
+    ['Transfer-Encoding: chunked', `POST /v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${bearer}\r\nTransfer-Encoding: chunked\r\n\r\n${hidden}`],
+  ] as const) {
+    const r = await wire(port, bytes, { timeoutMs: 10_000 })
+    t.notOk(r.responses.some((x) => x.body === 'ready'), `${name}: the request behind is not served (${r.responses.map((x) => x.status).join(',') || 'no answer'})`)
+    t.ok(r.responses.every((x) => (x.status === 400 || x.status === 411) && isErrorJson(x.body)), `${name}: refused with a JSON 400/411 if answered`)
+    t.ok(r.end === 'closed' || r.end === 'reset', `${name}: the connection is closed (${r.end} after ${r.ms} ms)`)
+  }
+  const two = await wire(port, 'POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhelloxx', { timeoutMs: 10_000 })
+  t.equal(two.responses[0]?.status, 400, 'two different Content-Lengths alone: 400')
+  t.match(two.responses[0]?.body ?? '', /conflicting Content-Length/, 'saying why')
+  t.equal(two.end, 'closed', 'and closed')
+
   // The gateway still serves normal requests after all that.
   const ok = await wire(port, `GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${bearer}\r\n\r\n`, { timeoutMs: 10_000, expect: 1 })
   t.equal(ok.responses[0]?.status, 200, 'GET /v1/models is served afterwards')
