@@ -393,7 +393,11 @@ export function makeCase (seed: number, index: number, ctx: FuzzContext): FuzzCa
   // Whether the framing is ambiguous is decided by what was finally written, not by the history
   // of mutations (a later one may have replaced the headers an earlier one set).
   const distinctCl = new Set(clValues.map((v) => v.trim())).size
-  conflicting = framing === 'chunked' || distinctCl > 1 || clValues.some((v) => v.includes(',')) || extraConflict
+  // The 20.30 parser drops every header after a line with an empty name (measured: seed 7, cases
+  // 885 and 1968): the framing headers written behind it reach neither uWS nor Weir, so both
+  // read no body and agree; the framing is not ambiguous to the gateway.
+  const blind = ctx.legacyParser && headers.some(([k]) => k === '')
+  conflicting = !blind && (framing === 'chunked' || distinctCl > 1 || clValues.some((v) => v.includes(',')) || extraConflict)
   if (conflicting) closeOk.add('ambiguous-framing')
   const bytes = Buffer.concat([Buffer.from(head.join(eol) + eol + eol, 'latin1'), payload, Buffer.from(extraAfter, 'latin1')])
   const requests = extraAfter.startsWith('GET ') || chunked.includes('GET /v1/models') ? 2 : 1
