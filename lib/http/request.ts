@@ -50,6 +50,15 @@ export interface Req {
   bodyOpen: boolean
   /** Set by a body read in progress (body.ts); called by `finish` so an abandoned read frees its budget. */
   onBodyDone: (() => void) | null
+  /**
+   * Why the request's body framing is ambiguous (null when it is not): Content-Length repeated
+   * with different values, or Transfer-Encoding at all. uWS frames the body by the first
+   * Content-Length and does not decode chunked bodies (20.30), while `headers` keeps the last
+   * value; whenever the two readings could differ the bytes after the head may hold a request
+   * uWS would parse and serve (request smuggling), so the router refuses these and closes the
+   * connection before anything behind them is parsed.
+   */
+  readonly badFraming: string | null
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
@@ -59,8 +68,10 @@ const decoder = new TextDecoder()
 export function captureRequest (res: HttpResponse, req: HttpRequest): Req {
   const headers: Record<string, string> = {}
   let headerBytes = 0
+  let badFraming: string | null = null
   req.forEach((k, v) => {
     headerBytes += k.length + v.length + 4
+    if (k === 'content-length' && headers[k] !== undefined && headers[k] !== v) badFraming = 'conflicting Content-Length headers'
     if (k === 'cookie' && headers.cookie !== undefined) headers.cookie += '; ' + v
     else headers[k] = v
   })
@@ -82,6 +93,9 @@ export function captureRequest (res: HttpResponse, req: HttpRequest): Req {
     onFinish: null,
     bodyOpen: (headers['content-length'] !== undefined && headers['content-length'] !== '0') || headers['transfer-encoding'] !== undefined,
     onBodyDone: null,
+    badFraming: headers['transfer-encoding'] !== undefined
+      ? (headers['content-length'] !== undefined ? 'Transfer-Encoding with Content-Length' : 'Transfer-Encoding (a Content-Length is required)')
+      : badFraming,
   }
 }
 
