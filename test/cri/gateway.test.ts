@@ -55,6 +55,8 @@ t.test('a CRI-only gateway end to end', async (t) => {
       spendConfig(c, fake)
       delete c.oidc
       c.upstreams[0].forward_user_identity = true
+      c.upstreams[0].models = [MODEL, 'claude-sonnet-4-5']
+      c.upstreams.push({ provider: 'foundry', name: 'foundry', resource: 'corp-ai', base_url: `${fake.url}/anthropic/`, auth: { api_key: 'az-key' }, models: ['claude-opus-4-5'] })
       c.managed = { policies: [{ match: {}, cli: { availableModels: ['sonnet'] } }] }
       c.cri = { enabled: true, audience: [AUDIENCE], issuer: iss.issuer, jwks_url: iss.url, org_allowlist: [ORG], policy: { webhook: { url: hook.url } } }
     },
@@ -127,6 +129,19 @@ t.test('a CRI-only gateway end to end', async (t) => {
     t.notMatch(r.text, /tenant 42/, 'upstream words withheld')
     const s = await post(url, bearer('u-bob'), JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'make-it-fail' }] }))
     t.match(s.text, /tenant 42/, 'a session client still sees the Anthropic API error as is')
+  })
+
+  await t.test('a cloud upstream: x-cri-upstream-kind: cloud, generic errors', async (t) => {
+    const ok = await post(url, cri, BODY.replace(MODEL, 'claude-opus-4-5'))
+    t.equal(ok.status, 200, ok.text.slice(0, 300))
+    t.equal(ok.headers['x-cri-upstream-kind'], 'cloud')
+    t.match(fake.requests.at(-1)?.url ?? '', /^\/anthropic\/v1\/messages/, 'served by foundry')
+    const bad = await post(url, cri, JSON.stringify({ model: 'claude-opus-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'make-it-fail' }] }))
+    t.equal(bad.status, 400)
+    t.equal(bad.headers['x-cri-upstream-kind'], 'cloud')
+    t.notMatch(bad.text, /tenant 42/)
+    const session = await post(url, bearer('u-bob'), BODY.replace(MODEL, 'claude-opus-4-5'))
+    t.equal(session.headers['x-cri-upstream-kind'], undefined, 'only CRI answers are marked')
   })
 
   await t.test('refused tokens: 401 invalid token', async (t) => {
