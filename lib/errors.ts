@@ -69,6 +69,11 @@ export const ERRORS = {
   GW_SPEND_BLOCKED: a(429, 'billing_error', 'spend limit reached', false),
   GW_SPEND_UNAVAILABLE: a(429, 'billing_error', 'spend limit unavailable', false),
 
+  // customer-routed inference (lib/cri)
+  GW_CRI_UNAVAILABLE: a(503, 'api_error', 'customer-routed inference is temporarily unavailable'),
+  GW_POLICY_BLOCKED: a(400, 'policy_blocked', 'the request was blocked by the content policy', false),
+  GW_POLICY_UNAVAILABLE: a(503, 'api_error', 'the content policy check is unavailable', false),
+
   // admin API
   GW_ADMIN_AUTH: a(401, 'authentication_error', 'missing or invalid admin credentials'),
 

@@ -33,6 +33,8 @@ export type AuditEvent =
   | 'desktop_bootstrap.denied'
   | 'inference'
   | 'spend.blocked'
+  | 'policy.blocked'
+  | 'policy.skipped'
   | 'admin.denied'
   | 'admin.limit.upsert'
   | 'admin.limit.delete'

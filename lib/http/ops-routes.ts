@@ -7,7 +7,7 @@ import { storePing } from '../store/client.js'
 import { VERSION } from '../version.js'
 import type { WorkerContext } from '../worker-context.js'
 import { baseUrl } from './base-url.js'
-import { PROTOCOL_MARKDOWN } from './protocol-page.js'
+import { CRI_PROTOCOL_MARKDOWN, PROTOCOL_MARKDOWN } from './protocol-page.js'
 import { escapeHtml, fail, htmlHeaders, send, sendJson } from './respond.js'
 import type { Router } from './router.js'
 
@@ -19,6 +19,8 @@ const TEXT = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no
 export function registerOpsRoutes (router: Router, ctx: WorkerContext): void {
   const publicUrl = ctx.config.listen.public_url
   const tls = ctx.config.listen.tls !== undefined
+  const cri = ctx.config.cri?.enabled === true
+  const protocol = cri ? PROTOCOL_MARKDOWN + CRI_PROTOCOL_MARKDOWN : PROTOCOL_MARKDOWN
 
   router.on(['GET', 'HEAD'], '/healthz', (res, rq) => { send(res, rq, 200, 'ok', TEXT) })
 
@@ -59,7 +61,7 @@ export function registerOpsRoutes (router: Router, ctx: WorkerContext): void {
   })
 
   router.on('GET', '/protocol', (res, rq) => {
-    const text = PROTOCOL_MARKDOWN.replaceAll('{base}', baseUrl(rq, publicUrl, tls)).replaceAll('{version}', VERSION)
+    const text = protocol.replaceAll('{base}', baseUrl(rq, publicUrl, tls)).replaceAll('{version}', VERSION)
     send(res, rq, 200, text, { 'content-type': 'text/markdown; charset=utf-8' })
   })
 
@@ -75,6 +77,7 @@ export function registerOpsRoutes (router: Router, ctx: WorkerContext): void {
       ...(signIn ? { revocation_endpoint_auth_methods_supported: ['none'] } : {}),
       scopes_supported: ['openid', 'profile', 'email'],
       gateway_protocol_version: 1,
+      ...(cri ? { cri_enabled: true } : {}),
     }, { 'cache-control': 'no-store' })
   })
 }

@@ -13,6 +13,7 @@ export function registerInferenceRoutes (router: Router, ctx: WorkerContext, svc
     get policy () { return svc.modelPolicy },
     get accounting () { return svc.accounting },
     authenticate: (rq) => svc.sessions.authenticate(rq),
+    cri: svc.cri,
     maxBodyBytes: ctx.config.limits.max_request_bytes,
     billingGroupTag: ctx.config.admin?.billing_group_tag,
     loadTest: ctx.config.load_test_mode?.enabled === true,

@@ -23,7 +23,7 @@ t.test('the minimal reference config validates', async (t) => {
   const c = loaded.config
   t.equal(c.listen.host, '127.0.0.1')
   t.equal(c.listen.port, 8790)
-  t.equal(c.oidc.issuer, 'http://127.0.0.1:5556')
+  t.equal(c.oidc?.issuer, 'http://127.0.0.1:5556')
   t.same(c.session.jwt_secret, ['0123456789abcdef0123456789abcdef0123456789abcdef'])
   const up = c.upstreams[0] as AnthropicUpstream
   t.same(up, { provider: 'anthropic', name: 'anthropic', base_url: 'http://127.0.0.1:9100', auth: { api_key: 'sk-fake' } })
@@ -57,8 +57,8 @@ t.test('defaults are filled in', async (t) => {
   t.same(c.enforcement, { fail_closed_on_error: false })
   t.equal(c.admin, undefined)
   t.equal(c.managed, undefined)
-  t.same(c.oidc.scopes, ['openid', 'profile', 'email', 'offline_access'])
-  t.equal(c.oidc.use_pkce, true)
+  t.same(c.oidc?.scopes, ['openid', 'profile', 'email', 'offline_access'])
+  t.equal(c.oidc?.use_pkce, true)
   const up: UpstreamConfig = c.upstreams[0] as UpstreamConfig
   t.equal(up.name, 'anthropic', 'upstream name defaults to the provider')
   if (up.provider === 'anthropic') t.equal(up.base_url, 'https://api.anthropic.com')
@@ -179,12 +179,15 @@ t.test('bad types name the path and line; secrets are never printed', async (t) 
 
 t.test('missing required keys point at the parent', async (t) => {
   t.same(refuse(t, 'listen:\n  host: 127.0.0.1\nsession:\n  ttl_hours: 2\n'), [
-    'gateway.yaml:1:1 oidc: missing required key',
     'gateway.yaml:1:1 store: missing required key',
     'gateway.yaml:1:1 upstreams: missing required key',
     'gateway.yaml:4:3 session.jwt_secret: missing required key',
   ])
   t.same(refuse(t, BASE_YAML.replace('    auth:\n      api_key: sk-test\n', '')), ['gateway.yaml:13:5 upstreams.0.auth: missing required key'])
+  // oidc may be left out only with cri.enabled, so its absence is a cross-section rule (reported once the rest is valid)
+  const noOidc = BASE_YAML.replace(/^oidc:\n(?: {2}.*\n)+/m, '')
+  t.notOk(noOidc.includes('oidc:'), 'fixture without oidc')
+  t.same(refuse(t, noOidc), ['gateway.yaml:1:1 oidc: missing required key (only a gateway with cri.enabled: true may leave out sign-in)'])
 })
 
 t.test('several errors are reported at once, in file order', async (t) => {

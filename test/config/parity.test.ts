@@ -10,10 +10,10 @@ const yaml = (oidcExtra: string): string => insertAfter(7, oidcExtra)
 
 t.test('oidc.groups_jsonpath: accepted, and read in place of groups_claim', async (t) => {
   const c = parse(yaml("  groups_jsonpath: $.groups[?@.type=='security'].displayName"))
-  t.equal(c.config.oidc.groups_jsonpath, "$.groups[?@.type=='security'].displayName")
-  t.equal(c.config.oidc.groups_claim, 'groups')
+  t.equal(c.config.oidc?.groups_jsonpath, "$.groups[?@.type=='security'].displayName")
+  t.equal(c.config.oidc?.groups_claim, 'groups')
   const same = parse(yaml("  groups_claim: groups\n  groups_jsonpath: \"$['roles'][*].name\""))
-  t.equal(same.config.oidc.groups_jsonpath, "$['roles'][*].name", 'groups_claim may restate its default')
+  t.equal(same.config.oidc?.groups_jsonpath, "$['roles'][*].name", 'groups_claim may restate its default')
 })
 
 t.test('oidc.groups_jsonpath: a bad path has its own error at line:column', async (t) => {

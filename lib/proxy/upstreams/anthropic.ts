@@ -77,7 +77,8 @@ export function anthropicUpstream (cfg: AnthropicUpstream, o: PoolOptions): Upst
         headers['anthropic-beta'] = addBetas(headers['anthropic-beta'], [OAUTH_BETA])
         if (auth.oauth_token !== undefined) headers.authorization = `Bearer ${auth.oauth_token}`
       }
-      if (identity) {
+      // Identity headers describe a signed-in developer; a customer-routed token's subject is not one.
+      if (identity && call.principal.cri === undefined) {
         const p = call.principal
         headers['x-claude-gateway-user-id'] = identityHeaderValue(p.sub)
         if (p.email !== undefined && p.email !== '') {
