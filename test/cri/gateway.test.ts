@@ -57,7 +57,7 @@ t.test('a CRI-only gateway end to end', async (t) => {
       c.upstreams[0].forward_user_identity = true
       c.upstreams[0].models = [MODEL, 'claude-sonnet-4-5']
       c.upstreams.push({ provider: 'foundry', name: 'foundry', resource: 'corp-ai', base_url: `${fake.url}/anthropic/`, auth: { api_key: 'az-key' }, models: ['claude-opus-4-5'] })
-      c.managed = { policies: [{ match: {}, cli: { availableModels: ['sonnet'] } }] }
+      c.managed = { policies: [{ match: {}, cli: { availableModels: ['sonnet', 'opus'] } }] }
       c.cri = { enabled: true, audience: [AUDIENCE], issuer: iss.issuer, jwks_url: iss.url, org_allowlist: [ORG], policy: { webhook: { url: hook.url } } }
     },
   })
@@ -141,6 +141,7 @@ t.test('a CRI-only gateway end to end', async (t) => {
     t.equal(bad.headers['x-cri-upstream-kind'], 'cloud')
     t.notMatch(bad.text, /tenant 42/)
     const session = await post(url, bearer('u-bob'), BODY.replace(MODEL, 'claude-opus-4-5'))
+    t.equal(session.status, 200, 'a session client is served by the same cloud upstream')
     t.equal(session.headers['x-cri-upstream-kind'], undefined, 'only CRI answers are marked')
   })
 
