@@ -33,6 +33,7 @@ export type AuditEvent =
   | 'desktop_bootstrap.denied'
   | 'inference'
   | 'spend.blocked'
+  | 'spend.threshold'
   | 'admin.denied'
   | 'admin.limit.upsert'
   | 'admin.limit.delete'

@@ -258,6 +258,7 @@ t.test('admin and enforcement', async (t) => {
   ])
   t.same(ok(t, c => { c.admin = {} }).admin, {
     read_keys: [], write_keys: [], admin_groups: [], audit_retention_days: 365, spend_retention_months: 13, identity_retention_days: 90, group_limit_mode: 'min',
+    alerts: { thresholds: [0.75, 0.95], webhooks: [], max_attempts: 8 },
   })
   for (const tag of ['cost-center', 'a', 'team@corp:x/y=z+1', 'x'.repeat(64)]) t.same(errors(c => { c.admin = { billing_group_tag: tag } }), [], tag)
   for (const tag of ['Anthropic-tag', 'has space', 'x'.repeat(65), '']) {
