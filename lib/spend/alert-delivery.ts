@@ -112,7 +112,8 @@ export class AlertDelivery {
       }
       error = `HTTP ${res.status}`
     } catch (err) {
-      error = describeError(err)
+      const cause = (err as { cause?: unknown }).cause
+      error = describeError(err) + (cause !== undefined ? `: ${describeError(cause)}` : '')
     }
     if (r.attempts >= this.opts.maxAttempts) {
       await this.dead(r, error)

@@ -187,7 +187,7 @@ export class SpendAlerts {
       if (hooks.length > 0) {
         await tx`
           insert into alert_deliveries (webhook, payload)
-          select w, ${JSON.stringify(p)}::jsonb from unnest(${hooks}::text[]) as t(w)`
+          select w, (${JSON.stringify(p)}::text)::jsonb from unnest(${hooks}::text[]) as t(w)`
       }
       return true
     })
