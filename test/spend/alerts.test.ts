@@ -12,6 +12,8 @@ import { SpendAlerts, periodOfBucket, reached, type AlertPayload } from '../../l
 import { CapBook, type CapRow } from '../../lib/spend/caps.js'
 import { writeLedger } from '../../lib/spend/store.js'
 import type { Rows } from '../../lib/metering/task.js'
+import { setLogSink } from '../../lib/log.js'
+import { enableRecorder, disableRecorder, takeSnapshot } from '../../lib/telemetry/metrics.js'
 import { freshDatabase } from '../helpers/pg.js'
 
 const NONE: Rows = { keys: [], buckets: [], micro: [] }
@@ -75,6 +77,12 @@ t.test('thresholds fire once per period and threshold, with two replicas flushin
   ])
   await sql`insert into principal_emails (principal, email, name, groups) values ('alice', 'alice@example.com', 'Alice', '["eng"]'::jsonb), ('bob', 'bob@example.com', 'Bob', '["eng"]'::jsonb)`
   const settings = { thresholds: [0.75, 0.95], webhooks: [{ name: 'ops', url: rx.url }, { url: rx.url + '?slack' }] }
+  const lines: string[] = []
+  setLogSink((l) => { lines.push(l) })
+  t.teardown(() => { setLogSink(undefined) })
+  enableRecorder(3_600_000)
+  t.teardown(() => { disableRecorder() })
+  takeSnapshot()
   const a = new SpendAlerts(sql, () => book, rules, settings)
   const b = new SpendAlerts(sql, () => book, rules, settings)
   const flush = async (alerts: SpendAlerts, who: string, cents: number, pooled?: string): Promise<void> => {
@@ -102,6 +110,15 @@ t.test('thresholds fire once per period and threshold, with two replicas flushin
   ], '75% and 95% of the monthly cap, once each; the daily org cap ($10) is not reached')
   const [{ n } = { n: 0 }] = await sql<Array<{ n: number }>>`select count(*)::int as n from alert_deliveries`
   t.equal(n, 4, 'one delivery per alert and webhook, queued by the winner only')
+  const audited = lines.filter((l) => l.includes('"evt":"spend.threshold"')).map((l) => JSON.parse(l) as Record<string, unknown>)
+  t.match(audited, [
+    { kind: 'principal', subject: 'alice', email: 'alice@example.com', bucket: '2026-08', threshold: 0.75, cap_id: 'spl_a', cap_scope: 'user', cap_cents: 100, audience: 'principal', webhooks: 2 },
+    { threshold: 0.95 },
+  ], 'one audit event per alert, written by the winner')
+  t.equal(audited.length, 2)
+  t.same(takeSnapshot()?.thresholds?.sort((x, y) => x.threshold < y.threshold ? -1 : 1), [
+    { period: 'monthly', threshold: '0.75', count: 1 }, { period: 'monthly', threshold: '0.95', count: 1 },
+  ], 'the metric counts each alert once')
 
   // A third replica that sees the same totals later raises nothing again.
   const c = new SpendAlerts(sql, () => book, rules, settings)
