@@ -11,7 +11,10 @@
  *   - A 2xx answer marks it delivered. Anything else (refused connection, timeout, 3xx, 4xx, 5xx)
  *     retries with exponential backoff (base × 2^(attempt−1), jittered, at most MAX_BACKOFF_MS);
  *     after `max_attempts` the row is 'dead' and `last_error` holds the dead-letter record (JSON:
- *     webhook, attempts, last error, when). A webhook no longer in the config is dead at once.
+ *     webhook, attempts, last error, when).
+ *   - A replica claims only rows for webhooks in its own config, so during a rolling config change
+ *     a replica that does not know a webhook never spends that webhook's attempts; rows of a
+ *     webhook removed everywhere stay pending until the retention sweep.
  *   - Requests go through the SSRF-guarded undici agent (lib/net/ssrf.ts), never follow
  *     redirects, and carry only the webhook's configured headers besides content-type.
  */
@@ -60,7 +63,9 @@ export class AlertDelivery {
     this.dispatcher = guardedAgent(opts.allowLoopback !== undefined ? { allowLoopback: opts.allowLoopback } : {})
   }
 
+  /** Poll on a timer (not at all without webhooks). */
   start (): this {
+    if (this.byKey.size === 0) return this
     this.timer = setInterval(() => { void this.tick() }, this.opts.everyMs ?? 2000)
     this.timer.unref()
     return this
@@ -76,11 +81,12 @@ export class AlertDelivery {
   }
 
   private async pollOnce (): Promise<number> {
+    if (this.byKey.size === 0) return 0
     const leaseSec = Math.ceil((this.opts.timeoutMs ?? 10_000) / 1000) + 30
     const rows = await this.sql<Claimed[]>`
       update alert_deliveries d set attempts = d.attempts + 1, next_at = now() + make_interval(secs => ${leaseSec})
       where d.id in (
-        select id from alert_deliveries where state = 'pending' and next_at <= now()
+        select id from alert_deliveries where state = 'pending' and next_at <= now() and webhook = any(${[...this.byKey.keys()]}::text[])
         order by next_at, id limit ${BATCH} for update skip locked)
       returning d.id::text as id, d.webhook, d.payload, d.attempts`
     await Promise.all(rows.map(async (r) => { await this.deliver(r) }))
@@ -88,13 +94,8 @@ export class AlertDelivery {
   }
 
   private async deliver (r: Claimed): Promise<void> {
-    const hook = this.byKey.get(r.webhook)
+    const hook = this.byKey.get(r.webhook) as WebhookSettings
     let error: string
-    if (hook === undefined) {
-      error = 'webhook no longer configured'
-      await this.dead(r, error)
-      return
-    }
     try {
       const res = await guardedFetch(hook.url, {
         method: 'POST',

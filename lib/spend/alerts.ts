@@ -22,7 +22,9 @@
  *     once raises both, and a replica that missed the moment still raises it on its next write.
  *     Raising a cap later in the period does not re-arm an alert already sent for that bucket.
  *   - Checks run one at a time, in the background of the meter (`onTotals` must not block it);
- *     totals that arrive meanwhile are merged (latest wins per bucket) and checked next.
+ *     totals that arrive meanwhile are merged (latest wins per bucket) and checked next. A check
+ *     that fails (database trouble) is tried again a few seconds later, so a crossing is not
+ *     forgotten when its bucket sees no further spend.
  */
 import { audit, describeError, ops } from '../log.js'
 import type { Sql } from '../store/db.js'
@@ -73,10 +75,16 @@ export function reached (micro: bigint, capCents: bigint, bp: number): boolean {
 
 interface Candidate { kind: 'u' | 'g', payload: AlertPayload, bp: number }
 
+/** Wait before checking totals again after a failed check. */
+const RETRY_MS = 5000
+
 const webhookKey = (w: { name?: string | undefined, url: string }): string => w.name ?? w.url
 
 export class SpendAlerts {
   private pending = new Map<string, { kind: 'u' | 'g', total: LedgerTotal }>()
+  /** Totals whose check failed (database trouble), checked again after RETRY_MS. */
+  private readonly retry = new Map<string, { kind: 'u' | 'g', total: LedgerTotal }>()
+  private retryTimer: NodeJS.Timeout | null = null
   private running: Promise<void> | null = null
   /** Alerts already known to exist (this process inserted or lost the insert): skipped quietly. */
   private readonly known = new Set<string>()
@@ -110,9 +118,28 @@ export class SpendAlerts {
       try {
         await this.check(batch)
       } catch (err) {
-        ops.warn(`spend alert check failed (the next write of these buckets checks again): ${describeError(err)}`)
+        ops.warn(`spend alert check failed (retried in ${RETRY_MS / 1000} s, or at the next write of these buckets): ${describeError(err)}`)
+        for (const b of batch) {
+          const k = `${b.kind}\u0000${b.total.subject}\u0000${b.total.period}`
+          if (!this.pending.has(k)) this.retry.set(k, b)
+        }
+        if (this.retryTimer === null) {
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = null
+            for (const [k, b] of this.retry) if (!this.pending.has(k)) this.pending.set(k, b)
+            this.retry.clear()
+            if (this.running === null && this.pending.size > 0) this.running = this.drain().finally(() => { this.running = null })
+          }, RETRY_MS)
+          this.retryTimer.unref()
+        }
+        return
       }
     }
+  }
+
+  /** Stop retrying failed checks (shutdown). */
+  stop (): void {
+    if (this.retryTimer !== null) { clearTimeout(this.retryTimer); this.retryTimer = null }
   }
 
   /** Compare totals with the caps; raise every threshold reached and not yet raised. */

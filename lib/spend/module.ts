@@ -123,6 +123,7 @@ export async function startSpend (ctx: { sql: Sql, loaded: LoadedConfig }): Prom
       await Promise.all(exits)
       await meter.stop()
       await alerts.settle()
+      alerts.stop()
       await delivery.stop()
       await pool.release()
       await feed.stop()
