@@ -35,6 +35,7 @@ export type AuditEvent =
   | 'spend.blocked'
   | 'policy.blocked'
   | 'policy.skipped'
+  | 'spend.threshold'
   | 'admin.denied'
   | 'admin.limit.upsert'
   | 'admin.limit.delete'

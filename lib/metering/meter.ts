@@ -17,7 +17,7 @@ import { describeError, ops } from '../log.js'
 import type { Sql } from '../store/db.js'
 import { recordSpend } from '../telemetry/metrics.js'
 import type { PricingSettings } from '../spend/pricing.js'
-import { recordIdentities, writeLedger, type LeaseDelta, type Seen } from '../spend/store.js'
+import { recordIdentities, writeLedger, type LeaseDelta, type LedgerTotals, type Seen } from '../spend/store.js'
 import type { UsageBatch } from './records.js'
 import { aggregate, type Aggregate, type AggregateTask, type Rows } from './task.js'
 
@@ -52,6 +52,11 @@ export interface MeterOptions {
   /** Run an aggregation task on the pool; rejects (e.g. PoolFull) to fall back to inline work. */
   readonly runTask?: (task: AggregateTask) => Promise<Aggregate>
   readonly flushMs?: number
+  /**
+   * Told the new totals of the principal and pooled buckets each successful flush wrote (spend
+   * alerts), after the flush's identities were recorded (so their groups can be read back).
+   */
+  readonly onTotals?: (totals: LedgerTotals) => void
 }
 
 export class Meter {
@@ -139,8 +144,9 @@ export class Meter {
     this.pendingRecords = 0
     this.pendingMicro = 0
     try {
-      await writeLedger(this.sql, toRows(spend), toRows(pooled), [...charges.values()], toRows(models))
+      const totals = await writeLedger(this.sql, toRows(spend), toRows(pooled), [...charges.values()], toRows(models))
       if (ids.size > 0) await recordIdentities(this.sql, [...ids.values()])
+      if (totals.spend.length + totals.pooled.length > 0) this.opts.onTotals?.(totals)
       this.written.records += records
       this.written.micro += micro
       if (this.failures > 0) ops.info(`spend records written again after ${this.failures} failed attempt(s)`)

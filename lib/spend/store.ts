@@ -80,13 +80,15 @@ export async function releaseLeases (sql: Sql, list: readonly LeaseDelta[]): Pro
 
 /**
  * Write one flush: spend per principal bucket, pooled spend per group bucket, spend per model
- * bucket, and the lease charges of the same requests, in one transaction.
+ * bucket, and the lease charges of the same requests, in one transaction. Returns the new total of
+ * every principal and pooled group bucket written (spend alerts compare them with the caps).
  */
-export async function writeLedger (sql: Sql, spend: Rows, pooled: Rows, charges: readonly LeaseDelta[], models?: Rows): Promise<void> {
-  await sql.begin(async (tx) => {
+export async function writeLedger (sql: Sql, spend: Rows, pooled: Rows, charges: readonly LeaseDelta[], models?: Rows): Promise<LedgerTotals> {
+  return await sql.begin(async (tx) => {
     await tx`select set_config('statement_timeout', '10000', true)`
+    const totals: LedgerTotals = { spend: [], pooled: [] }
     if (spend.keys.length > 0) {
-      await tx`
+      totals.spend = await tx<LedgerTotal[]>`
         insert into spend (principal, period, cents, micro_cents, updated_at)
         select t.p, t.b, t.m::float8 / 1000000, t.m, now()
         from unnest(${spend.keys}::text[], ${spend.buckets}::text[], ${spend.micro.map(int)}::int8[]) as t(p, b, m)
@@ -94,10 +96,11 @@ export async function writeLedger (sql: Sql, spend: Rows, pooled: Rows, charges:
         on conflict (principal, period) do update set
           micro_cents = spend.micro_cents + excluded.micro_cents,
           cents = (spend.micro_cents + excluded.micro_cents)::float8 / 1000000,
-          updated_at = now()`
+          updated_at = now()
+        returning principal as subject, period, micro_cents::text as micro`
     }
     if (pooled.keys.length > 0) {
-      await tx`
+      totals.pooled = await tx<LedgerTotal[]>`
         insert into pooled_spend (rbac_group_id, period, cents, micro_cents, updated_at)
         select t.g, t.b, t.m::float8 / 1000000, t.m, now()
         from unnest(${pooled.keys}::text[], ${pooled.buckets}::text[], ${pooled.micro.map(int)}::int8[]) as t(g, b, m)
@@ -105,7 +108,8 @@ export async function writeLedger (sql: Sql, spend: Rows, pooled: Rows, charges:
         on conflict (rbac_group_id, period) do update set
           micro_cents = pooled_spend.micro_cents + excluded.micro_cents,
           cents = (pooled_spend.micro_cents + excluded.micro_cents)::float8 / 1000000,
-          updated_at = now()`
+          updated_at = now()
+        returning rbac_group_id as subject, period, micro_cents::text as micro`
     }
     if (models !== undefined && models.keys.length > 0) {
       await tx`
@@ -117,8 +121,15 @@ export async function writeLedger (sql: Sql, spend: Rows, pooled: Rows, charges:
           micro_cents = spend_by_model.micro_cents + excluded.micro_cents, updated_at = now()`
     }
     await drawDown(tx as unknown as Sql, charges)
+    return totals
   })
 }
+
+/** A bucket's total after a ledger write: principal or group, bucket key, micro-cents as text. */
+export interface LedgerTotal { subject: string, period: string, micro: string }
+
+/** What one ledger write changed: principal buckets (`spend`) and pooled group buckets. */
+export interface LedgerTotals { spend: LedgerTotal[], pooled: LedgerTotal[] }
 
 /** Every cap row. */
 export async function loadCaps (sql: Sql): Promise<CapRow[]> {

@@ -258,6 +258,7 @@ t.test('admin and enforcement', async (t) => {
   ])
   t.same(ok(t, c => { c.admin = {} }).admin, {
     read_keys: [], write_keys: [], admin_groups: [], audit_retention_days: 365, spend_retention_months: 13, identity_retention_days: 90, group_limit_mode: 'min',
+    alerts: { thresholds: [0.75, 0.95], webhooks: [], max_attempts: 8 },
   })
   for (const tag of ['cost-center', 'a', 'team@corp:x/y=z+1', 'x'.repeat(64)]) t.same(errors(c => { c.admin = { billing_group_tag: tag } }), [], tag)
   for (const tag of ['Anthropic-tag', 'has space', 'x'.repeat(65), '']) {
@@ -265,6 +266,27 @@ t.test('admin and enforcement', async (t) => {
   }
   t.same(errors(c => { c.admin = { pooled_conflict_rule: 'priority_list' } }), ['admin.pooled_priority_order: needs at least one group when pooled_conflict_rule is priority_list'])
   t.same(errors(c => { c.admin = { pooled_priority_order: ['a', 'a'] } }), ['admin.pooled_priority_order: lists a group more than once'])
+})
+
+t.test('admin.alerts (spend alerts, Weir extension)', async (t) => {
+  const alerts = (a: Obj) => (c: Obj): void => { c.admin = { alerts: a } }
+  t.same(ok(t, alerts({ thresholds: [0.5], webhooks: [{ url: 'https://hooks.slack.example/T1', format: 'slack' }, { name: 'ops', url: 'http://127.0.0.1:9/x', headers: { authorization: 'Bearer x' } }], max_attempts: 3 }), { CLAUDE_GATEWAY_ALLOW_LOOPBACK: '1' }).admin?.alerts, {
+    thresholds: [0.5],
+    webhooks: [{ url: 'https://hooks.slack.example/T1', format: 'slack', headers: {} }, { name: 'ops', url: 'http://127.0.0.1:9/x', format: 'json', headers: { authorization: 'Bearer x' } }],
+    max_attempts: 3,
+  })
+  t.match(errors(alerts({ webhooks: [{ url: 'http://127.0.0.1:9/x' }] })), [/admin\.alerts\.webhooks\.0\.url: is a literal loopback address/], 'loopback only when allowed')
+  t.same(ok(t, alerts({})).admin?.alerts, { thresholds: [0.75, 0.95], webhooks: [], max_attempts: 8 }, 'defaults')
+  t.same(errors(alerts({ thresholds: [0, 1.5] })), [
+    'admin.alerts.thresholds.0: Expected a number greater than 0, but received: 0',
+    'admin.alerts.thresholds.1: Expected a number of at most 1, but received: 1.5',
+  ])
+  t.same(errors(alerts({ thresholds: [] })).length, 1, 'at least one threshold')
+  t.same(errors(alerts({ thresholds: [0.75, 0.75] })), ['admin.alerts.thresholds: lists a threshold more than once'])
+  t.same(errors(alerts({ webhooks: [{ url: 'http://hooks.example/x' }] })), ['admin.alerts.webhooks.0.url: must be https:// (http:// only for loopback)'])
+  t.same(errors(alerts({ webhooks: [{ url: 'https://h.example/x', format: 'discord' }] })).length, 1, 'unknown format')
+  t.same(errors(alerts({ webhooks: [{ url: 'https://h.example/x' }, { url: 'https://h.example/x' }] })), ['admin.alerts.webhooks: two webhooks share a name (or, unnamed, a URL): give each a distinct name'])
+  t.same(errors(alerts({ max_attempts: 0 })).length, 1, 'max_attempts is positive')
 })
 
 t.test('managed policies', async (t) => {
