@@ -145,7 +145,13 @@ export class Meter {
     this.pendingMicro = 0
     try {
       const totals = await writeLedger(this.sql, toRows(spend), toRows(pooled), [...charges.values()], toRows(models))
-      if (ids.size > 0) await recordIdentities(this.sql, [...ids.values()])
+      // The ledger is committed: from here on a failure may put back identities, never spend.
+      if (ids.size > 0) {
+        try { await recordIdentities(this.sql, [...ids.values()]) } catch (err) {
+          for (const [k, v] of ids) if (!this.identities.has(k)) this.identities.set(k, v)
+          ops.warn(`recording who spent failed: ${describeError(err)}; retried with the next flush`)
+        }
+      }
       if (totals.spend.length + totals.pooled.length > 0) this.opts.onTotals?.(totals)
       this.written.records += records
       this.written.micro += micro
