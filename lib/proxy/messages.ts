@@ -498,10 +498,11 @@ class AttemptHandler {
     if (f.tap !== null) {
       if (f.cutting) { cutStream(f, out); return true }
       // Held for a lease: pause. Being cut: read on to the end of the event in progress.
-      if (f.tap.projectedOutputTokens(out.length) > f.checkAt && !checkOutput(f, out)) return f.cutting && !f.settled
-      f.tap.push(out)
-    } else if (f.json !== null && f.jsonBytes < MAX_JSON_BODY) { f.json.push(out); f.jsonBytes += out.length }
-    send(f, out)
+      if (!passOutput(f, out)) return f.cutting && !f.settled
+    } else {
+      if (f.json !== null && f.jsonBytes < MAX_JSON_BODY) { f.json.push(out); f.jsonBytes += out.length }
+      send(f, out)
+    }
     if (!f.paused) return true
     f.held = true
     return false
@@ -586,13 +587,54 @@ function outcome (f: Flow, status: number, extra: number): Outcome {
 }
 
 /**
- * `chunk` would take the stream's output past the count spend control named: ask it again. True
- * when the chunk may pass now; false when it was dealt with here: the stream is being cut (the
- * chunk passed up to its first event boundary), or the upstream is held (with `chunk` unsent)
- * until a lease answers.
+ * Pass streamed output to the client within the count spend control named (`checkAt`). A chunk
+ * that would go past it is split at event boundaries: the whole events that fit pass, then spend
+ * control is asked again for the rest — so a fast upstream that delivers a whole stream in one
+ * read is cut where the reservation ends, not before its first event nor after its last. After
+ * an answer that does not cover the next event, that one event passes alone (progress is one
+ * event per answer). True when all of `out` passed; false when the rest is held or being cut.
  */
-function checkOutput (f: Flow, chunk: Buffer): boolean {
-  const r = f.deps.accounting.outputCheck(f.admission, f.principal, outcome(f, f.status, chunk.length))
+function passOutput (f: Flow, out: Buffer, answered = false): boolean {
+  const tap = f.tap as NonNullable<Flow['tap']>
+  while (out.length > 0 && tap.projectedOutputTokens(out.length) > f.checkAt) {
+    let k = fitting(f, out)
+    if (k === 0 && answered) { k = boundaryEnd(out); if (k < 0) k = out.length }
+    if (k > 0) {
+      const part = out.subarray(0, k)
+      tap.push(part)
+      send(f, part)
+      out = out.subarray(k)
+      answered = false
+      continue
+    }
+    // Ask for the next event only: the answer decides how far the stream may go, event by event.
+    const next = boundaryEnd(out)
+    if (!checkOutput(f, out, next < 0 ? out.length : next)) return false
+    answered = true
+  }
+  if (out.length > 0) { tap.push(out); send(f, out) }
+  return true
+}
+
+/** Length of the longest run of whole events at the start of `out` that stays within `checkAt`. */
+function fitting (f: Flow, out: Buffer): number {
+  const tap = f.tap as NonNullable<Flow['tap']>
+  let k = 0
+  for (;;) {
+    const b = boundaryEnd(k === 0 ? out : out.subarray(k))
+    if (b < 0 || tap.projectedOutputTokens(k + b) > f.checkAt) return k
+    k += b
+  }
+}
+
+/**
+ * The next `need` bytes of `chunk` would take the stream's output past the count spend control
+ * named: ask it again. True when the count was raised (the caller passes what fits); false when it
+ * was dealt with here: the stream is being cut (the chunk passed up to its first event boundary),
+ * or the upstream is held (with `chunk` unsent) until a lease answers.
+ */
+function checkOutput (f: Flow, chunk: Buffer, need: number): boolean {
+  const r = f.deps.accounting.outputCheck(f.admission, f.principal, outcome(f, f.status, need))
   if (typeof r === 'number') {
     if (r > 0) { f.checkAt = r; return true }
     cutStream(f, chunk, true)
@@ -610,8 +652,7 @@ function checkOutput (f: Flow, chunk: Buffer): boolean {
       if (!cutStream(f, c, true)) return
     } else {
       f.checkAt = n
-      f.tap?.push(c)
-      send(f, c)
+      if (!passOutput(f, c, true) && (f.checking || f.settled)) return
     }
     if (!f.paused && f.held) {
       f.held = false

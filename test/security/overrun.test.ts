@@ -42,8 +42,9 @@ async function settledSpend (dbUrl: string, sub: string): Promise<number> {
   }, 'the spend to be written', 60_000)
 }
 
-t.test('max_tokens: 1 answered with thousands of tokens: cut at the cap, the ledger shows what streamed', async (t) => {
-  const fake: FakeUpstream = await startFakeUpstream(() => ({ kind: 'sse', frames: runaway(400) }))
+for (const [shape, frames] of [['event by event', runaway(400)], ['the whole stream in one write', [runaway(400).join('')]]] as const) {
+t.test(`max_tokens: 1 answered with thousands of tokens (${shape}): cut at the cap, the ledger shows what streamed`, async (t) => {
+  const fake: FakeUpstream = await startFakeUpstream(() => ({ kind: 'sse', frames: [...frames] }))
   t.teardown(() => fake.close())
   const { url, dbUrl, token } = await cappedGateway(t, fake, 'u-runaway', '1')
   const body = JSON.stringify({ model: MODEL, max_tokens: 1, stream: true, messages: [{ role: 'user', content: 'say one word' }] })
@@ -74,6 +75,7 @@ t.test('max_tokens: 1 answered with thousands of tokens: cut at the cap, the led
   const total = await settledSpend(dbUrl, 'u-runaway')
   t.ok(total <= 1_000_000 + worst, `still within one reservation of the cap (${total} µ¢)`)
 })
+}
 
 t.test('an overrun with room under the cap streams to the end and is billed as streamed', async (t) => {
   const fake: FakeUpstream = await startFakeUpstream(() => ({ kind: 'sse', frames: runaway(30) }))
