@@ -21,8 +21,7 @@
  *   - a request with conflicting framing (two different Content-Lengths, Content-Length with
  *     Transfer-Encoding) ends its connection: nothing smuggled behind it is answered.
  */
-import { connect, type Socket } from 'node:net'
-import { isErrorJson, parseResponses, type WireResponse } from './wire.js'
+import { isErrorJson, parseResponses, wire, type WireResponse } from './wire.js'
 
 /** mulberry32: small, fast, and the same on every platform. */
 export function prng (seed: number): () => number {
@@ -432,37 +431,11 @@ function statusLines (raw: string): number[] {
  * answers the case's requests call for have arrived (keep-alive), or `boundMs` in all.
  */
 export async function sendCase (port: number, c: FuzzCase, boundMs: number, settleMs: number): Promise<CaseOutcome> {
-  const t0 = Date.now()
-  const got = await new Promise<{ raw: string, end: CaseOutcome['end'] }>((resolve) => {
-    const sock: Socket = connect(port, '127.0.0.1')
-    let raw = ''
-    let over = false
-    let reset = false
-    let settle: NodeJS.Timeout | null = null
-    const done = (end: CaseOutcome['end']): void => {
-      if (over) return
-      over = true
-      clearTimeout(timer)
-      if (settle !== null) clearTimeout(settle)
-      sock.destroy()
-      resolve({ raw, end })
-    }
-    const timer = setTimeout(() => done('timeout'), boundMs)
-    sock.setEncoding('latin1')
-    sock.on('data', (d: string) => {
-      raw += d
-      const n = (c.head ? statusLines(raw) : parseResponses(raw).map((x) => x.status)).filter((x) => x >= 200).length
-      if (n >= 1) {
-        if (settle !== null) clearTimeout(settle)
-        settle = setTimeout(() => done('settled'), n >= c.requests ? settleMs : settleMs * 4)
-      }
-    })
-    sock.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'ECONNRESET' || err.code === 'EPIPE') reset = true })
-    sock.on('close', () => done(reset ? 'reset' : 'closed'))
-    sock.write(c.bytes)
-  })
-  const ms = Date.now() - t0
-  const responses = parseResponses(got.raw)
+  const answered = (raw: string): number => (c.head ? statusLines(raw) : parseResponses(raw).map((x) => x.status)).filter((x) => x >= 200).length
+  const w = await wire(port, c.bytes, { timeoutMs: boundMs, answers: answered, settleMs: (n) => n >= c.requests ? settleMs : settleMs * 4 })
+  const got: { raw: string, end: CaseOutcome['end'] } = { raw: w.raw, end: w.end === 'complete' ? 'settled' : w.end }
+  const ms = w.ms
+  const responses = w.responses
   // Interim 1xx answers (100 Continue) are not answers to count.
   const statuses = (c.head ? statusLines(got.raw) : responses.map((x) => x.status)).filter((s) => s >= 200)
   const problems: string[] = []

@@ -69,8 +69,13 @@ export interface WireOptions {
   readonly timeoutMs: number
   /** Resolve as soon as this many complete responses arrived (default: wait for the close). */
   readonly expect?: number
-  /** Resolve once at least one response arrived and nothing more came for this many ms (keep-alive). */
-  readonly settleMs?: number
+  /**
+   * Resolve once at least one response arrived and nothing more came for this many ms (keep-alive);
+   * a function is given the number of responses so far.
+   */
+  readonly settleMs?: number | ((answers: number) => number)
+  /** How many responses `raw` holds so far (default: the complete responses parsed from it). */
+  readonly answers?: (raw: string) => number
   /** Written after the first bytes, one by one, `gapMs` apart (slow senders). */
   readonly more?: readonly Buffer[]
   readonly gapMs?: number
@@ -98,11 +103,11 @@ export async function wire (port: number, bytes: Buffer | string, o: WireOptions
     sock.on('data', (d: string) => {
       raw += d
       if (o.expect === undefined && o.settleMs === undefined) return
-      const n = parseResponses(raw).length
+      const n = o.answers !== undefined ? o.answers(raw) : parseResponses(raw).length
       if (o.expect !== undefined && n >= o.expect) { done('complete'); return }
       if (o.settleMs !== undefined && n >= 1) {
         if (settle !== null) clearTimeout(settle)
-        settle = setTimeout(() => done('complete'), o.settleMs)
+        settle = setTimeout(() => done('complete'), typeof o.settleMs === 'function' ? o.settleMs(n) : o.settleMs)
       }
     })
     sock.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'ECONNRESET' || err.code === 'EPIPE') reset = true })
