@@ -21,19 +21,8 @@
  *   - a request with conflicting framing (two different Content-Lengths, Content-Length with
  *     Transfer-Encoding) ends its connection: nothing smuggled behind it is answered.
  */
+import { prng } from '../helpers/prng.js'
 import { isErrorJson, parseResponses, wire, type WireResponse } from './wire.js'
-
-/** mulberry32: small, fast, and the same on every platform. */
-export function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Why a silent close is acceptable for a case (none: it must be answered). */
 export type CloseOk = 'legacy-parser' | 'incomplete' | 'ambiguous-framing' | 'pipelined'
