@@ -19,7 +19,7 @@
  */
 import { createLocalJWKSet, type JWK, type JWTVerifyGetKey } from 'jose'
 import type { Dispatcher } from 'undici'
-import { guardedFetch } from '../net/ssrf.js'
+import { boundedText, guardedFetch } from '../net/ssrf.js'
 
 export const DEFAULT_FRESH_MS = 10 * 60_000
 export const MAX_FRESH_MS = 3 * 3600_000
@@ -103,8 +103,7 @@ export class JwksCache {
     try {
       const res = await guardedFetch(this.opts.url, { headers: { accept: 'application/json' }, dispatcher: this.opts.dispatcher, timeoutMs: FETCH_TIMEOUT_MS })
       if (res.status !== 200) { await res.body?.cancel(); throw new Error(`status ${res.status}`) }
-      const text = await res.text()
-      if (text.length > MAX_JWKS_BYTES) throw new Error('key set is too large')
+      const text = await boundedText(res, MAX_JWKS_BYTES, 'key set')
       const doc = JSON.parse(text) as { keys?: unknown }
       if (!Array.isArray(doc.keys)) throw new Error('no keys array')
       const keys = (doc.keys as JWK[]).filter((k) => typeof k === 'object' && k !== null && k.kty === 'EC' && k.crv === 'P-256' && typeof k.kid === 'string' && (k.alg === undefined || k.alg === 'ES256') && (k.use === undefined || k.use === 'sig'))

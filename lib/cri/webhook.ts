@@ -16,7 +16,7 @@
 import type { Dispatcher } from 'undici'
 import { GatewayError } from '../errors.js'
 import { audit, ops } from '../log.js'
-import { guardedFetch } from '../net/ssrf.js'
+import { boundedText, guardedFetch } from '../net/ssrf.js'
 
 export interface WebhookConfig {
   readonly url: string
@@ -67,9 +67,8 @@ export class PolicyWebhook {
       dispatcher: this.dispatcher,
       timeoutMs: this.cfg.timeout_ms,
     })
-    const text = await res.text()
-    if (res.status < 200 || res.status > 299) throw new Error(`answered ${res.status}`)
-    if (text.length > MAX_ANSWER_BYTES) throw new Error('answer too large')
+    if (res.status < 200 || res.status > 299) { await res.body?.cancel().catch(() => {}); throw new Error(`answered ${res.status}`) }
+    const text = await boundedText(res, MAX_ANSWER_BYTES)
     const j = JSON.parse(text) as Record<string, unknown>
     if (typeof j !== 'object' || j === null || typeof j.block !== 'boolean') throw new Error('answer has no boolean "block"')
     const str = (v: unknown): string | undefined => typeof v === 'string' ? v.slice(0, MAX_REASON) : undefined

@@ -104,7 +104,7 @@ export class AlertDelivery {
         dispatcher: this.dispatcher,
         timeoutMs: this.opts.timeoutMs ?? 10_000,
       })
-      await res.arrayBuffer().catch(() => undefined)
+      await res.body?.cancel().catch(() => undefined) // the answer is not read: only its status counts
       if (res.status >= 200 && res.status < 300) {
         await this.sql`
           update alert_deliveries set state = 'delivered', done_at = now(), last_error = null
