@@ -42,6 +42,8 @@ export const ERRORS = {
   GW_NOT_READY: a(503, 'api_error', 'the gateway is not ready yet'),
   GW_STORE_UNAVAILABLE: a(503, 'api_error', 'store unavailable'),
   GW_RATE_LIMITED: a(429, 'rate_limit_error', 'too many requests'),
+  GW_BODY_TIMEOUT: a(408, 'timeout_error', 'request body arrived too slowly'),
+  GW_OVERLOADED: a(529, 'overloaded_error', 'the gateway is busy reading other request bodies; retry shortly'),
 
   // bearer authentication
   GW_AUTH_MISSING: a(401, 'authentication_error', 'missing bearer token', false),
@@ -66,6 +68,11 @@ export const ERRORS = {
   // spend
   GW_SPEND_BLOCKED: a(429, 'billing_error', 'spend limit reached', false),
   GW_SPEND_UNAVAILABLE: a(429, 'billing_error', 'spend limit unavailable', false),
+
+  // customer-routed inference (lib/cri)
+  GW_CRI_UNAVAILABLE: a(503, 'api_error', 'customer-routed inference is temporarily unavailable'),
+  GW_POLICY_BLOCKED: a(400, 'policy_blocked', 'the request was blocked by the content policy', false),
+  GW_POLICY_UNAVAILABLE: a(503, 'api_error', 'the content policy check is unavailable', false),
 
   // admin API
   GW_ADMIN_AUTH: a(401, 'authentication_error', 'missing or invalid admin credentials'),

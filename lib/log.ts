@@ -33,9 +33,13 @@ export type AuditEvent =
   | 'desktop_bootstrap.denied'
   | 'inference'
   | 'spend.blocked'
+  | 'policy.blocked'
+  | 'policy.skipped'
+  | 'spend.threshold'
   | 'admin.denied'
   | 'admin.limit.upsert'
   | 'admin.limit.delete'
+  | 'admin.sign_out'
   | 'telemetry.dropped'
   | 'worker.exit'
 

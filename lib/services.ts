@@ -3,6 +3,7 @@
  * (with its revocation state), the model router, the policy, spend and telemetry hooks. Built once
  * from the frozen config; nothing here touches the database on the request path.
  */
+import { CriGate } from './cri/gate.js'
 import { onEvent } from './ipc.js'
 import { CidrList } from './net/cidr.js'
 import { Policies } from './policy/index.js'
@@ -28,6 +29,8 @@ export interface Services {
   readonly accounting: Accounting
   /** Managed policies: settings delivery, availableModels, Desktop bootstrap (lib/policy). */
   readonly policy: Policies
+  /** Customer-routed inference admission (lib/cri), with this worker's issuer key cache; null unless `cri.enabled`. */
+  readonly cri: CriGate | null
 }
 
 export function buildServices (ctx: WorkerContext): Services {
@@ -38,5 +41,6 @@ export function buildServices (ctx: WorkerContext): Services {
   const models = new ModelRouter(config.models ?? [], config.auto_include_builtin_models, config.upstreams.map((u) => ({ name: u.name, provider: u.provider, models: 'models' in u ? u.models : undefined })))
   const upstreams = buildUpstreams(config)
   const policy = Policies.fromConfig(config)
-  return { sessions, models, trusted, upstreams, modelPolicy: policy, accounting: config.admin !== undefined ? new SpendAccounting(config).listen() : NO_ACCOUNTING, policy }
+  const cri = config.cri?.enabled === true ? new CriGate(config.cri, trusted) : null
+  return { sessions, models, trusted, upstreams, modelPolicy: policy, accounting: config.admin !== undefined ? new SpendAccounting(config).listen() : NO_ACCOUNTING, policy, cri }
 }

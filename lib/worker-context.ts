@@ -4,6 +4,7 @@
  */
 import type { Config } from './config/schema.js'
 import type { OidcMetadata } from './auth/discovery.js'
+import type { BodyKnobs } from './http/body.js'
 
 /** Facts the primary established during boot, shared with every worker. */
 export interface BootInfo {
@@ -11,6 +12,8 @@ export interface BootInfo {
   readonly oidc: OidcMetadata | null
   /** The port actually bound (differs from config when `listen.port` is 0). */
   readonly port: number
+  /** Body-read limits from the environment (`WEIR_BODY_*`, lib/http/body.ts), validated at boot. */
+  readonly bodies: BodyKnobs
 }
 
 export interface WorkerContext {

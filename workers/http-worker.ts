@@ -7,6 +7,7 @@
  * requests finish up to the deadline, closes every connection and answers `{t:'drained'}`.
  */
 import { parentPort, workerData } from 'node:worker_threads'
+import { configureBodies } from '../lib/http/body.js'
 import { buildRouter } from '../lib/http/routes.js'
 import { buildServices } from '../lib/services.js'
 import { setHsts } from '../lib/http/respond.js'
@@ -26,6 +27,7 @@ setLogLevel(init.logLevel)
 const config = deepFreeze(init.config)
 const ctx: WorkerContext = { config, boot: deepFreeze(init.boot), index: init.index }
 startWorkerIpc()
+configureBodies(init.boot.bodies)
 
 const tls = config.listen.tls
 setHsts(tls !== undefined)

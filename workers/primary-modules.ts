@@ -7,6 +7,7 @@
 import type { Sql } from 'postgres'
 import type { LoadedConfig } from '../lib/config/load.js'
 import { startSignIn } from '../lib/session/primary.js'
+import { guardLoadTestDatabase } from '../lib/spend/load-test-guard.js'
 import { startSpend } from '../lib/spend/module.js'
 import { startTelemetry } from '../lib/telemetry/module.js'
 import type { BootInfo } from '../lib/worker-context.js'
@@ -23,6 +24,7 @@ export interface Running { stop (): Promise<void> | void }
 export type PrimaryModule = (ctx: PrimaryContext) => Promise<Running | undefined> | Running | undefined
 
 export const PRIMARY_MODULES: ReadonlyArray<{ name: string, start: PrimaryModule }> = [
+  { name: 'load-test guard', start: guardLoadTestDatabase },
   { name: 'telemetry', start: startTelemetry },
   { name: 'sign-in', start: startSignIn },
   { name: 'spend', start: startSpend },

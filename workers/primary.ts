@@ -26,6 +26,7 @@ import { attachWorker, clearRpc } from '../lib/ipc.js'
 import { audit, describeError, ops } from '../lib/log.js'
 import { openPool, verifyConnection } from '../lib/store/db.js'
 import { migrate } from '../lib/store/migrate.js'
+import { bodyKnobs } from '../lib/http/body.js'
 import { registerStoreRpc } from '../lib/store/rpc.js'
 import { startSweeps } from '../lib/store/sweeps.js'
 import { HTTP_WORKER_FILE } from '../lib/version.js'
@@ -99,7 +100,7 @@ export async function startGateway (loaded: LoadedConfig, opts: StartOptions = {
       }
     }
     const port = config.listen.port === 0 ? await freePort(config.listen.host) : config.listen.port
-    const boot: BootInfo = { oidc, port }
+    const boot: BootInfo = { oidc, port, bodies: bodyKnobs(env) }
     for (const m of PRIMARY_MODULES) {
       const r = await m.start({ sql, loaded, boot })
       if (r !== undefined) running.push({ name: m.name, r })

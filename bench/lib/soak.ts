@@ -20,6 +20,7 @@ import { keyRing, mintToken } from '../../lib/session/token.js'
 import { ROOT } from '../../lib/version.js'
 import { simpleStream, startFakeUpstream } from '../../test/helpers/fake-upstream.js'
 import { TEST_SECRET, baseConfig } from '../../test/helpers/gateway.js'
+import { prng } from '../../test/helpers/prng.js'
 import { freePort, rssMiB, startProc } from './procs.js'
 
 export interface SoakOptions {
@@ -49,22 +50,10 @@ export interface SoakResult {
 const PRINCIPALS = 8
 const CAPPED = 3
 
-/** mulberry32: a small seeded generator, so a failing soak can be replayed. */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 const today = (): string => new Date().toISOString().slice(0, 10)
 
 export async function runSoak (o: SoakOptions): Promise<SoakResult> {
-  const rand = rng(o.seed ?? 14)
+  const rand = prng(o.seed ?? 14)
   let expected = 0n
   const fake = await startFakeUpstream(() => {
     const u = { input_tokens: 1 + Math.floor(rand() * 5000), output_tokens: 1 + Math.floor(rand() * 800), cache_creation_input_tokens: Math.floor(rand() * 300), cache_read_input_tokens: Math.floor(rand() * 2000) }
@@ -100,7 +89,7 @@ export async function runSoak (o: SoakOptions): Promise<SoakResult> {
   const tokens = users.map((u) => mintToken(ring, u, { ttlHours: 2 }).token)
   try {
     for (let i = 0; i < CAPPED; i++) {
-      const r = await pool.request({ path: '/v1/organizations/spend_limits', method: 'POST', headers: { 'x-api-key': writeKey, 'content-type': 'application/json' }, body: JSON.stringify({ scope: { type: 'user', user_id: users[i]?.sub }, amount: '1000000', period: 'daily' }) })
+      const r = await pool.request({ path: '/v1/organizations/spend_limits', method: 'POST', headers: { 'x-api-key': writeKey, 'content-type': 'application/json' }, body: JSON.stringify({ scope: { type: 'user', user_id: users[i]?.sub }, amount: '1000000', period: 'daily', force: true }) })
       const text = await r.body.text()
       if (r.statusCode !== 200) throw new Error(`cap not set: ${r.statusCode} ${text}`)
     }

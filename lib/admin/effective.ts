@@ -7,14 +7,14 @@
  * with `sort=spend_desc` everyone with spend in the current bucket of the one period asked for
  * (largest first). `user_ids[]` names developers explicitly instead (in that order, no paging).
  * The opaque `page` cursor is base64url JSON of the last row (`{"p"}`, or `{"p","c","s":true}`
- * when sorted by spend). Caps resolve against each developer's last-seen groups
+ * when sorted by spend); anything but a token the gateway issued for that listing is a 400. Caps resolve against each developer's last-seen groups
  * (`principal_emails`) with the same rules as enforcement (lib/spend/caps.ts).
  */
 import { CapBook, type PoolRules } from '../spend/caps.js'
 import { PERIODS, bucketKey, isPeriod, periodIndex, type Period } from '../spend/periods.js'
 import type { Sql } from '../store/db.js'
 import { centsText, scopeJson } from './shapes.js'
-import type { AdminReply } from './service.js'
+import type { AdminReply } from './call.js'
 import { LIMIT_MESSAGE, parseLimit } from './validate.js'
 
 export interface EffectiveDeps {
@@ -26,16 +26,30 @@ export interface EffectiveDeps {
 
 interface Cursor { p: string, c?: string, s?: true }
 
-function readCursor (token: string, sorted: boolean): Cursor | null {
-  try {
-    const v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Record<string, unknown>
-    if (typeof v !== 'object' || v === null || typeof v.p !== 'string') return null
-    if (sorted) return v.s === true && typeof v.c === 'string' && /^\d{1,20}$/.test(v.c) ? { p: v.p, c: v.c, s: true } : null
-    return v.s === undefined ? { p: v.p } : null
-  } catch { return null }
-}
+/** A cursor as the gateway writes it: unpadded base64url, bounded. */
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{1,2048}$/
 
 const token = (c: Cursor): string => Buffer.from(JSON.stringify(c)).toString('base64url')
+
+/**
+ * The cursor `text` encodes, or null. Strict: only a token this gateway could have issued for this
+ * listing is accepted (re-encoding the cursor must give `text` back byte for byte), so padding,
+ * the standard base64 alphabet, trailing junk, extra keys or spacing in the JSON are all refused.
+ */
+function readCursor (text: string, sorted: boolean): Cursor | null {
+  if (!TOKEN_SHAPE.test(text)) return null
+  let v: unknown
+  try { v = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) } catch { return null }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return null
+  const o = v as Record<string, unknown>
+  if (typeof o.p !== 'string' || o.p === '') return null
+  let c: Cursor
+  if (sorted) {
+    if (o.s !== true || typeof o.c !== 'string' || !/^(0|[1-9]\d{0,19})$/.test(o.c)) return null
+    c = { p: o.p, c: o.c, s: true }
+  } else c = { p: o.p }
+  return token(c) === text ? c : null
+}
 
 /** `\`, `%` and `_` escaped for ILIKE. */
 const likeOf = (q: string): string => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`

@@ -1,13 +1,15 @@
 /**
- * HTTP side of the admin API and of `GET /api/oauth/usage`, on every worker. Served only when
- * `admin:` is configured; otherwise these paths fall through to the ordinary 404.
+ * HTTP side of the admin API (the spend-limits API and Weir's `principals` and `spend_report`
+ * extensions) and of `GET /api/oauth/usage`, on every worker. Served only when `admin:` is
+ * configured; otherwise these paths fall through to the ordinary 404.
  *
  * Admin credentials, checked here before anything reaches the primary:
  *   - an `x-api-key` header, if present and non-empty, is the only credential considered: a
  *     `write_keys` entry may do everything, a `read_keys` entry only GET (compared in constant
  *     time against every key, so timing does not tell which matched);
  *   - otherwise a gateway session bearer whose groups meet `admin.admin_groups` may do everything.
- * A refusal is a 401 and an `admin.denied` audit event saying why (never the key itself). The
+ * Credentials come from the headers alone, before a byte of body is read; a refusal closes the
+ * connection. A refusal is a 401 and an `admin.denied` audit event saying why (never the key itself). The
  * request then goes to the primary (lib/admin/service.ts), which owns the database. Every answer
  * carries `request-id: req_<32 hex>`, and error bodies the same value as `request_id`, in the
  * Anthropic envelope.
@@ -25,9 +27,12 @@ import { CidrList } from '../net/cidr.js'
 import type { Services } from '../services.js'
 import { SPEND_RPC } from '../spend/link.js'
 import type { WorkerContext } from '../worker-context.js'
-import type { AdminCall, AdminReply } from './service.js'
+import type { AdminCall, AdminReply } from './call.js'
 
 export const ADMIN_PREFIX = '/v1/organizations/spend_limits'
+/** Weir extensions served with the same credentials: people (lookup, sign-out) and the spend report. */
+export const PRINCIPALS_PREFIX = '/v1/organizations/principals'
+export const REPORT_PREFIX = '/v1/organizations/spend_report'
 const USAGE_CACHE_MS = 2000
 
 interface Key { id: string, key: Buffer }
@@ -79,19 +84,19 @@ export function registerSpendRoutes (router: Router, ctx: WorkerContext, svc: Se
     return { reason: 'bearer_rejected' }
   }
 
-  router.under('*', ADMIN_PREFIX, (res, rq) => {
+  const serve = (prefix: string, base: NonNullable<AdminCall['base']>) => (res: HttpResponse, rq: Req): Promise<void> | undefined => {
     const rid = `req_${randomUUID().replace(/-/g, '')}`
     const hasBody = rq.headers['content-length'] !== undefined || rq.headers['transfer-encoding'] !== undefined
-    const bodyP = hasBody ? readBody(res, rq, maxBody) : Promise.resolve(null)
     const who = credentials(rq)
     if ('reason' in who) {
-      bodyP.catch(() => undefined)
+      // Refused from the headers alone: no body byte is read, and the connection closes.
       audit('admin.denied', { reason: who.reason, method: rq.method, path: rq.path, client_ip: clientIp(rq, trusted) })
       reply(res, rq, rid, { status: 401, message: 'missing or invalid admin credentials' })
       return
     }
+    const bodyP = hasBody ? readBody(res, rq, maxBody) : Promise.resolve(null)
     return bodyP.then(async (body) => {
-      const call: AdminCall = { method: rq.method, path: rq.path.slice(ADMIN_PREFIX.length), query: rq.query, body: body === null ? null : body.toString('utf8'), actor: who.actor, canWrite: who.canWrite }
+      const call: AdminCall = { base, method: rq.method, path: rq.path.slice(prefix.length), query: rq.query, body: body === null ? null : body.toString('utf8'), actor: who.actor, canWrite: who.canWrite }
       let r: AdminReply
       try {
         r = await callPrimary<AdminReply>('admin.call', call, 10_000)
@@ -102,10 +107,14 @@ export function registerSpendRoutes (router: Router, ctx: WorkerContext, svc: Se
       }
       reply(res, rq, rid, r)
     }, (err: unknown) => {
-      if (err instanceof GatewayError) reply(res, rq, rid, { status: err.status, message: err.message })
+      // A body refusal (411/413/408/529, a length mismatch) keeps its own code and envelope.
+      if (err instanceof GatewayError) send(res, rq, err.status, errorBody(err, rid), { 'content-type': 'application/json', ...errorHeaders(err), 'request-id': rid })
       else sendError(res, rq, err)
     })
-  })
+  }
+  router.under('*', ADMIN_PREFIX, serve(ADMIN_PREFIX, 'spend_limits'))
+  router.under('*', PRINCIPALS_PREFIX, serve(PRINCIPALS_PREFIX, 'principals'))
+  router.under('*', REPORT_PREFIX, serve(REPORT_PREFIX, 'spend_report'))
 
   const cache = new Map<string, { at: number, body: Promise<unknown> }>()
   router.on('GET', '/api/oauth/usage', async (res, rq) => {

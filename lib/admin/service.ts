@@ -8,6 +8,11 @@
  * the two never race on one database — keeps the id and created_at of an existing row and bumps
  * updated_at; a delete records the row it removed. The spend_limits trigger (migration 0013) then
  * notifies every replica, which push the new caps to their workers.
+ *
+ * A user scope is resolved before anything is written (lib/admin/principals.ts): `scope.user_id`
+ * must name a subject Weir has seen unless the body says `"force": true`, and the Weir extension
+ * `scope.email` stands for the one subject last seen with that email — so a cap can never key on a
+ * string that matches nobody by accident.
  */
 import { randomUUID } from 'node:crypto'
 import { audit } from '../log.js'
@@ -16,20 +21,11 @@ import type { Sql } from '../store/db.js'
 import { effective, type EffectiveDeps } from './effective.js'
 import { LIMIT_COLUMNS, limitJson, newLimitId, snapshot, type LimitRow } from './shapes.js'
 import { LIMIT_MESSAGE, parseLimit, parseUpsert } from './validate.js'
+import { handlePrincipals, resolveUser } from './principals.js'
+import { spendReport } from './report.js'
+import type { AdminCall, AdminReply } from './call.js'
 
-/** One admin request, as the worker forwards it. `path` is what follows the prefix ('' or '/…'). */
-export interface AdminCall {
-  readonly method: string
-  readonly path: string
-  readonly query: string
-  readonly body: string | null
-  readonly actor: string
-  readonly canWrite: boolean
-}
-
-export type AdminReply =
-  | { readonly status: 200, readonly json: unknown }
-  | { readonly status: 400 | 403 | 404, readonly message: string }
+export type { AdminCall, AdminReply } from './call.js'
 
 const err = (status: 400 | 403 | 404, message: string): AdminReply => ({ status, message })
 const ok = (json: unknown): AdminReply => ({ status: 200, json })
@@ -37,6 +33,8 @@ const NOT_FOUND = 'spend limit not found'
 
 export async function handleAdmin (d: EffectiveDeps, call: AdminCall): Promise<AdminReply> {
   const { method, path } = call
+  if (call.base === 'principals') return await handlePrincipals(d.sql, call)
+  if (call.base === 'spend_report') return method === 'GET' && path === '' ? await spendReport(d.sql, new URLSearchParams(call.query)) : err(404, 'not found')
   const q = new URLSearchParams(call.query)
   if (path === '/effective' && method === 'GET') return await effective(d, q)
   if (path === '/audit' && method === 'GET') return await auditList(d.sql, q)
@@ -120,12 +118,18 @@ async function remove (sql: Sql, actor: string, id: string): Promise<AdminReply>
 async function upsert (sql: Sql, call: AdminCall): Promise<AdminReply> {
   const body = parseUpsert(call.body ?? '')
   if (typeof body === 'string') return err(400, body)
-  const { scope, period } = body
+  const { period } = body
+  let scope = body.scope
   if (body.amount === undefined && (body.pooled === undefined || body.pooled === null)) return err(400, 'amount: Required')
   const pb = body.pooled ?? { amount: undefined, paused: undefined }
   if (pb.paused === false || (pb.amount ?? null) !== null) {
     if (scope.type !== 'rbac_group') return err(400, 'pooled_budget: only a group (rbac_group) limit can carry a pooled budget')
     if (period !== 'monthly') return err(400, "pooled_budget: pooled budgets are monthly; set it on the group's monthly limit")
+  }
+  if (scope.type === 'user') {
+    const sub = await resolveUser(sql, scope, body.force)
+    if (typeof sub !== 'string') return err(400, sub.message)
+    scope = { ...scope, id: sub }
   }
   const result = await sql.begin(async (tx) => {
     await tx`select pg_advisory_xact_lock(hashtext(${`spend_limits:${scope.type}:${scope.id}:${period}`}))`
@@ -156,6 +160,8 @@ async function upsert (sql: Sql, call: AdminCall): Promise<AdminReply> {
   const { prev, after } = result
   audit('admin.limit.upsert', {
     actor: call.actor, target: after.id, scope_type: scope.type, scope_id: scope.id, period,
+    ...(scope.email !== undefined ? { resolved_from_email: scope.email } : {}),
+    ...(body.force && scope.type === 'user' ? { forced: true } : {}),
     before_amount: prev === undefined ? undefined : prev.amount, amount: after.amount,
     pooled_budget: after.pooled_monthly_credit_limit === null ? undefined : { amount: after.pooled_monthly_credit_limit, paused: !after.pooled_limit_enabled },
   })

@@ -1,16 +1,25 @@
 /**
  * Validation of admin API input. Every problem becomes one 400 message `<path>: <what is wrong>`
- * naming the first bad field in document order (scope, amount, period, currency, pooled_budget);
- * unknown keys are ignored, as the Admin API does.
+ * naming the first bad field in document order (scope, amount, force, period, currency,
+ * pooled_budget); unknown keys are ignored, as the Admin API does. Weir extensions: `scope.email`
+ * on a user scope (instead of `user_id`) and a top-level boolean `force`.
  */
 import { isPeriod, type Period } from '../spend/periods.js'
 import type { ScopeType } from './shapes.js'
 
 const CENTS = /^\d{1,18}$/
+/** Loose on purpose: enough to tell an email from a subject, the IdP decides what is valid. */
+export const EMAIL = /^[^\s@]+@[^\s@]+$/
 export const CENTS_MESSAGE = 'must be a whole-number decimal string of cents'
 
 export interface UpsertBody {
-  readonly scope: { readonly type: ScopeType, readonly id: string }
+  /**
+   * A user scope names its subject (`id`) or, as a Weir extension, an `email` that the service
+   * resolves to the one subject Weir has seen with it (then `id` is '').
+   */
+  readonly scope: { readonly type: ScopeType, readonly id: string, readonly email?: string }
+  /** Weir extension: set a user cap even when no principal with that subject has been seen. */
+  readonly force: boolean
   /** undefined: not given (keep the stored amount); null: explicitly unlimited. */
   readonly amount: string | null | undefined
   readonly period: Period
@@ -37,7 +46,12 @@ function scopeOf (v: unknown): UpsertBody['scope'] {
     return id
   }
   switch (v.type) {
-    case 'user': return { type: 'user', id: need('user_id') }
+    case 'user': {
+      if (v.email === undefined) return { type: 'user', id: need('user_id') }
+      if (v.user_id !== undefined) throw new Invalid('scope: give user_id or email, not both')
+      if (typeof v.email !== 'string' || !EMAIL.test(v.email)) throw new Invalid('scope.email: must be an email address (name@domain)')
+      return { type: 'user', id: '', email: v.email }
+    }
     case 'rbac_group': return { type: 'rbac_group', id: need('rbac_group_id') }
     case 'organization': return { type: 'organization', id: '' }
     default: throw new Invalid('scope.type: must be one of user, rbac_group, organization')
@@ -52,6 +66,8 @@ export function parseUpsert (text: string): UpsertBody | string {
     if (!isObj(raw)) throw new Invalid('request body: must be a JSON object')
     const scope = scopeOf(raw.scope)
     const amount = cents(raw.amount, 'amount')
+    const force = raw.force ?? false
+    if (typeof force !== 'boolean') throw new Invalid('force: must be true or false')
     const period = raw.period ?? 'monthly'
     if (!isPeriod(period)) throw new Invalid('period: must be one of daily, weekly, monthly')
     if (raw.currency !== undefined && raw.currency !== 'USD') throw new Invalid('currency: must be USD')
@@ -66,7 +82,7 @@ export function parseUpsert (text: string): UpsertBody | string {
       if (pb.currency !== undefined && pb.currency !== 'USD') throw new Invalid('pooled_budget.currency: must be USD')
       pooled = { amount: pAmount, paused }
     }
-    return { scope, amount, period, pooled }
+    return { scope, force, amount, period, pooled }
   } catch (err) {
     if (err instanceof Invalid) return err.message
     throw err

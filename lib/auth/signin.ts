@@ -109,7 +109,7 @@ export class SignIn {
     await Promise.all([
       principalSeen({ sub: who.sub, email: who.email, name: who.name, groups: who.groups })
         .catch((err: unknown) => { ops.warn(`could not record principal ${who.sub}: ${describeError(err)}`) }),
-      linkFamily({ family, tokenId: tokenId(minted.token), tokenTtl: minted.expiresIn + 300, refreshHash: link.refreshToken === undefined ? undefined : refreshHash(link.refreshToken) })
+      linkFamily({ family, sub: who.sub, tokenId: tokenId(minted.token), tokenTtl: minted.expiresIn + 300, refreshHash: link.refreshToken === undefined ? undefined : refreshHash(link.refreshToken) })
         .catch((err: unknown) => { ops.warn(`could not record the session family of ${who.sub} (signing out will not end its refresh grant): ${describeError(err)}`) }),
     ])
     return minted

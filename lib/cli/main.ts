@@ -15,6 +15,7 @@ Commands:
   migrate --config FILE               apply database migrations and exit
   dev [--port N] [--user EMAIL] ...   a complete local gateway with nothing installed
   client-settings --url URL           print the managed-settings.json that points Claude Code here
+  admin caps|sessions|spend ...       manage a running gateway (WEIR_ADMIN_KEY, WEIR_URL)
   version                             print the version, Node, uWebSockets.js build and glibc
 
 Run 'weir <command> --help' for a command's flags.
@@ -29,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   migrate: async () => (await import('./migrate.js')).runMigrate,
   dev: async () => (await import('../dev/run.js')).runDev,
   'client-settings': async () => (await import('./client-settings.js')).runClientSettings,
+  admin: async () => (await import('./admin.js')).runAdmin,
   version: async () => (await import('./version.js')).runVersion,
 }
 

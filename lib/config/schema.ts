@@ -35,22 +35,17 @@ import { UpstreamsSchema } from './schema/upstreams.js'
  * silences schema errors inside it; with `=`, inside the whole object holding the key (so a refused
  * provider or auth shape is not also picked apart). To implement a feature, delete its entry.
  */
-export const NOT_SUPPORTED_YET: readonly string[] = Object.freeze([
-  // whole sections
-  'cri',
-  'load_test_mode',
-])
+export const NOT_SUPPORTED_YET: readonly string[] = Object.freeze([])
 
 const RootObject = object({
   /** Editor schema hint; accepted and ignored. */
   $schema: optional(str()),
   listen: ListenSchema,
   /**
-   * The identity provider. The reference lets a CRI-only deployment omit it; `cri` is not supported
-   * yet, so Weir requires it. When CRI lands, make this optional and add "oidc is required unless
-   * cri.enabled" to the cross-section rules.
+   * The identity provider. Required, except in a deployment that only serves customer-routed
+   * inference (`cri.enabled`), where nobody signs in through the gateway.
    */
-  oidc: OidcSchema,
+  oidc: optional(OidcSchema),
   session: SessionSchema,
   store: StoreSchema,
   upstreams: UpstreamsSchema,
@@ -103,6 +98,9 @@ function crossIssues (c: Root): Issue[] {
     const first = rows.slice(0, i).find(o => o.upstream === r.upstream && String(o.model).toLowerCase() === model)
     if (first !== undefined) issues.push({ path: ['pricing', 'overrides', i], message: `duplicates the pricing override for '${String(first.model)}' on upstream '${r.upstream}'` })
   })
+  if (c.oidc === undefined && c.cri?.enabled !== true) {
+    issues.push({ path: ['oidc'], message: 'missing required key (only a gateway with cri.enabled: true may leave out sign-in)' })
+  }
   if (c.cri?.enabled === true) {
     if (arr(c.cri.audience).length === 0) issues.push({ path: ['cri', 'audience'], message: 'must list at least one audience when cri.enabled is true' })
     if (arr(c.cri.org_allowlist).length === 0) issues.push({ path: ['cri', 'org_allowlist'], message: 'must list at least one organization UUID when cri.enabled is true' })

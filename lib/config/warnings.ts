@@ -32,6 +32,7 @@ export function noProxyCovers (noProxy: string, host: string): boolean {
 function oidcWarnings (c: Config, env: NodeJS.ProcessEnv): ConfigWarning[] {
   const o = c.oidc
   const out: ConfigWarning[] = []
+  if (o === undefined) return out
   const host = hostOf(o.issuer)
   const google = host === GOOGLE_ISSUER
   if (google) {
@@ -112,8 +113,30 @@ export function configWarnings (c: Config, env: NodeJS.ProcessEnv): ConfigWarnin
   if (catchAll >= 0 && catchAll !== policies.length - 1) {
     out.push({ path: ['managed', 'policies', catchAll], message: 'this catch-all policy (match: {}) is not the last one, so the policies after it never match; move it to the end' })
   }
-  if (c.cri !== undefined && !c.cri.enabled) {
+  if (c.load_test_mode?.enabled === true) {
+    out.push({ path: ['load_test_mode', 'enabled'], message: 'load_test_mode is on: every model request is answered with a canned reply and none is sent upstream (credential calls such as AWS STS still are); turn it off and restart before developers use this gateway' })
+  }
+  out.push(...criWarnings(c))
+  return out
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/** Customer-routed inference: an inert block, odd organisation ids, sections a CRI-only gateway never uses. */
+function criWarnings (c: Config): ConfigWarning[] {
+  const out: ConfigWarning[] = []
+  if (c.cri === undefined) return out
+  if (!c.cri.enabled) {
     out.push({ path: ['cri'], message: 'the cri block has no effect while cri.enabled is false' })
+    return out
+  }
+  c.cri.org_allowlist.forEach((org, i) => {
+    if (!UUID.test(org)) out.push({ path: ['cri', 'org_allowlist', i], message: `'${org}' does not look like an Anthropic organization UUID, so no token is likely to carry it` })
+  })
+  if (c.oidc === undefined) {
+    for (const k of ['managed', 'admin', 'pricing'] as const) {
+      if (c[k] !== undefined) out.push({ path: [k], message: `${k} has no effect on a gateway without oidc: customer-routed requests are neither matched to managed policies nor metered` })
+    }
   }
   return out
 }

@@ -7,31 +7,42 @@ import { storePing } from '../store/client.js'
 import { VERSION } from '../version.js'
 import type { WorkerContext } from '../worker-context.js'
 import { baseUrl } from './base-url.js'
-import { PROTOCOL_MARKDOWN } from './protocol-page.js'
+import { CRI_PROTOCOL_MARKDOWN, PROTOCOL_MARKDOWN } from './protocol-page.js'
 import { escapeHtml, fail, htmlHeaders, send, sendJson } from './respond.js'
 import type { Router } from './router.js'
+
+/** How often each worker pings the store for /readyz. */
+const PING_EVERY_MS = 1000
 
 const TEXT = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }
 
 export function registerOpsRoutes (router: Router, ctx: WorkerContext): void {
   const publicUrl = ctx.config.listen.public_url
   const tls = ctx.config.listen.tls !== undefined
+  const cri = ctx.config.cri?.enabled === true
+  const protocol = cri ? PROTOCOL_MARKDOWN + CRI_PROTOCOL_MARKDOWN : PROTOCOL_MARKDOWN
 
   router.on(['GET', 'HEAD'], '/healthz', (res, rq) => { send(res, rq, 200, 'ok', TEXT) })
 
+  // Both probes answer synchronously: a health checker may pipeline them, and uWS drops a request
+  // pipelined behind one still awaiting. /readyz reports the store state a per-worker pinger keeps
+  // (at most PING_EVERY_MS + the ping's own deadline old). The worker starts ready: the primary
+  // reached the store and migrated it just before starting it.
   // `store.readiness_grace_seconds`: stay ready through a short store outage (sessions keep working
   // without the store; only new sign-ins and spend writes wait), so a blip does not pull every replica.
   const graceMs = ctx.config.store.readiness_grace_seconds * 1000
-  let lastOk = 0
-  router.on(['GET', 'HEAD'], '/readyz', async (res, rq) => {
-    try {
-      await storePing()
-      lastOk = Date.now()
-      send(res, rq, 200, 'ready', TEXT)
-    } catch {
-      if (graceMs > 0 && lastOk > 0 && Date.now() - lastOk < graceMs) send(res, rq, 200, 'ready (store unreachable, within grace)', TEXT)
-      else fail(res, rq, 'GW_STORE_UNAVAILABLE')
-    }
+  const store = { ok: true, lastOk: Date.now(), pinging: false }
+  const ping = (): void => {
+    if (store.pinging) return
+    store.pinging = true
+    storePing().then(() => { store.ok = true; store.lastOk = Date.now() }, () => { store.ok = false })
+      .finally(() => { store.pinging = false })
+  }
+  setInterval(ping, PING_EVERY_MS).unref()
+  router.on(['GET', 'HEAD'], '/readyz', (res, rq) => {
+    if (store.ok) send(res, rq, 200, 'ready', TEXT)
+    else if (graceMs > 0 && Date.now() - store.lastOk < graceMs) send(res, rq, 200, 'ready (store unreachable, within grace)', TEXT)
+    else fail(res, rq, 'GW_STORE_UNAVAILABLE')
   })
 
   router.on('GET', '/', (res, rq) => {
@@ -50,7 +61,7 @@ export function registerOpsRoutes (router: Router, ctx: WorkerContext): void {
   })
 
   router.on('GET', '/protocol', (res, rq) => {
-    const text = PROTOCOL_MARKDOWN.replaceAll('{base}', baseUrl(rq, publicUrl, tls)).replaceAll('{version}', VERSION)
+    const text = protocol.replaceAll('{base}', baseUrl(rq, publicUrl, tls)).replaceAll('{version}', VERSION)
     send(res, rq, 200, text, { 'content-type': 'text/markdown; charset=utf-8' })
   })
 
@@ -66,6 +77,7 @@ export function registerOpsRoutes (router: Router, ctx: WorkerContext): void {
       ...(signIn ? { revocation_endpoint_auth_methods_supported: ['none'] } : {}),
       scopes_supported: ['openid', 'profile', 'email'],
       gateway_protocol_version: 1,
+      ...(cri ? { cri_enabled: true } : {}),
     }, { 'cache-control': 'no-store' })
   })
 }

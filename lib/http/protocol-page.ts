@@ -118,3 +118,28 @@ while the database answers. Every response carries \`x-request-id\` and \`x-cc-g
 Serve Weir over https. Claude Code pins the certificate it first accepted per host name, so every
 replica behind one name must present the same leaf certificate. Plain http is for loopback only.
 `
+
+/** Appended to the page when `cri.enabled`: how customer-routed tokens are admitted. */
+export const CRI_PROTOCOL_MARKDOWN = `
+## Customer-routed inference
+
+This gateway also admits Claude Enterprise clients that hold a token minted by Anthropic instead
+of a gateway session. Such a token is a compact JWS whose header says \`typ: cri+jwt\`; it is
+accepted only on \`POST {base}/v1/messages\` and \`POST {base}/v1/messages/count_tokens\`.
+
+- The signature must be ES256, by a key the issuer publishes at \`<issuer>/jwks.json\`. Weir keeps
+  that key set in memory (for the response's \`max-age\`, at most 3 hours, else 10 minutes; an
+  unknown key id triggers at most one refresh a minute) and stops trusting it 6 hours after the
+  last successful fetch.
+- Claims: \`iss\` is the configured issuer, \`aud\` one of the configured audiences, \`exp\`, \`iat\`,
+  \`sub\`, \`org\` and \`scope\` present, times checked with 60 seconds of leeway, \`scope\` exactly
+  \`inference\`, and \`org\` one of the organisations the operator allows. \`act.sub\`, when present,
+  is recorded as the person acting.
+- A token that fails any check gets 401 \`authentication_error\` \`invalid token\`. When the issuer's
+  keys cannot be had, the answer is 503 \`api_error\` with \`retry-after: 30\`.
+- These requests are not counted against spend limits and not matched to managed policies. Error
+  bodies from upstreams are replaced by generic ones, and answers served by a cloud provider carry
+  \`x-cri-upstream-kind: cloud\`.
+- When the operator configured a content-policy check, a request it blocks gets 400
+  \`policy_blocked\` with \`x-should-retry: false\`; do not retry it or fall back to another model.
+`

@@ -42,6 +42,23 @@ export interface Req {
   onAbort: (() => void) | null
   /** Called once when the request is finished, for in-flight accounting. */
   onFinish: ((rq: Req) => void) | null
+  /**
+   * True while a body the client announced (a non-zero Content-Length, or Transfer-Encoding) has
+   * not been read to its end. An answer sent in that state closes the connection (respond.ts):
+   * the gateway never reads on after refusing a request.
+   */
+  bodyOpen: boolean
+  /** Set by a body read in progress (body.ts); called by `finish` so an abandoned read frees its budget. */
+  onBodyDone: (() => void) | null
+  /**
+   * Why the request's body framing is ambiguous (null when it is not): Content-Length repeated
+   * with different values, or Transfer-Encoding at all. uWS frames the body by the first
+   * Content-Length and does not decode chunked bodies (20.30), while `headers` keeps the last
+   * value; whenever the two readings could differ the bytes after the head may hold a request
+   * uWS would parse and serve (request smuggling), so the router refuses these and closes the
+   * connection before anything behind them is parsed.
+   */
+  readonly badFraming: string | null
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
@@ -51,15 +68,17 @@ const decoder = new TextDecoder()
 export function captureRequest (res: HttpResponse, req: HttpRequest): Req {
   const headers: Record<string, string> = {}
   let headerBytes = 0
+  let badFraming: string | null = null
   req.forEach((k, v) => {
     headerBytes += k.length + v.length + 4
+    if (k === 'content-length' && headers[k] !== undefined && headers[k] !== v) badFraming = 'conflicting Content-Length headers'
     if (k === 'cookie' && headers.cookie !== undefined) headers.cookie += '; ' + v
     else headers[k] = v
   })
   const cid = headers['x-client-request-id']
   return {
     method: req.getCaseSensitiveMethod().toUpperCase(),
-    path: req.getUrl(),
+    path: targetPath(req.getUrl()),
     query: req.getQuery() ?? '',
     headers,
     headerBytes,
@@ -72,13 +91,34 @@ export function captureRequest (res: HttpResponse, req: HttpRequest): Req {
     done: false,
     onAbort: null,
     onFinish: null,
+    bodyOpen: (headers['content-length'] !== undefined && headers['content-length'] !== '0') || headers['transfer-encoding'] !== undefined,
+    onBodyDone: null,
+    badFraming: headers['transfer-encoding'] !== undefined
+      ? (headers['content-length'] !== undefined ? 'Transfer-Encoding with Content-Length' : 'Transfer-Encoding (a Content-Length is required)')
+      : badFraming,
   }
+}
+
+/**
+ * The path of a request target. Origin-form (`/v1/messages`) is returned as is; absolute-form
+ * (`http://host/v1/messages`, which RFC 9112 requires servers to accept and proxies send) is
+ * reduced to its path, so it routes like the origin-form request it stands for.
+ */
+export function targetPath (url: string): string {
+  if (url.charCodeAt(0) === 47 /* / */) return url
+  const m = /^https?:\/\/[^/?#]*/i.exec(url)
+  if (m === null) return url
+  const rest = url.slice(m[0].length)
+  return rest === '' || rest.charCodeAt(0) !== 47 ? '/' + rest : rest
 }
 
 /** Mark the request finished (idempotent). */
 export function finish (rq: Req): void {
   if (rq.done) return
   rq.done = true
+  const b = rq.onBodyDone
+  rq.onBodyDone = null
+  if (b !== null) b()
   const f = rq.onFinish
   rq.onFinish = null
   if (f !== null) f(rq)

@@ -8,6 +8,10 @@
  *
  * uWS rules followed here: status first, then headers, then body; every write from an async
  * callback is corked; nothing touches `res` once the request was aborted.
+ *
+ * An answer sent while the request's body is still unread (`rq.bodyOpen`: a refusal before or
+ * during the upload) closes the connection after it, so the gateway never reads on; every other
+ * answer leaves a keep-alive connection open.
  */
 import { STATUS_CODES } from 'node:http'
 import type { HttpResponse } from 'uWebSockets.js'
@@ -74,7 +78,7 @@ export function send (res: HttpResponse, rq: Req, status: number, body: string |
     res.writeStatus(statusLine(status))
     writeBaseHeaders(res, rq)
     writeHeaders(res, headers)
-    res.end(body)
+    res.end(body, rq.bodyOpen)
   })
   rq.started = true
   finish(rq)
@@ -93,7 +97,9 @@ export function sendEmpty (res: HttpResponse, rq: Req, status: number, headers?:
     res.writeStatus(statusLine(status))
     writeBaseHeaders(res, rq)
     writeHeaders(res, headers)
-    res.endWithoutBody()
+    // endWithoutBody cannot close (20.30 mis-frames `endWithoutBody(undefined, true)`): an empty end can.
+    if (rq.bodyOpen) res.end('', true)
+    else res.endWithoutBody()
   })
   rq.started = true
   finish(rq)

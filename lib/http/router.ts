@@ -76,6 +76,23 @@ export class Router {
   }
 }
 
+/**
+ * Refuse a request whose body framing uWS and Weir could read differently (`rq.badFraming`):
+ * 411 for Transfer-Encoding alone (Weir needs a length), 400 otherwise, and close the connection.
+ * The answer is sent from the next turn of the event loop, not from this handler: uWS parses
+ * every request already read from the socket before that, and one it finds behind this request
+ * (for uWS, the bytes after the head are the next request) would be served and would clear the
+ * pending close. While this answer is still pending, uWS closes a connection on which another
+ * request arrives instead, so a smuggled request is never served.
+ */
+function refuseFraming (res: HttpResponse, rq: Req): void {
+  res.onData(() => {})
+  rq.bodyOpen = true
+  const te = rq.headers['transfer-encoding'] !== undefined && rq.headers['content-length'] === undefined
+  const err = te ? new GatewayError('GW_LENGTH_REQUIRED') : new GatewayError('GW_BAD_REQUEST', `ambiguous request framing: ${rq.badFraming ?? ''}`)
+  setImmediate(() => { sendError(res, rq, err) })
+}
+
 /** Fill `rq.ip` from the peer address and, behind trusted proxies, X-Forwarded-For. */
 export function clientIp (rq: Req, trusted: CidrList): string {
   if (rq.ip === '') rq.ip = resolveClientIp(rq.peer, rq.headers['x-forwarded-for'] ?? '', trusted)
@@ -121,7 +138,11 @@ export function pipeline (router: Router, opts: PipelineOptions, track: { start:
       fail(res, rq, 'GW_HEADERS_TOO_LARGE')
       return
     }
-    if (rq.headers['content-length'] !== undefined || rq.headers['transfer-encoding'] !== undefined) {
+    if (rq.badFraming !== null) {
+      refuseFraming(res, rq)
+      return
+    }
+    if (rq.headers['content-length'] !== undefined) {
       try {
         declaredLength(rq, maxBodyBytes)
       } catch (err) {

@@ -8,7 +8,8 @@
  * there (`lib/telemetry/relay.ts`), never on this event loop. A signal no collector wants is
  * answered at once without reading the body. An authenticated client always gets 200 — the
  * client's exporter logs an error on every flush otherwise — whether the batch is relayed or
- * dropped.
+ * dropped. The bearer is checked from the headers before any body byte is read; a refusal (and the
+ * unwanted-signal answer) closes the connection instead of reading on.
  *
  * Also: when `telemetry.gateway_metrics` is configured, this worker's metrics recorder is
  * switched on here (the route table is built once per worker).

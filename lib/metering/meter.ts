@@ -17,7 +17,7 @@ import { describeError, ops } from '../log.js'
 import type { Sql } from '../store/db.js'
 import { recordSpend } from '../telemetry/metrics.js'
 import type { PricingSettings } from '../spend/pricing.js'
-import { recordIdentities, writeLedger, type LeaseDelta, type Seen } from '../spend/store.js'
+import { recordIdentities, writeLedger, type LeaseDelta, type LedgerTotals, type Seen } from '../spend/store.js'
 import type { UsageBatch } from './records.js'
 import { aggregate, type Aggregate, type AggregateTask, type Rows } from './task.js'
 
@@ -52,12 +52,18 @@ export interface MeterOptions {
   /** Run an aggregation task on the pool; rejects (e.g. PoolFull) to fall back to inline work. */
   readonly runTask?: (task: AggregateTask) => Promise<Aggregate>
   readonly flushMs?: number
+  /**
+   * Told the new totals of the principal and pooled buckets each successful flush wrote (spend
+   * alerts), after the flush's identities were recorded (so their groups can be read back).
+   */
+  readonly onTotals?: (totals: LedgerTotals) => void
 }
 
 export class Meter {
   private queue: UsageBatch[] = []
   private spend: Sums = new Map()
   private pooled: Sums = new Map()
+  private models: Sums = new Map()
   private charges = new Map<string, LeaseDelta>()
   private identities = new Map<string, Seen>()
   private running: Promise<void> | null = null
@@ -86,7 +92,7 @@ export class Meter {
   }
 
   /** Rows waiting for a successful write. */
-  get backlog (): number { return this.spend.size + this.pooled.size + this.charges.size }
+  get backlog (): number { return this.spend.size + this.pooled.size + this.models.size + this.charges.size }
 
   /** One flush (joins the one in progress). */
   async tick (): Promise<void> {
@@ -108,7 +114,7 @@ export class Meter {
       const batches = this.queue
       this.queue = []
       const agg = await this.price(batches)
-      this.dropped += addRows(this.spend, agg.spend) + addRows(this.pooled, agg.pooled)
+      this.dropped += addRows(this.spend, agg.spend) + addRows(this.pooled, agg.pooled) + addRows(this.models, agg.models)
       for (const b of batches) {
         for (const [kind, subject, bucket, epoch, micro] of b.charges) {
           const k = `${kind}\u0000${subject}\u0000${bucket}\u0000${b.holder}\u0000${epoch}`
@@ -125,19 +131,28 @@ export class Meter {
     if (Date.now() < this.retryAt) return
     const spend = this.spend
     const pooled = this.pooled
+    const models = this.models
     const charges = this.charges
     const ids = this.identities
     const records = this.pendingRecords
     const micro = this.pendingMicro
     this.spend = new Map()
     this.pooled = new Map()
+    this.models = new Map()
     this.charges = new Map()
     this.identities = new Map()
     this.pendingRecords = 0
     this.pendingMicro = 0
     try {
-      await writeLedger(this.sql, toRows(spend), toRows(pooled), [...charges.values()])
-      if (ids.size > 0) await recordIdentities(this.sql, [...ids.values()])
+      const totals = await writeLedger(this.sql, toRows(spend), toRows(pooled), [...charges.values()], toRows(models))
+      // The ledger is committed: from here on a failure may put back identities, never spend.
+      if (ids.size > 0) {
+        try { await recordIdentities(this.sql, [...ids.values()]) } catch (err) {
+          for (const [k, v] of ids) if (!this.identities.has(k)) this.identities.set(k, v)
+          ops.warn(`recording who spent failed: ${describeError(err)}; retried with the next flush`)
+        }
+      }
+      if (totals.spend.length + totals.pooled.length > 0) this.opts.onTotals?.(totals)
       this.written.records += records
       this.written.micro += micro
       if (this.failures > 0) ops.info(`spend records written again after ${this.failures} failed attempt(s)`)
@@ -145,7 +160,7 @@ export class Meter {
       if (this.dropped > 0) { ops.error(`spend meter dropped ${this.dropped} ledger row(s) while Postgres was unreachable (more than ${MAX_ROWS} waiting)`); this.dropped = 0 }
     } catch (err) {
       // Put everything back (summed with what arrived meanwhile) and retry with backoff.
-      this.dropped += addRows(this.spend, toRows(spend)) + addRows(this.pooled, toRows(pooled))
+      this.dropped += addRows(this.spend, toRows(spend)) + addRows(this.pooled, toRows(pooled)) + addRows(this.models, toRows(models))
       for (const [k, c] of charges) { const x = this.charges.get(k); if (x !== undefined) x[5] += c[5]; else this.charges.set(k, c) }
       for (const [k, v] of ids) if (!this.identities.has(k)) this.identities.set(k, v)
       this.pendingRecords += records

@@ -6,7 +6,7 @@
  * loses usage. Each record is priced exactly (lib/spend/pricing.ts) with the price version in
  * effect when its request was admitted, and its cost is added to the principal's daily, weekly
  * and monthly buckets of that moment and, when a pooled group paid, to the group's monthly
- * bucket. The result is one entry per distinct row, ready for `unnest` upserts, which is also
+ * bucket, and to the requested model's three buckets. The result is one entry per distinct row, ready for `unnest` upserts, which is also
  * what Postgres needs: one INSERT … ON CONFLICT may not touch a row twice.
  */
 import { bucketsAt } from '../spend/periods.js'
@@ -24,6 +24,8 @@ export interface Rows { keys: string[], buckets: string[], micro: number[] }
 export interface Aggregate {
   readonly spend: Rows
   readonly pooled: Rows
+  /** Spend per client-requested model and bucket (the spend report's `by model`). */
+  readonly models: Rows
   /** Records priced and their total, micro-cents. */
   readonly records: number
   readonly total: number
@@ -62,6 +64,7 @@ export function aggregate (task: AggregateTask): Aggregate {
   const p = pricerFor(task.pricing)
   const spend = new Sums()
   const pooled = new Sums()
+  const models = new Sums()
   let records = 0
   let total = 0
   const c: Counts = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0, webSearch: 0, fast: false }
@@ -81,7 +84,8 @@ export function aggregate (task: AggregateTask): Aggregate {
       c.cacheWrite1h = rows[o + C.cacheWrite1h] as number
       c.webSearch = rows[o + C.webSearch] as number
       c.fast = rows[o + C.fast] === 1
-      const priced = p.resolve(up === NONE ? null : s[up] as string, um === NONE ? null : s[um] as string, s[rows[o + C.clientModel] as number] as string)
+      const clientModel = s[rows[o + C.clientModel] as number] as string
+      const priced = p.resolve(up === NONE ? null : s[up] as string, um === NONE ? null : s[um] as string, clientModel)
       const micro = p.cost(c, priced, at)
       records++
       if (micro <= 0) continue
@@ -90,9 +94,10 @@ export function aggregate (task: AggregateTask): Aggregate {
       spend.add(sub, bk.keys[0], micro)
       spend.add(sub, bk.keys[1], micro)
       spend.add(sub, bk.keys[2], micro)
+      for (const key of bk.keys) models.add(clientModel, key, micro)
       const pool = rows[o + C.pool] as number
       if (pool !== NONE) pooled.add(s[pool] as string, bk.keys[2], micro)
     }
   }
-  return { spend: spend.rows(), pooled: pooled.rows(), records, total }
+  return { spend: spend.rows(), pooled: pooled.rows(), models: models.rows(), records, total }
 }

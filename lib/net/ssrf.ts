@@ -144,3 +144,19 @@ export async function guardedFetch (url: string, init: { method?: string, header
   })
   return res as unknown as Response
 }
+
+/**
+ * A `guardedFetch` answer's body as text, read as it arrives and refused (the stream cancelled)
+ * once it passes `maxBytes`: a hostile or broken endpoint cannot make the gateway hold more.
+ */
+export async function boundedText (res: Response, maxBytes: number, what = 'answer'): Promise<string> {
+  if (res.body === null) return ''
+  const chunks: Uint8Array[] = []
+  let n = 0
+  for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
+    n += c.length
+    if (n > maxBytes) { await res.body.cancel().catch(() => {}); throw new Error(`${what} is too large (over ${maxBytes} bytes)`) }
+    chunks.push(c)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}

@@ -15,6 +15,7 @@ import { dotted } from '../config/locate.js'
 import type { Principal } from '../session/token.js'
 import { type CompiledPolicy, type CompiledSet, compilePolicies } from './compile.js'
 import { displayModel } from './models.js'
+import { echo } from '../proxy/echo.js'
 import { type PolicyProblem, readPolicies } from './sources.js'
 
 export type { CompiledPolicy } from './compile.js'
@@ -122,13 +123,14 @@ export class Policies {
 
   /**
    * Refuse a model the principal's policy does not list in `availableModels`: throws
-   * GatewayError('GW_MODEL_DENIED') (400 invalid_request_error). Returns otherwise.
+   * GatewayError('GW_MODEL_DENIED') (400 invalid_request_error), the model quoted, escaped and bounded
+   * as every echo of client input is (lib/proxy/echo.ts). Returns otherwise.
    */
   checkModel (p: Principal, model: string): void {
     if (this.set === null) return
     const m = this.match(p)
     if (m === null || m.allows(model)) return
-    throw new GatewayError('GW_MODEL_DENIED', `model ${displayModel(model)} is not in the availableModels list of your managed policy`)
+    throw new GatewayError('GW_MODEL_DENIED', `model ${echo(model)} is not in the availableModels list of your managed policy`)
   }
 
   /**

@@ -87,7 +87,7 @@ export function cliOnlyAliases (entries: readonly string[]): string[] {
   return entries.filter(e => CLI_ONLY_ALIASES.includes(canonicalModel(e)))
 }
 
-/** The model string as it may appear in an error message: printable ASCII, at most 128 characters. */
+/** A client-sent value for a JSON audit field: printable ASCII, at most 128 characters (error messages use echo()). */
 export function displayModel (model: string): string {
   const printable = model.replace(/[^\x20-\x7e]/g, '')
   return printable.length > 128 ? `${printable.slice(0, 128)}...` : printable

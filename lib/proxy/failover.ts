@@ -87,16 +87,20 @@ function upstreamMessage (body: Buffer): { message: string, envelope: boolean } 
  *   - Bedrock's 400 whose whole message is `Input is too long.`, and Vertex's request-size 400:
  *     exactly `Input is too long.`;
  *   - any other 400/413 the client can adapt to: `capability_rejected: <class>` (error-class.ts).
+ * `strict` (customer-routed requests) keeps only the last rule: no upstream words at all.
  */
-export function sanitisedBody (status: number, body: Buffer | undefined, requestId: string): Buffer {
+export function sanitisedBody (status: number, body: Buffer | undefined, requestId: string, strict = false): Buffer {
   const [type, generic] = TYPE_BY_STATUS[status] ?? ['api_error', 'upstream error']
   let message = generic
   if ((status === 400 || status === 413) && body !== undefined && body.length > 0) {
     const u = upstreamMessage(body)
     if (u !== undefined && u.message !== '') {
       const whole = u.message.trim()
-      if (u.envelope) message = u.message.slice(0, 1000)
-      else if (status === 400 && (/^input is too long\.?$/i.test(whole) || SIZE_400.test(whole))) message = INPUT_TOO_LONG
+      if (u.envelope && !strict) message = u.message.slice(0, 1000)
+      else if (strict) {
+        const cls = capabilityClass(status, u.message)
+        if (cls !== undefined) message = CAPABILITY_REJECTED + cls
+      } else if (status === 400 && (/^input is too long\.?$/i.test(whole) || SIZE_400.test(whole))) message = INPUT_TOO_LONG
       else {
         const cls = capabilityClass(status, u.message)
         if (cls !== undefined) message = CAPABILITY_REJECTED + cls
@@ -146,9 +150,10 @@ function rank (a: Attempt): number | null {
   return s === 429 ? 0 : s === 401 || s === 403 ? 1 : s === 404 ? 2 : s === 501 ? 3 : null
 }
 
-/** One upstream's own answer, by its provider's rule (relayed, or sanitised for a cloud provider). */
-function answerOf (a: Attempt, requestId: string): FinalAnswer {
+/** One upstream's own answer, by its provider's rule (relayed, or sanitised for a cloud provider; always sanitised, strictly, when `generic`). */
+function answerOf (a: Attempt, requestId: string, generic: boolean): FinalAnswer {
   const status = a.status as number
+  if (generic) return { relay: { status, headers: sanitisedHeaders(status, a.headers), body: sanitisedBody(status, a.body, requestId, true) }, error: null }
   if (!a.upstream.sanitizeErrors) return { relay: { status, headers: a.headers ?? [], body: a.body ?? Buffer.alloc(0) }, error: null }
   return { relay: { status, headers: sanitisedHeaders(status, a.headers), body: sanitisedBody(status, a.body, requestId) }, error: null }
 }
@@ -157,10 +162,10 @@ function answerOf (a: Attempt, requestId: string): FinalAnswer {
  * Decide the answer after the last attempt (see the file comment). `configured` is the number of
  * upstreams in the config (the N of `N attempted`); it defaults to the number of attempts.
  */
-export function finalFailure (attempts: readonly Attempt[], requestId: string, endpoint: Endpoint, configured = attempts.length): FinalAnswer {
+export function finalFailure (attempts: readonly Attempt[], requestId: string, endpoint: Endpoint, configured = attempts.length, generic = false): FinalAnswer {
   logAttempts(attempts, requestId)
   const last = attempts[attempts.length - 1]
-  if (last?.status !== undefined && (!isFailoverStatus(last.status) || attempts.length === 1)) return answerOf(last, requestId)
+  if (last?.status !== undefined && (!isFailoverStatus(last.status) || attempts.length === 1)) return answerOf(last, requestId, generic)
   let pick: Attempt | undefined
   let best = Infinity
   for (const a of attempts) {

@@ -1,8 +1,9 @@
 /**
  * POST /v1/messages and POST /v1/messages/count_tokens — the hot path, socket to upstream and back.
  *
- *   1. (synchronous, in the uWS handler) attach the body reader and authenticate the bearer from
- *      the session cache — no database, no await;
+ *   1. (synchronous, in the uWS handler) authenticate the bearer from the session cache — no
+ *      database, no await, no body byte read (a refusal closes the connection) — then attach the
+ *      body reader (http/body.ts: in-flight cap, rate deadline);
  *   2. scan the body for `model`/`max_tokens`/`tags` without parsing it (json-scan.ts), check the
  *      model against the developer's policy and route it (routing.ts, cached per model string);
  *   3. ask spend control to admit the request (worst-case reservation; in memory);
@@ -27,6 +28,11 @@
  * upstream request is aborted, and what reached the client is settled.
  * Silent SSE streams get an `event: ping` every 15 s from one shared per-worker ticker (no
  * per-request timers), only at event boundaries and only while the client is keeping up.
+ * A customer-routed-inference bearer (`deps.cri`, lib/cri) replaces step 1: its key-free checks run
+ * synchronously, its signature check runs while the body is read, and the body is then screened
+ * (re-serialised, policy webhook). Such a principal skips the model policy (2) and spend control
+ * (3, 6), gets generic envelopes for every upstream error, and `x-cri-upstream-kind: cloud` on
+ * answers from cloud providers.
  */
 import type { HttpResponse } from 'uWebSockets.js'
 import { GatewayError, errorBody, errorHeaders } from '../errors.js'
@@ -46,6 +52,16 @@ import type { Candidate, ModelRouter } from './routing.js'
 import { UsageTap, usageFromJson, type Usage } from './sse-usage.js'
 import type { Endpoint, StreamDecoder, Upstream, UpstreamCall } from './upstreams/types.js'
 
+/** Customer-routed inference admission (lib/cri/gate.ts). */
+export interface CriAdmission {
+  /** The bearer when it is a cri+jwt, else null. */
+  tokenOf (rq: Req): string | null
+  /** Throws for a refusal decided from the token alone; else the verified principal (or a refusal) later. */
+  authenticate (rq: Req, token: string): Promise<Principal>
+  /** The body to send upstream, once the content policy allowed it (rejects with a GatewayError otherwise). */
+  screen (rq: Req, p: Principal, body: Buffer): Promise<Buffer>
+}
+
 /** The model allow-list check and audit extras (lib/policy). */
 export interface ModelPolicy {
   checkModel (p: Principal, model: string): void
@@ -58,12 +74,20 @@ export interface MessagesDeps {
   readonly policy: ModelPolicy
   readonly accounting: Accounting
   readonly authenticate: (rq: Req) => Principal
+  /** Set when `cri.enabled`. */
+  readonly cri: CriAdmission | null
   readonly maxBodyBytes: number
   /** `admin.billing_group_tag`: when set, request tags are read for attribution and stripped. */
   readonly billingGroupTag: string | undefined
   /** Per upstream (by index): the IdP groups it is reserved for, or null for everyone. */
   readonly upstreamGroups: ReadonlyArray<ReadonlySet<string> | null>
+  /** `load_test_mode.enabled`: `x-load-test-user` picks a made-up developer; audit lines say `load_test`. */
+  readonly loadTest: boolean
 }
+
+/** load_test_mode: `x-load-test-user: N` meters the request as developer `<sub>+loadtest-N`. */
+const LOAD_TEST_USER = 'x-load-test-user'
+const LOAD_TEST_USER_VALUE = /^\d{1,7}$/
 
 const MAX_ERROR_BODY = 64 * 1024
 const MAX_JSON_BODY = 8 * 1024 * 1024
@@ -72,6 +96,8 @@ const PING = Buffer.from('event: ping\ndata: {"type": "ping"}\n\n')
 const PING_AFTER_MS = Number(process.env.WEIR_SSE_PING_MS) > 0 ? Number(process.env.WEIR_SSE_PING_MS) : 15_000
 const TICK_MS = Math.max(50, Math.min(5000, Math.floor(PING_AFTER_MS / 3)))
 const TAGS_BETA = /^request-tags-/
+/** Response header naming where a customer-routed request was served (only `cloud` is sent). */
+const CRI_KIND = 'x-cri-upstream-kind'
 
 /** Everything one request carries through its attempts. One object, fixed shape. */
 class Flow {
@@ -209,15 +235,25 @@ function end (f: Flow): void {
 // ---- request entry -----------------------------------------------------------------------------
 
 export function handleMessages (res: HttpResponse, rq: Req, endpoint: Endpoint, deps: MessagesDeps): Promise<void> {
-  const bodyP = readBody(res, rq, deps.maxBodyBytes)
   const f = new Flow(res, rq, endpoint, deps)
+  let criP: Promise<Principal> | null = null
   try {
-    f.principal = deps.authenticate(rq)
+    const criToken = deps.cri !== null ? deps.cri.tokenOf(rq) : null
+    if (criToken !== null) criP = (deps.cri as CriAdmission).authenticate(rq, criToken)
+    else f.principal = deps.authenticate(rq) // from the headers alone: a refusal reads no body byte
   } catch (err) {
-    bodyP.catch(() => {})
     sendError(res, rq, err)
     return Promise.resolve()
   }
+  const fake = deps.loadTest && criP === null ? rq.headers[LOAD_TEST_USER] : undefined
+  if (fake !== undefined) {
+    if (!LOAD_TEST_USER_VALUE.test(fake)) {
+      reject(f, new GatewayError('GW_BAD_REQUEST', `${LOAD_TEST_USER} must be a whole number of at most 7 digits`))
+      return Promise.resolve()
+    }
+    f.principal = { ...f.principal, sub: `${f.principal.sub}+loadtest-${Number(fake)}` }
+  }
+  const bodyP = readBody(res, rq, deps.maxBodyBytes)
   rq.onAbort = () => {
     f.abortReason = 'client_closed'
     const a = f.abort
@@ -225,7 +261,27 @@ export function handleMessages (res: HttpResponse, rq: Req, endpoint: Endpoint, 
     if (a !== null) a(new Error('client closed the connection'))
     else if (!f.settled && f.next > 0) done(f, 499)
   }
+  if (criP !== null) return startCri(f, criP, bodyP)
   return bodyP.then((body) => start(f, body), (err: unknown) => { sendError(res, rq, err) })
+}
+
+/** A CRI bearer: the signature is checked while the body arrives; then the body is screened. */
+async function startCri (f: Flow, criP: Promise<Principal>, bodyP: Promise<Buffer>): Promise<void> {
+  let body: Buffer
+  try {
+    [f.principal, body] = await Promise.all([criP, bodyP])
+  } catch (err) {
+    sendError(f.res, f.rq, err)
+    return
+  }
+  try {
+    body = await (f.deps.cri as CriAdmission).screen(f.rq, f.principal, body)
+  } catch (err) {
+    if (f.rq.aborted) return
+    if (err instanceof GatewayError) { reject(f, err); return }
+    throw err
+  }
+  await start(f, body)
 }
 
 function reject (f: Flow, err: GatewayError): void {
@@ -250,8 +306,9 @@ async function start (f: Flow, body: Buffer): Promise<void> {
   if (m === null) { reject(f, new GatewayError('GW_INVALID_JSON', 'model must be a string')); return }
   f.model = m
   const { deps } = f
+  const cri = f.principal.cri !== undefined
   try {
-    deps.policy.checkModel(f.principal, m)
+    if (!cri) deps.policy.checkModel(f.principal, m)
   } catch (err) {
     if (err instanceof GatewayError) { reject(f, err); return }
     throw err
@@ -278,7 +335,7 @@ async function start (f: Flow, body: Buffer): Promise<void> {
     const v = (f.scan.tags.value as Record<string, unknown> | null)?.[deps.billingGroupTag]
     if (typeof v === 'string' && f.principal.groups.includes(v)) f.billingGroup = v
   }
-  if (f.endpoint === 'messages') {
+  if (f.endpoint === 'messages' && !cri) {
     try {
       const a = deps.accounting.admit(f.principal, { model: m, family: f.family, maxTokens: f.scan.maxTokens, bodyBytes: body.length, billingGroup: f.billingGroup, requestId: f.rq.id })
       f.admission = a instanceof Promise ? await a : a
@@ -376,7 +433,7 @@ class AttemptHandler {
     f.resume = resume
     recordUpstream(this.up.name, status, performance.now() - this.t0)
     const retryable = isFailoverStatus(status)
-    if (retryable || (status >= 400 && this.up.sanitizeErrors)) {
+    if (retryable || (status >= 400 && (this.up.sanitizeErrors || f.principal.cri !== undefined))) {
       // Collect the (small) error body: either fail over, or answer with a sanitised copy.
       this.discard = true
       this.errStatus = status
@@ -410,6 +467,7 @@ class AttemptHandler {
     }
     const spend = ok && f.endpoint === 'messages' ? f.deps.accounting.headers(f.admission) : null
     if (spend !== null) for (const k in spend) head.push(k, spend[k] as string)
+    if (f.principal.cri !== undefined && this.up.sanitizeErrors) head.push(CRI_KIND, 'cloud')
     f.head = head
     schedule(f)
     f.committed = true
@@ -440,10 +498,11 @@ class AttemptHandler {
     if (f.tap !== null) {
       if (f.cutting) { cutStream(f, out); return true }
       // Held for a lease: pause. Being cut: read on to the end of the event in progress.
-      if (f.tap.projectedOutputTokens(out.length) > f.checkAt && !checkOutput(f, out)) return f.cutting && !f.settled
-      f.tap.push(out)
-    } else if (f.json !== null && f.jsonBytes < MAX_JSON_BODY) { f.json.push(out); f.jsonBytes += out.length }
-    send(f, out)
+      if (!passOutput(f, out)) return f.cutting && !f.settled
+    } else {
+      if (f.json !== null && f.jsonBytes < MAX_JSON_BODY) { f.json.push(out); f.jsonBytes += out.length }
+      send(f, out)
+    }
     if (!f.paused) return true
     f.held = true
     return false
@@ -528,13 +587,54 @@ function outcome (f: Flow, status: number, extra: number): Outcome {
 }
 
 /**
- * `chunk` would take the stream's output past the count spend control named: ask it again. True
- * when the chunk may pass now; false when it was dealt with here: the stream is being cut (the
- * chunk passed up to its first event boundary), or the upstream is held (with `chunk` unsent)
- * until a lease answers.
+ * Pass streamed output to the client within the count spend control named (`checkAt`). A chunk
+ * that would go past it is split at event boundaries: the whole events that fit pass, then spend
+ * control is asked again for the rest — so a fast upstream that delivers a whole stream in one
+ * read is cut where the reservation ends, not before its first event nor after its last. After
+ * an answer that does not cover the next event, that one event passes alone (progress is one
+ * event per answer). True when all of `out` passed; false when the rest is held or being cut.
  */
-function checkOutput (f: Flow, chunk: Buffer): boolean {
-  const r = f.deps.accounting.outputCheck(f.admission, f.principal, outcome(f, f.status, chunk.length))
+function passOutput (f: Flow, out: Buffer, answered = false): boolean {
+  const tap = f.tap as NonNullable<Flow['tap']>
+  while (out.length > 0 && tap.projectedOutputTokens(out.length) > f.checkAt) {
+    let k = fitting(f, out)
+    if (k === 0 && answered) { k = boundaryEnd(out); if (k < 0) k = out.length }
+    if (k > 0) {
+      const part = out.subarray(0, k)
+      tap.push(part)
+      send(f, part)
+      out = out.subarray(k)
+      answered = false
+      continue
+    }
+    // Ask for the next event only: the answer decides how far the stream may go, event by event.
+    const next = boundaryEnd(out)
+    if (!checkOutput(f, out, next < 0 ? out.length : next)) return false
+    answered = true
+  }
+  if (out.length > 0) { tap.push(out); send(f, out) }
+  return true
+}
+
+/** Length of the longest run of whole events at the start of `out` that stays within `checkAt`. */
+function fitting (f: Flow, out: Buffer): number {
+  const tap = f.tap as NonNullable<Flow['tap']>
+  let k = 0
+  for (;;) {
+    const b = boundaryEnd(k === 0 ? out : out.subarray(k))
+    if (b < 0 || tap.projectedOutputTokens(k + b) > f.checkAt) return k
+    k += b
+  }
+}
+
+/**
+ * The next `need` bytes of `chunk` would take the stream's output past the count spend control
+ * named: ask it again. True when the count was raised (the caller passes what fits); false when it
+ * was dealt with here: the stream is being cut (the chunk passed up to its first event boundary),
+ * or the upstream is held (with `chunk` unsent) until a lease answers.
+ */
+function checkOutput (f: Flow, chunk: Buffer, need: number): boolean {
+  const r = f.deps.accounting.outputCheck(f.admission, f.principal, outcome(f, f.status, need))
   if (typeof r === 'number') {
     if (r > 0) { f.checkAt = r; return true }
     cutStream(f, chunk, true)
@@ -552,8 +652,7 @@ function checkOutput (f: Flow, chunk: Buffer): boolean {
       if (!cutStream(f, c, true)) return
     } else {
       f.checkAt = n
-      f.tap?.push(c)
-      send(f, c)
+      if (!passOutput(f, c, true) && (f.checking || f.settled)) return
     }
     if (!f.paused && f.held) {
       f.held = false
@@ -619,7 +718,9 @@ function midStreamFailure (f: Flow, err: unknown): void {
 
 /** No attempt succeeded: answer with the most useful remembered failure (failover.ts decides). */
 function fail (f: Flow): void {
-  const r = finalFailure(f.attempts, f.rq.id, f.endpoint, f.deps.upstreams.length)
+  const cri = f.principal.cri !== undefined
+  const r = finalFailure(f.attempts, f.rq.id, f.endpoint, f.deps.upstreams.length, cri)
+  const cloud = cri && f.upstream?.sanitizeErrors === true
   if (f.rq.aborted) { done(f, 499); return }
   const res = f.res
   if (r.relay !== null) {
@@ -631,6 +732,7 @@ function fail (f: Flow): void {
         const name = (headers[i] as Buffer).toString('latin1').toLowerCase()
         if (relayable(name)) res.writeHeader(name, headers[i + 1] as Buffer)
       }
+      if (cloud) res.writeHeader(CRI_KIND, 'cloud')
       res.end(body)
     })
     f.rq.started = true
@@ -662,7 +764,7 @@ function usageOf (f: Flow): Usage | null {
 function settle (f: Flow, status: number): void {
   if (f.settled) return
   f.settled = true
-  if (f.endpoint !== 'messages') return
+  if (f.endpoint !== 'messages' || f.principal.cri !== undefined) return
   f.deps.accounting.settle(f.admission, f.principal, outcome(f, status, 0))
 }
 
@@ -680,6 +782,7 @@ function auditInference (f: Flow, status: number): void {
   recordRequest(f.endpoint === 'messages' ? '/v1/messages' : '/v1/messages/count_tokens', status, ms, f.upstream?.name)
   if (u !== null) recordTokens(f.model, u.input_tokens, u.output_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens)
   const extra = f.deps.policy.auditFields(f.rq.headers)
+  const cri = f.principal?.cri
   audit('inference', {
     request_id: f.rq.id,
     sub: f.principal?.sub,
@@ -699,6 +802,8 @@ function auditInference (f: Flow, status: number): void {
     cache_write_tokens: u?.cache_creation_input_tokens,
     billing_group: f.billingGroup,
     abort: f.abortReason,
+    ...(f.deps.loadTest ? { load_test: true } : {}),
+    ...(cri !== undefined ? { cri: true, org: cri.org, act: cri.act, upstream_kind: f.upstream === null ? undefined : f.upstream.sanitizeErrors ? 'cloud' : 'anthropic' } : {}),
     ...extra,
   })
 }

@@ -41,7 +41,7 @@ export async function refreshStanding (hashes: readonly string[]): Promise<{ rev
 }
 
 /** Record the session family of a freshly minted access token and of its refresh token. */
-export async function linkFamily (l: { family: string, tokenId: string, tokenTtl: number, refreshHash?: string | undefined }): Promise<void> {
+export async function linkFamily (l: { family: string, sub?: string | undefined, tokenId: string, tokenTtl: number, refreshHash?: string | undefined }): Promise<void> {
   await callPrimary('sessions.link', l)
 }
 

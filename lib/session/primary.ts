@@ -28,7 +28,7 @@ import { readServiceAccount } from '../auth/google-groups.js'
 import type { Revocation } from './sessions.js'
 import {
   FAMILY_TTL_S, REVOCATION_CHANNEL, activeRevocations, familyKey, insertRefreshRevocation, insertRevocation, kvAdd, kvSwap,
-  linkFamily, pruneRevocations, recordPrincipal, refreshRevoked, refreshStanding, revokeFamilyOf,
+  linkFamily, pruneRevocations, recordPrincipal, refreshRevoked, refreshStanding, revokeFamilyOf, signOutSubject,
 } from './store.js'
 
 const REREAD_MS = 10_000
@@ -148,6 +148,16 @@ export async function startSignIn (ctx: { sql: Sql, loaded: LoadedConfig }): Pro
       // Signing out an access token ends its sign-in: the refresh tokens of its family stop working.
       return r.id !== undefined ? await revokeFamilyOf(sql, familyKey.access(r.id), FAMILY_TTL_S) : null
     },
+    // Sign a subject out everywhere (the admin API's sessions endpoint): tokens issued until now are
+    // refused until the longest a session token lives, and every recorded sign-in loses its refresh grant.
+    'sessions.signOutSubject': async (a: Record<string, unknown>) => {
+      const sub = str(a?.sub, 'sub')
+      const now = Math.floor(Date.now() / 1000)
+      // `before` is exclusive on iat: a token minted in this very second is signed out too.
+      const { revocation, families } = await signOutSubject(sql, sub, now + 1, now + Math.ceil(ctx.loaded.config.session.ttl_hours * 3600) + 300, FAMILY_TTL_S)
+      feed.push([revocation])
+      return { families, not_before: revocation.before }
+    },
     'sessions.revokeRefresh': async (a: Record<string, unknown>) => {
       const hash = str(a?.hash, 'hash')
       const ttl = num(a.ttlSeconds, 'ttlSeconds')
@@ -163,6 +173,7 @@ export async function startSignIn (ctx: { sql: Sql, loaded: LoadedConfig }): Pro
     'sessions.link': async (a: Record<string, unknown>) => {
       await linkFamily(sql, {
         family: str(a?.family, 'family'),
+        sub: optStr(a.sub),
         tokenId: str(a.tokenId, 'tokenId'),
         tokenTtl: num(a.tokenTtl, 'tokenTtl'),
         refreshHash: optStr(a.refreshHash),

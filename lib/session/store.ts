@@ -13,6 +13,8 @@
  *   `sess:at:<token id>` names the family of an access token (kept as long as the token lives) and
  *   `sess:rt:<SHA-256 of the refresh token>` that of a refresh token (kept as long as a refresh
  *   revocation), so signing out with either token ends the refresh grant for the whole sign-in.
+ * - `session_families` (migration 0014): the subject of each session family, so an administrator
+ *   can sign a person out everywhere (`signOutSubject`), refresh grants included.
  * - `principal_emails`: last-seen email, name and groups of each principal, written at sign-in and
  *   refresh (personal data, swept after admin.identity_retention_days).
  */
@@ -57,7 +59,7 @@ export interface PrincipalSeen {
   groups?: readonly string[] | undefined
 }
 
-/** Upsert the principal's email, name and groups. */
+/** Upsert the principal's email, name and groups, and note the subject in `principals` (never swept). */
 export async function recordPrincipal (sql: Sql, p: PrincipalSeen): Promise<void> {
   const groups = p.groups === undefined ? null : sql.json([...p.groups])
   await sql`
@@ -65,6 +67,7 @@ export async function recordPrincipal (sql: Sql, p: PrincipalSeen): Promise<void
     values (${p.sub}, ${p.email ?? null}, ${p.name ?? null}, ${groups}, now())
     on conflict (principal) do update set
       email = excluded.email, name = excluded.name, groups = excluded.groups, updated_at = now()`
+  await sql`insert into principals (principal) values (${p.sub}) on conflict (principal) do update set last_seen = now()`
 }
 
 /** Store one revocation. A repeated token id keeps the later expiry. */
@@ -119,7 +122,7 @@ export const familyKey = {
 }
 
 /** Record which session family an access token (and its refresh token, when there is one) belongs to. */
-export async function linkFamily (sql: Sql, l: { family: string, tokenId: string, tokenTtl: number, refreshHash?: string | undefined, refreshTtl: number }): Promise<void> {
+export async function linkFamily (sql: Sql, l: { family: string, sub?: string | undefined, tokenId: string, tokenTtl: number, refreshHash?: string | undefined, refreshTtl: number }): Promise<void> {
   const rows: Array<[string, number]> = [[familyKey.access(l.tokenId), l.tokenTtl]]
   if (l.refreshHash !== undefined) rows.push([familyKey.refresh(l.refreshHash), l.refreshTtl])
   for (const [key, ttl] of rows) {
@@ -127,6 +130,31 @@ export async function linkFamily (sql: Sql, l: { family: string, tokenId: string
       insert into kv (key, value, expires_at) values (${key}, ${l.family}, now() + ${ttl}::float8 * interval '1 second')
       on conflict (key) do update set value = excluded.value, expires_at = greatest(kv.expires_at, excluded.expires_at)`
   }
+  if (l.sub !== undefined) {
+    await sql`
+      insert into session_families (family, sub, expires_at) values (${l.family}, ${l.sub}, now() + ${l.refreshTtl}::float8 * interval '1 second')
+      on conflict (family) do update set expires_at = greatest(session_families.expires_at, excluded.expires_at)`
+  }
+}
+
+/**
+ * Sign `sub` out everywhere: every session token issued before `before` (unix seconds) is refused
+ * until `exp`, and every recorded sign-in (session family) of `sub` loses its refresh grant for
+ * `familyTtl` seconds. Returns the revocation (for the feed) and how many sign-ins were ended.
+ */
+export async function signOutSubject (sql: Sql, sub: string, before: number, exp: number, familyTtl: number): Promise<{ revocation: Revocation, families: number }> {
+  const revocation: Revocation = { sub, before, exp }
+  const families = await sql.begin(async (tx) => {
+    await insertRevocation(tx as unknown as Sql, revocation)
+    const rows = await tx`
+      insert into refresh_token_revocations (token_hash, expires_at)
+      select 'family:' || family, now() + ${familyTtl}::float8 * interval '1 second'
+      from session_families where sub = ${sub} and expires_at > now()
+      on conflict (token_hash) do update set expires_at = greatest(refresh_token_revocations.expires_at, excluded.expires_at)
+      returning token_hash`
+    return rows.length
+  })
+  return { revocation, families }
 }
 
 /**
@@ -163,5 +191,6 @@ export async function refreshStanding (sql: Sql, hashes: readonly string[]): Pro
 export async function pruneRevocations (sql: Sql): Promise<number> {
   const a = await sql`delete from session_revocations where expires_at <= now()`
   const b = await sql`delete from refresh_token_revocations where expires_at <= now()`
-  return a.count + b.count
+  const c = await sql`delete from session_families where expires_at <= now()`
+  return a.count + b.count + c.count
 }

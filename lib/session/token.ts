@@ -49,6 +49,11 @@ export interface Principal {
   readonly groups: readonly string[]
   readonly iat: number
   readonly exp: number
+  /**
+   * Set only for a customer-routed-inference token (lib/cri): the Anthropic organisation and the
+   * acting person's `act.sub`. Such a principal is never metered nor matched to managed policies.
+   */
+  readonly cri?: { readonly org: string, readonly act: string | undefined }
 }
 
 export interface Identity {

@@ -36,7 +36,7 @@ import { FETCH_ERROR_HEADERS, binding, blockedMessage, limitHeaders, withBlocked
 import { CAPS_EVENT, primaryLink, type CapsMessage, type SpendLink } from './link.js'
 import { LeaseKeeper } from './keeper.js'
 import { bucketsAt } from './periods.js'
-import { Pricer } from './pricing.js'
+import { meterPricing, Pricer } from './pricing.js'
 
 /** How long a capped request may wait for budget held by requests in flight elsewhere, ms. */
 export const CONTENTION_WAIT_MS = 5000
@@ -65,6 +65,8 @@ export interface SpendOptions {
 export class SpendAccounting implements Accounting {
   readonly keeper: LeaseKeeper
   readonly pricer: Pricer
+  /** Extra audit fields: `load_test: true` in load_test_mode. */
+  private readonly loadTest: { load_test?: true }
   readonly outbox: Outbox
   private book: CapBook | null = null
   private readonly resolved = new Map<string, Resolution | null>()
@@ -79,7 +81,8 @@ export class SpendAccounting implements Accounting {
     this.link = opts.link ?? primaryLink
     this.clock = opts.clock ?? Date.now
     this.keeper = new LeaseKeeper(this.link, this.clock, opts.holder)
-    this.pricer = new Pricer(config.pricing)
+    this.pricer = new Pricer(meterPricing(config))
+    this.loadTest = config.load_test_mode?.enabled === true ? { load_test: true } : {}
     this.outbox = new Outbox(this.keeper.holder, opts.ship)
     const admin = config.admin
     this.rules = { mode: admin?.group_limit_mode ?? 'min', priority: admin?.pooled_conflict_rule === 'priority_list' ? admin.pooled_priority_order : undefined }
@@ -228,7 +231,7 @@ export class SpendAccounting implements Accounting {
   }
 
   private block (p: Principal, r: AdmitRequest, s: CapState, now: number, groups?: string[]): never {
-    audit('spend.blocked', { request_id: r.requestId, sub: p.sub, cause: 'over_limit', cap_cents: String(s.capCents), source: s.scope, period: s.period, groups })
+    audit('spend.blocked', { request_id: r.requestId, sub: p.sub, cause: 'over_limit', cap_cents: String(s.capCents), source: s.scope, period: s.period, groups, ...this.loadTest })
     recordBlock('spend_limit')
     throw new GatewayError('GW_SPEND_BLOCKED', blockedMessage(s, this.config.admin?.blocked_message), { headers: limitHeaders(s, now) })
   }
@@ -236,7 +239,7 @@ export class SpendAccounting implements Accounting {
   private storeFailure (p: Principal, r: AdmitRequest, err: unknown, now: number): Admission {
     if (!(err instanceof StoreDown) && this.keeper.markDown(now)) ops.warn(`spend check failed: ${describeError(err)}`)
     if (this.config.enforcement.fail_closed_on_error) {
-      audit('spend.blocked', { request_id: r.requestId, sub: p.sub, cause: 'store_error' })
+      audit('spend.blocked', { request_id: r.requestId, sub: p.sub, cause: 'store_error', ...this.loadTest })
       recordBlock('spend_unavailable')
       throw new GatewayError('GW_SPEND_UNAVAILABLE', withBlockedMessage('spend limit unavailable', this.config.admin?.blocked_message), { headers: { ...FETCH_ERROR_HEADERS } })
     }
@@ -309,7 +312,7 @@ export class SpendAccounting implements Accounting {
         if (h.amount >= cost) continue
         const got = await topUp(this.keeper, h.b, cost - h.amount + base, cost - h.amount)
         if (got === 0) {
-          audit('spend.blocked', { request_id: o.requestId, sub: p.sub, cause: 'stream_over_limit', cap_cents: String(h.b.cap.cents), period: h.b.period })
+          audit('spend.blocked', { request_id: o.requestId, sub: p.sub, cause: 'stream_over_limit', cap_cents: String(h.b.cap.cents), period: h.b.period, ...this.loadTest })
           recordBlock('spend_limit')
           return false
         }

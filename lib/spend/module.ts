@@ -8,6 +8,8 @@
  *     (`GET /api/oauth/usage`) and `admin.call` (the admin API, lib/admin/service.ts);
  *   - metering: usage batches from the workers go through the Meter (lib/metering/meter.ts),
  *     which prices them on the shared Piscina pool and writes the ledger in batched upserts;
+ *   - spend alerts: each ledger write's totals are checked against the caps (alerts.ts) and the
+ *     alerts' webhook deliveries are sent from the outbox (alert-delivery.ts);
  *   - upkeep: expired lease rows are deleted every minute.
  * Without an `admin:` block nothing starts (no caps, no metering, no admin API).
  *
@@ -25,12 +27,14 @@ import { Meter } from '../metering/meter.js'
 import type { Aggregate, AggregateTask } from '../metering/task.js'
 import type { UsageBatch } from '../metering/records.js'
 import { USAGE_EVENT } from '../metering/outbox.js'
+import { AlertDelivery } from './alert-delivery.js'
+import { SpendAlerts } from './alerts.js'
 import { CapFeed } from './cap-feed.js'
 import type { PoolRules } from './caps.js'
 import { uncappedUsageBody, usageBody, type CapState } from './headers.js'
 import { EXIT_EVENT, IDENTITY_EVENT, SPEND_RPC } from './link.js'
 import { bucketsAt, periodIndex } from './periods.js'
-import { Pricer } from './pricing.js'
+import { meterPricing, Pricer } from './pricing.js'
 import { PRECHECK_DEADLINE_MS, leaseBudget, pruneLeases, releaseLeases, spentIn, withDeadline, type LeaseArgs, type LeaseDelta, type Seen } from './store.js'
 
 const TASK_FILE = fileURLToPath(new URL('../metering/task.js', import.meta.url))
@@ -73,15 +77,18 @@ export async function startSpend (ctx: { sql: Sql, loaded: LoadedConfig }): Prom
   const rules: PoolRules = { mode: admin.group_limit_mode, priority: admin.pooled_conflict_rule === 'priority_list' ? admin.pooled_priority_order : undefined }
 
   // Boot warning for configured models the meter cannot price exactly (Pricer warns once each).
-  const pricer = new Pricer(config.pricing)
+  const pricer = new Pricer(meterPricing(config))
   for (const m of config.models ?? []) pricer.resolve(null, null, m.id)
 
   const feed = new CapFeed(sql)
   await feed.start()
   const pool = acquirePrimaryPool()
-  const meter = new Meter(sql, config.pricing, {
+  const alerts = new SpendAlerts(sql, () => feed.book, rules, admin.alerts)
+  const delivery = new AlertDelivery(sql, { webhooks: admin.alerts.webhooks, maxAttempts: admin.alerts.max_attempts }).start()
+  const meter = new Meter(sql, meterPricing(config), {
     // Batches are copied, not transferred, so a failed task can still be priced inline.
     runTask: async (task: AggregateTask) => await pool.run<Aggregate>(TASK_FILE, 'aggregate', task),
+    onTotals: alerts.onTotals,
   }).start()
   const exits: Array<Promise<void>> = []
 
@@ -115,6 +122,9 @@ export async function startSpend (ctx: { sql: Sql, loaded: LoadedConfig }): Prom
       for (const off of offs) off()
       await Promise.all(exits)
       await meter.stop()
+      await alerts.settle()
+      alerts.stop()
+      await delivery.stop()
       await pool.release()
       await feed.stop()
     },

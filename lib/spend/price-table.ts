@@ -51,9 +51,19 @@ const T5_25_LONG = tier(10, 37.5, 12.5, 20, 1)
 const T15_75 = tier(15, 75, 18.75, 30, 1.5)
 const T10_50 = tier(10, 50, 12.5, 20, 1)
 const FAST_30_150 = tier(30, 150, 37.5, 60, 3)
+// The 5.x generation's own rates (sources in the commit that added them).
+const OPUS_55 = tier(4, 20, 5, 8, 0.2)
+const SONNET_55 = tier(2, 10, 2.5, 4, 0.2)
+const SONNET_55_READ_CUT = tier(2, 10, 2.5, 4, 0.1)
+const HAIKU_55 = tier(0.1, 0.5, 0.125, 0.2, 0.01)
+const HAIKU_55_LONG = tier(0.5, 2.5, 0.625, 1, 0.05)
+const FABLE_51 = tier(10, 50, 12.5, 20, 0.25)
+const FABLE_52 = tier(8, 40, 10, 16, 0.2)
 
 /** Long-prompt threshold of the 1M-context models: prompts above 200k tokens. */
 const LONG_200K = 200_000
+/** Haiku 5.5's higher band: prompts above 100k tokens. */
+const LONG_100K = 100_000
 
 /** Rates for models the table does not know (the reference's unknown-model tier). */
 export const UNKNOWN_MODEL: PriceVersion = Object.freeze({ since: '1970-01-01', standard: T5_25 })
@@ -78,6 +88,11 @@ export const PRICE_TABLE: Readonly<Record<string, readonly PriceVersion[]>> = Ob
   opus48: [v(T5_25, { fast: T10_50 })],
   opus5: [v(T5_25, { fast: T10_50 })],
   fable5: [v(T10_50)],
+  opus55: [v(OPUS_55)],
+  sonnet55: [v(SONNET_55), v(SONNET_55_READ_CUT, {}, '2026-10-07')],
+  haiku55: [v(HAIKU_55, { longPrompt: { above: LONG_100K, rates: HAIKU_55_LONG } })],
+  fable51: [v(FABLE_51)],
+  fable52: [v(FABLE_52)],
 })
 
 /** The version of `versions` in effect at `t` (ms); the oldest when `t` predates them all. */

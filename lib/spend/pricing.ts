@@ -17,6 +17,7 @@
  *      model's family (every provider spelling resolves through the model catalog);
  *   3. the unknown-model tier, with a warning once per model.
  * Overrides apply to fast-mode requests too; their one `cache_write` rate covers both cache TTLs.
+ * In `load_test_mode` (`free`) every request costs 0: canned replies must never leave real spend.
  */
 import { lookupModel } from '../proxy/catalog.js'
 import { ops } from '../log.js'
@@ -26,6 +27,14 @@ import { PRICE_TABLE, UNKNOWN_MODEL, versionAt, type PriceVersion, type Rates } 
 export interface PricingSettings {
   readonly multiplier: number
   readonly overrides: ReadonlyArray<{ upstream: string, model: string, input: number, output: number, cache_read: number, cache_write: number }>
+  /** load_test_mode: every cost is 0 (the worst-case reservation still uses list prices). */
+  readonly free?: boolean
+}
+
+/** The pricing settings the meter uses for `config`: `pricing`, made free in load_test_mode. */
+export function meterPricing (config: { readonly pricing?: PricingSettings | undefined, readonly load_test_mode?: { readonly enabled: boolean } | undefined }): PricingSettings | undefined {
+  if (config.load_test_mode?.enabled !== true) return config.pricing
+  return { multiplier: config.pricing?.multiplier ?? 1, overrides: config.pricing?.overrides ?? [], free: true }
 }
 
 /** Token counts to price. `cacheWrite` is the total; `cacheWrite1h` the part written with a 1-hour TTL. */
@@ -92,6 +101,7 @@ export class Pricer {
   /** `pricing.multiplier` in parts per million. */
   readonly multiplierPpm: bigint
   private readonly multiplier: number
+  private readonly free: boolean
   private readonly overrides = new Map<string, Array<{ model: string, family: string | null, version: PriceVersion }>>()
   private readonly resolved = new Map<string, Priced>()
   private readonly worstRates = new Map<string, { day: number, input: number, output: number, above: number, longInput: number, longOutput: number }>()
@@ -101,6 +111,7 @@ export class Pricer {
 
   constructor (settings?: PricingSettings, private readonly table: Readonly<Record<string, readonly PriceVersion[]>> = PRICE_TABLE) {
     this.multiplier = settings?.multiplier ?? 1
+    this.free = settings?.free === true
     this.multiplierPpm = BigInt(Math.round(this.multiplier * MICRO))
     for (const o of settings?.overrides ?? []) {
       const list = this.overrides.get(o.upstream) ?? []
@@ -146,6 +157,7 @@ export class Pricer {
 
   /** Exact cost in micro-cents of `c` priced as `p`, with the version in effect at `at` (ms). */
   cost (c: Counts, p: Priced, at: number): number {
+    if (this.free) return 0
     const version = p.versions.length === 1 ? p.versions[0] as PriceVersion : versionAt(p.versions, at)
     return costAt(c, ratesFor(version, c), this.multiplierPpm)
   }

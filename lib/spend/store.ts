@@ -1,7 +1,7 @@
 /**
  * Spend control's SQL, run by the primary only (it owns the one Postgres pool).
  *
- * Ledger writes are batched: a flush is one transaction of at most four statements with a fixed
+ * Ledger writes are batched: a flush is one transaction of at most five statements with a fixed
  * number of parameters each (`unnest` over arrays), whatever the number of requests, rows sorted
  * so concurrent replicas lock them in the same order. Amounts are micro-cents (bigint); the
  * reference-compatible `cents` column is derived from them in the same statement.
@@ -79,14 +79,16 @@ export async function releaseLeases (sql: Sql, list: readonly LeaseDelta[]): Pro
 }
 
 /**
- * Write one flush: spend per principal bucket, pooled spend per group bucket, and the lease
- * charges of the same requests, in one transaction.
+ * Write one flush: spend per principal bucket, pooled spend per group bucket, spend per model
+ * bucket, and the lease charges of the same requests, in one transaction. Returns the new total of
+ * every principal and pooled group bucket written (spend alerts compare them with the caps).
  */
-export async function writeLedger (sql: Sql, spend: Rows, pooled: Rows, charges: readonly LeaseDelta[]): Promise<void> {
-  await sql.begin(async (tx) => {
+export async function writeLedger (sql: Sql, spend: Rows, pooled: Rows, charges: readonly LeaseDelta[], models?: Rows): Promise<LedgerTotals> {
+  return await sql.begin(async (tx) => {
     await tx`select set_config('statement_timeout', '10000', true)`
+    const totals: LedgerTotals = { spend: [], pooled: [] }
     if (spend.keys.length > 0) {
-      await tx`
+      totals.spend = await tx<LedgerTotal[]>`
         insert into spend (principal, period, cents, micro_cents, updated_at)
         select t.p, t.b, t.m::float8 / 1000000, t.m, now()
         from unnest(${spend.keys}::text[], ${spend.buckets}::text[], ${spend.micro.map(int)}::int8[]) as t(p, b, m)
@@ -94,10 +96,11 @@ export async function writeLedger (sql: Sql, spend: Rows, pooled: Rows, charges:
         on conflict (principal, period) do update set
           micro_cents = spend.micro_cents + excluded.micro_cents,
           cents = (spend.micro_cents + excluded.micro_cents)::float8 / 1000000,
-          updated_at = now()`
+          updated_at = now()
+        returning principal as subject, period, micro_cents::text as micro`
     }
     if (pooled.keys.length > 0) {
-      await tx`
+      totals.pooled = await tx<LedgerTotal[]>`
         insert into pooled_spend (rbac_group_id, period, cents, micro_cents, updated_at)
         select t.g, t.b, t.m::float8 / 1000000, t.m, now()
         from unnest(${pooled.keys}::text[], ${pooled.buckets}::text[], ${pooled.micro.map(int)}::int8[]) as t(g, b, m)
@@ -105,11 +108,28 @@ export async function writeLedger (sql: Sql, spend: Rows, pooled: Rows, charges:
         on conflict (rbac_group_id, period) do update set
           micro_cents = pooled_spend.micro_cents + excluded.micro_cents,
           cents = (pooled_spend.micro_cents + excluded.micro_cents)::float8 / 1000000,
-          updated_at = now()`
+          updated_at = now()
+        returning rbac_group_id as subject, period, micro_cents::text as micro`
+    }
+    if (models !== undefined && models.keys.length > 0) {
+      await tx`
+        insert into spend_by_model (model, period, micro_cents, updated_at)
+        select t.k, t.b, t.m, now()
+        from unnest(${models.keys}::text[], ${models.buckets}::text[], ${models.micro.map(int)}::int8[]) as t(k, b, m)
+        order by 1, 2
+        on conflict (model, period) do update set
+          micro_cents = spend_by_model.micro_cents + excluded.micro_cents, updated_at = now()`
     }
     await drawDown(tx as unknown as Sql, charges)
+    return totals
   })
 }
+
+/** A bucket's total after a ledger write: principal or group, bucket key, micro-cents as text. */
+export interface LedgerTotal { subject: string, period: string, micro: string }
+
+/** What one ledger write changed: principal buckets (`spend`) and pooled group buckets. */
+export interface LedgerTotals { spend: LedgerTotal[], pooled: LedgerTotal[] }
 
 /** Every cap row. */
 export async function loadCaps (sql: Sql): Promise<CapRow[]> {
@@ -127,7 +147,7 @@ export async function spentIn (sql: Sql, sub: string, buckets: readonly string[]
   return buckets.map((b) => Number(rows.find((r) => r.period === b)?.micro ?? 0))
 }
 
-/** Last-seen identity of principals, for `/effective`. */
+/** Last-seen identity of principals, for `/effective` (and the subject in `principals`, migration 0014). */
 export interface Seen { sub: string, email: string | null, name: string | null, groups: string[] }
 
 export async function recordIdentities (sql: Sql, list: readonly Seen[]): Promise<void> {
@@ -143,6 +163,9 @@ export async function recordIdentities (sql: Sql, list: readonly Seen[]): Promis
       name = coalesce(excluded.name, principal_emails.name),
       groups = excluded.groups,
       updated_at = now()`
+  await sql`
+    insert into principals (principal) select unnest(${sorted.map((x) => x.sub)}::text[])
+    on conflict (principal) do update set last_seen = now()`
 }
 
 /** Delete lease rows that expired a while ago (they count for nothing already). */

@@ -3,7 +3,8 @@
  *
  * - Expired `kv` rows, every 30 s.
  * - Retention, at start and hourly: admin audit rows older than `audit_retention_days`, spend
- *   buckets (per principal and pooled per group) not updated for `spend_retention_months`, and
+ *   buckets (per principal, pooled per group, and per model) not updated for `spend_retention_months`,
+ *   spend alerts and their webhook deliveries created longer ago than the same window, and
  *   identity rows not updated for `identity_retention_days`.
  *
  * Deletes go in batches of 10,000 rows, at most 50 batches per table per run, each batch its own
@@ -35,7 +36,11 @@ const warnedTables = new Set<string>()
 type Cutoff = { days: number } | { months: number }
 
 /** One table's retention rule: rows whose `column` is older than the cutoff go. */
-interface Rule { table: 'admin_audit' | 'spend' | 'pooled_spend' | 'principal_emails', column: 'at' | 'updated_at', cutoff: Cutoff }
+interface Rule {
+  table: 'admin_audit' | 'spend' | 'pooled_spend' | 'spend_by_model' | 'principal_emails' | 'spend_alerts' | 'alert_deliveries'
+  column: 'at' | 'updated_at' | 'created_at'
+  cutoff: Cutoff
+}
 
 /** Delete one batch; returns the number of rows removed. */
 async function deleteBatch (sql: Sql, rule: Rule): Promise<number> {
@@ -95,7 +100,10 @@ export async function sweepRetention (sql: Sql, s: RetentionSettings): Promise<R
   if (positive(s.spendRetentionMonths)) {
     const cutoff = { months: Math.floor(s.spendRetentionMonths) }
     out.spend = await sweepTable(sql, { table: 'spend', column: 'updated_at', cutoff }) +
-      await sweepTable(sql, { table: 'pooled_spend', column: 'updated_at', cutoff })
+      await sweepTable(sql, { table: 'pooled_spend', column: 'updated_at', cutoff }) +
+      await sweepTable(sql, { table: 'spend_by_model', column: 'updated_at', cutoff }) +
+      await sweepTable(sql, { table: 'spend_alerts', column: 'created_at', cutoff }) +
+      await sweepTable(sql, { table: 'alert_deliveries', column: 'created_at', cutoff })
   }
   if (positive(s.identityRetentionDays)) {
     out.identity = await sweepTable(sql, { table: 'principal_emails', column: 'updated_at', cutoff: { days: Math.floor(s.identityRetentionDays) } })

@@ -16,6 +16,7 @@
  *                                                 several per request); status 0 = no response
  *   recordTokens(model, input, output, cacheRead?, cacheWrite?)   usage of one response
  *   recordSpend(cents)                            metered cost of one response, in US cents
+ *   recordThreshold(period, threshold)            a spend alert decided (lib/spend/alerts.ts)
  *   recordBlock(reason)                           a request refused by policy or a cap
  *                                                 (e.g. 'spend_limit', 'model_denied', 'rate_limit')
  *
@@ -50,6 +51,8 @@ export interface MetricsSnapshot {
   readonly tokens: Array<{ model: string, input: number, output: number, cacheRead: number, cacheWrite: number }>
   readonly spendCents: number
   readonly blocks: Array<{ reason: string, count: number }>
+  /** Spend thresholds crossed (alerts decided), by period and threshold ("0.75"). */
+  readonly thresholds?: Array<{ period: string, threshold: string, count: number }>
 }
 
 class Series {
@@ -98,6 +101,8 @@ const upstreams = new Map<string, Map<number, Series>>()
 // model → [input, output, cache read, cache write]
 const tokens = new Map<string, Float64Array>()
 const blocks = new Map<string, { n: number }>()
+// `${period} ${threshold}` → count
+const thresholds = new Map<string, { n: number }>()
 let spendCents = 0
 let dirty = false
 let on = false
@@ -132,6 +137,13 @@ export function recordSpend (cents: number): void {
   dirty = true
 }
 
+/** A principal's spend crossed `threshold` (a fraction) of a `period` cap: one alert, decided once. */
+export function recordThreshold (period: string, threshold: number): void {
+  if (!on) return
+  slot(thresholds, `${period} ${threshold}`, OTHER, () => ({ n: 0 })).n++
+  dirty = true
+}
+
 export function recordBlock (reason: string): void {
   if (!on) return
   slot(blocks, reason, OTHER, () => ({ n: 0 })).n++
@@ -142,7 +154,7 @@ export function recordBlock (reason: string): void {
 export function takeSnapshot (): MetricsSnapshot | null {
   if (!dirty) return null
   dirty = false
-  const snap: MetricsSnapshot = { requests: [], upstreams: [], tokens: [], spendCents, blocks: [] }
+  const snap: MetricsSnapshot = { requests: [], upstreams: [], tokens: [], spendCents, blocks: [], thresholds: [] }
   spendCents = 0
   for (const [route, byUp] of requests) {
     for (const [upstream, byStatus] of byUp) {
@@ -157,6 +169,12 @@ export function takeSnapshot (): MetricsSnapshot | null {
     t.fill(0)
   }
   for (const [reason, b] of blocks) if (b.n > 0) { snap.blocks.push({ reason, count: b.n }); b.n = 0 }
+  for (const [key, b] of thresholds) {
+    if (b.n === 0) continue
+    const [period = OTHER, threshold = OTHER] = key.split(' ')
+    ;(snap.thresholds as Array<{ period: string, threshold: string, count: number }>).push({ period, threshold, count: b.n })
+    b.n = 0
+  }
   return snap
 }
 

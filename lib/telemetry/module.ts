@@ -14,7 +14,7 @@ import { onEvent } from '../ipc.js'
 import { ops } from '../log.js'
 import { guardedAgent } from '../net/ssrf.js'
 import { acquirePrimaryPool, primaryPoolStats } from '../workers-pool.js'
-import type { PrimaryContext, Running } from '../../workers/primary-modules.js'
+import type { LoadedConfig } from '../config/load.js'
 import { startMetricsOutputs } from './exporter.js'
 import { googleAuthHeaders } from './google-auth.js'
 import { METRICS_EVENT, disableRecorder, enableRecorder, type MetricsSnapshot } from './metrics.js'
@@ -25,7 +25,7 @@ import { MetricsRegistry } from './registry.js'
 /** How long queued telemetry may still be delivered at shutdown. */
 const STOP_GRACE_MS = 2000
 
-export async function startTelemetry (ctx: PrimaryContext): Promise<Running | undefined> {
+export async function startTelemetry (ctx: { loaded: LoadedConfig, boot: { port: number } }): Promise<{ stop: () => Promise<void> | void } | undefined> {
   const { config } = ctx.loaded
   const t = config.telemetry
   const gm = t.gateway_metrics

@@ -95,6 +95,7 @@ export class MetricsRegistry {
   readonly tokens = this.counter('weir.tokens', 'Tokens used, by model and type (input, output, cache_read, cache_write)', '{token}', ['model', 'type'])
   readonly spend = this.counter('weir.spend', 'Metered spend, US cents', '{cent}', [])
   readonly blocks = this.counter('weir.blocks', 'Requests refused by policy or caps, by reason', '{request}', ['reason'])
+  readonly thresholds = this.counter('weir.spend.thresholds', 'Spend alerts: a principal crossed a threshold of a cap, once per period', '{alert}', ['period', 'threshold'])
 
   counter (name: string, help: string, unit: string, labels: Labels): Counter {
     const c = new Counter({ name, help, unit, labels })
@@ -133,6 +134,7 @@ export class MetricsRegistry {
     }
     if (snap.spendCents > 0) this.spend.add([], snap.spendCents)
     for (const b of snap.blocks) this.blocks.add([b.reason], b.count)
+    for (const x of snap.thresholds ?? []) this.thresholds.add([x.period, x.threshold], x.count)
   }
 
   private readGauge (g: Gauge): Array<readonly [readonly string[], number]> {

@@ -70,6 +70,24 @@ t.test('admin API', async (t) => {
     t.equal(await q('/effective?sort=cheap'), 'sort: must be spend_desc')
     t.equal(await q('/effective?sort=spend_desc'), 'sort=spend_desc requires exactly one period[]')
     t.equal(await q('/effective?page=zzz'), 'page: invalid page token')
+    // Only a token the gateway issued is a cursor: what a lenient base64/JSON reader would let through is a 400.
+    const b64 = (s: string): string => Buffer.from(s).toString('base64url')
+    const good = b64('{"p":"u-a"}')
+    for (const [what, page] of [
+      ['trailing junk', `${good}!!`], ['padding', `${good}=`], ['the standard alphabet', Buffer.from('{"p":"u-a?>"}').toString('base64')],
+      ['an extra key', b64('{"p":"u-a","x":1}')], ['spacing in the JSON', b64('{ "p": "u-a" }')], ['an empty subject', b64('{"p":""}')],
+      ['an array', b64('[]')], ['not JSON', b64('{"p":')], ['a sorted cursor in an unsorted listing', b64('{"p":"u-a","c":"5","s":true}')],
+      ['an oversized token', 'A'.repeat(4096)],
+    ] as const) {
+      const r = await admin(url, 'GET', `/effective?page=${encodeURIComponent(page)}`)
+      t.equal(r.status, 400, `${what}: 400`)
+      t.same(r.json(), { type: 'error', error: { type: 'invalid_request_error', message: 'page: invalid page token' }, request_id: r.headers['request-id'] }, `${what}: the error envelope`)
+    }
+    for (const [what, page] of [['a leading zero', b64('{"p":"u-a","c":"05","s":true}')], ['no spend', b64('{"p":"u-a","s":true}')]] as const) {
+      t.equal((await admin(url, 'GET', `/effective?sort=spend_desc&period[]=monthly&page=${encodeURIComponent(page)}`)).status, 400, `sorted, ${what}: 400`)
+    }
+    t.equal((await admin(url, 'GET', `/effective?page=${good}`)).status, 200, 'a well-formed cursor still pages')
+    t.equal((await admin(url, 'GET', `/effective?sort=spend_desc&period[]=monthly&page=${b64('{"p":"u-a","c":"5","s":true}')}`)).status, 200, 'and a well-formed sorted one')
     t.equal(await q(`/effective?q=${'x'.repeat(257)}`), 'q: too long')
     t.equal(await q(`/effective?${Array.from({ length: 101 }, (_, i) => `user_ids[]=u${i}`).join('&')}`), 'user_ids[]: at most 100 entries per request')
     const bad = await admin(url, 'GET', '/%zz')
@@ -113,7 +131,7 @@ t.test('admin API', async (t) => {
   })
 
   await t.test('list pagination in both directions', async (t) => {
-    for (let i = 0; i < 5; i++) await admin(url, 'POST', '', { scope: { type: 'user', user_id: `p${i}` }, amount: String(i + 1) })
+    for (let i = 0; i < 5; i++) await admin(url, 'POST', '', { scope: { type: 'user', user_id: `p${i}` }, amount: String(i + 1), force: true })
     const all = (await admin(url, 'GET', '?scope_type=user&limit=100')).json()
     t.equal(all.data.length, 5)
     const ids = all.data.map((x: { id: string }) => x.id)

@@ -65,7 +65,7 @@ t.test('expandString rules', async (t) => {
 t.test('expansion through the loader', async (t) => {
   const c = parseConfig(yaml(), 'gateway.yaml', ENV).config
   t.equal(c.listen.port, 8080, 'a number from ${PORT} is coerced')
-  t.equal(c.oidc.client_secret, 'oidc-secret')
+  t.equal(c.oidc?.client_secret, 'oidc-secret')
   t.same(c.upstreams[0], { provider: 'anthropic', name: 'anthropic', base_url: 'https://api.anthropic.com', auth: { api_key: 'sk-ant-test' } })
 })
 

@@ -2,66 +2,16 @@ import { createHash } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t, { type Test } from 'tap'
-import { stringify } from 'yaml'
-import { BootError, EX_CONFIG } from '../../lib/errors.js'
-import { type LoadedConfig, loadConfig, parseConfig } from '../../lib/config/load.js'
+import t from 'tap'
+import { loadConfig } from '../../lib/config/load.js'
 import type { AnthropicUpstream, Config, MockUpstream, UpstreamConfig } from '../../lib/config/schema.js'
 import { ROOT } from '../../lib/version.js'
+import { BASE_YAML, CONFIG_SECRET, baseYaml, editLine, errorsOf, parse, refuse } from '../helpers/config.js'
 
 const fixture = (name: string): string => join(ROOT, 'test', 'fixtures', 'config', name)
 const LOOPBACK = { CLAUDE_GATEWAY_ALLOW_LOOPBACK: '1' }
-const SECRET = 'a-secret-of-more-than-32-characters-long'
-
-/** A minimal valid config as an object; `edit` changes it before it is written as YAML. */
-function base (edit?: (c: Record<string, any>) => void): string { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const c: Record<string, any> = { // eslint-disable-line @typescript-eslint/no-explicit-any
-    listen: { host: '127.0.0.1', port: 8080 },
-    oidc: { issuer: 'https://idp.example.com', client_id: 'weir', client_secret: 'weir-secret' },
-    session: { jwt_secret: SECRET },
-    store: { postgres_url: 'postgres://weir@db.example.com/weir' },
-    upstreams: [{ provider: 'anthropic', auth: { api_key: 'sk-test' } }],
-  }
-  edit?.(c)
-  return stringify(c)
-}
-
-/** `base()` as written, with line numbers a reader can count (tests append to it or edit lines). */
-const BASE_YAML = `listen:
-  host: 127.0.0.1
-  port: 8080
-oidc:
-  issuer: https://idp.example.com
-  client_id: weir
-  client_secret: weir-secret
-session:
-  jwt_secret: ${SECRET}
-store:
-  postgres_url: postgres://weir@db.example.com/weir
-upstreams:
-  - provider: anthropic
-    auth:
-      api_key: sk-test
-`
-
-/** BASE_YAML with line `n` (1-based) replaced by `text` (which may span several lines). */
-const editLine = (n: number, text: string): string => BASE_YAML.split('\n').map((l, i) => i === n - 1 ? text : l).join('\n')
-
-/** The lines of the BootError `fn` throws (fails the test when it does not throw one). */
-function errorsOf (t: Test, fn: () => unknown): string[] {
-  try {
-    fn()
-  } catch (err) {
-    t.ok(err instanceof BootError, 'throws a BootError')
-    t.equal((err as BootError).exitCode, EX_CONFIG, 'exit code 78')
-    return [...(err as BootError).lines]
-  }
-  t.fail('expected the config to be refused')
-  return []
-}
-
-const parse = (text: string, env: NodeJS.ProcessEnv = {}): LoadedConfig => parseConfig(text, 'gateway.yaml', env)
-const refuse = (t: Test, text: string, env: NodeJS.ProcessEnv = {}): string[] => errorsOf(t, () => parse(text, env))
+const SECRET = CONFIG_SECRET
+const base = baseYaml
 
 t.test('the YAML the tests count lines in is what base() writes', async (t) => {
   t.equal(base(), BASE_YAML)
@@ -73,7 +23,7 @@ t.test('the minimal reference config validates', async (t) => {
   const c = loaded.config
   t.equal(c.listen.host, '127.0.0.1')
   t.equal(c.listen.port, 8790)
-  t.equal(c.oidc.issuer, 'http://127.0.0.1:5556')
+  t.equal(c.oidc?.issuer, 'http://127.0.0.1:5556')
   t.same(c.session.jwt_secret, ['0123456789abcdef0123456789abcdef0123456789abcdef'])
   const up = c.upstreams[0] as AnthropicUpstream
   t.same(up, { provider: 'anthropic', name: 'anthropic', base_url: 'http://127.0.0.1:9100', auth: { api_key: 'sk-fake' } })
@@ -107,8 +57,8 @@ t.test('defaults are filled in', async (t) => {
   t.same(c.enforcement, { fail_closed_on_error: false })
   t.equal(c.admin, undefined)
   t.equal(c.managed, undefined)
-  t.same(c.oidc.scopes, ['openid', 'profile', 'email', 'offline_access'])
-  t.equal(c.oidc.use_pkce, true)
+  t.same(c.oidc?.scopes, ['openid', 'profile', 'email', 'offline_access'])
+  t.equal(c.oidc?.use_pkce, true)
   const up: UpstreamConfig = c.upstreams[0] as UpstreamConfig
   t.equal(up.name, 'anthropic', 'upstream name defaults to the provider')
   if (up.provider === 'anthropic') t.equal(up.base_url, 'https://api.anthropic.com')
@@ -229,12 +179,15 @@ t.test('bad types name the path and line; secrets are never printed', async (t) 
 
 t.test('missing required keys point at the parent', async (t) => {
   t.same(refuse(t, 'listen:\n  host: 127.0.0.1\nsession:\n  ttl_hours: 2\n'), [
-    'gateway.yaml:1:1 oidc: missing required key',
     'gateway.yaml:1:1 store: missing required key',
     'gateway.yaml:1:1 upstreams: missing required key',
     'gateway.yaml:4:3 session.jwt_secret: missing required key',
   ])
   t.same(refuse(t, BASE_YAML.replace('    auth:\n      api_key: sk-test\n', '')), ['gateway.yaml:13:5 upstreams.0.auth: missing required key'])
+  // oidc may be left out only with cri.enabled, so its absence is a cross-section rule (reported once the rest is valid)
+  const noOidc = BASE_YAML.replace(/^oidc:\n(?: {2}.*\n)+/m, '')
+  t.notOk(noOidc.includes('oidc:'), 'fixture without oidc')
+  t.same(refuse(t, noOidc), ['gateway.yaml:1:1 oidc: missing required key (only a gateway with cri.enabled: true may leave out sign-in)'])
 })
 
 t.test('several errors are reported at once, in file order', async (t) => {

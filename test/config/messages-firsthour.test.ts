@@ -2,40 +2,15 @@
  * First-hour wording: typo suggestions for unknown gateway.yaml keys, no made-up `.0` index on a
  * one-value `session.jwt_secret`, and Weir's own words (not util.parseArgs's) for bad `weir` flags.
  */
-import t from 'tap'
-import { BootError } from '../../lib/errors.js'
-import { parseConfig } from '../../lib/config/load.js'
+import t, { type Test } from 'tap'
 import { editDistance, nearest } from '../../lib/config/messages.js'
 import { parseFlags, UsageError } from '../../lib/cli/args.js'
 import { runClientSettings } from '../../lib/cli/client-settings.js'
+import { BASE_YAML, CONFIG_SECRET, refuse } from '../helpers/config.js'
 
-const SECRET = 'a-secret-of-more-than-32-characters-long'
-const YAML = `listen:
-  host: 127.0.0.1
-  port: 8080
-oidc:
-  issuer: https://idp.example.com
-  client_id: weir
-  client_secret: weir-secret
-session:
-  jwt_secret: ${SECRET}
-store:
-  postgres_url: postgres://weir@db.example.com/weir
-upstreams:
-  - provider: anthropic
-    auth:
-      api_key: sk-test
-`
-
-function problems (text: string): string[] {
-  try {
-    parseConfig(text, 'gateway.yaml', {})
-  } catch (err) {
-    if (err instanceof BootError) return [...err.lines]
-    throw err
-  }
-  throw new Error('config unexpectedly valid')
-}
+const SECRET = CONFIG_SECRET
+const YAML = BASE_YAML
+const problems = (t: Test, text: string): string[] => refuse(t, text)
 
 t.test('edit distance counts a swap of neighbours as one edit', async (t) => {
   t.equal(editDistance('prot', 'port'), 1)
@@ -48,29 +23,29 @@ t.test('edit distance counts a swap of neighbours as one edit', async (t) => {
 })
 
 t.test('an unknown key suggests the nearest key of the same mapping', async (t) => {
-  t.same(problems(YAML.replace('  port: 8080', '  prot: 8080')), [
+  t.same(problems(t, YAML.replace('  port: 8080', '  prot: 8080')), [
     'gateway.yaml:3:3 listen.prot: unknown key; did you mean `listen.port`?',
   ])
-  t.same(problems(YAML.replace('session:', 'session:\n  ttl_hour: 2')), [
+  t.same(problems(t, YAML.replace('session:', 'session:\n  ttl_hour: 2')), [
     'gateway.yaml:9:3 session.ttl_hour: unknown key; did you mean `session.ttl_hours`?',
   ])
-  t.same(problems(YAML + '    base_ulr: https://api.example.com\n'), [
+  t.same(problems(t, YAML + '    base_ulr: https://api.example.com\n'), [
     'gateway.yaml:16:5 upstreams.0.base_ulr: unknown key; did you mean `upstreams.0.base_url`?',
   ], 'inside a provider-specific upstream shape')
-  t.same(problems(YAML + 'acess_control: {}\n'), [
+  t.same(problems(t, YAML + 'acess_control: {}\n'), [
     'gateway.yaml:16:1 acess_control: unknown key; did you mean `access_control`?',
   ], 'at the top level')
-  t.same(problems(YAML + 'colour: blue\n'), ['gateway.yaml:16:1 colour: unknown key'], 'no guess when nothing is close')
+  t.same(problems(t, YAML + 'colour: blue\n'), ['gateway.yaml:16:1 colour: unknown key'], 'no guess when nothing is close')
 })
 
 t.test('a one-value jwt_secret is named without a list index', async (t) => {
-  t.same(problems(YAML.replace(`jwt_secret: ${SECRET}`, 'jwt_secret: too-short')), [
+  t.same(problems(t, YAML.replace(`jwt_secret: ${SECRET}`, 'jwt_secret: too-short')), [
     'gateway.yaml:9:15 session.jwt_secret: Expected a string of at least 32 characters',
   ])
-  t.same(problems(YAML.replace(`jwt_secret: ${SECRET}`, `jwt_secret: [${SECRET}, short]`)), [
+  t.same(problems(t, YAML.replace(`jwt_secret: ${SECRET}`, `jwt_secret: [${SECRET}, short]`)), [
     'gateway.yaml:9:58 session.jwt_secret.1: Expected a string of at least 32 characters',
   ], 'a real list keeps its indexes')
-  t.same(problems(YAML.replace(`jwt_secret: ${SECRET}`, 'jwt_secret: [short]')), [
+  t.same(problems(t, YAML.replace(`jwt_secret: ${SECRET}`, 'jwt_secret: [short]')), [
     'gateway.yaml:9:16 session.jwt_secret.0: Expected a string of at least 32 characters',
   ], 'even a one-element list')
 })

@@ -1,52 +1,19 @@
 /**
  * Keys the reference 2.1.332 accepts: `oidc.groups_jsonpath` (with its own errors, at line:column).
  */
-import t, { type Test } from 'tap'
-import { BootError, EX_CONFIG } from '../../lib/errors.js'
-import { type LoadedConfig, parseConfig } from '../../lib/config/load.js'
+import t from 'tap'
 import { EXPOSURE_NOTICE, configWarnings, exposureNotice } from '../../lib/config/warnings.js'
-
-const SECRET = 'a-secret-of-more-than-32-characters-long'
+import { errorsOf, insertAfter, parse } from '../helpers/config.js'
 
 /** A minimal config; `oidcExtra` lines go at the end of the oidc block (line 8 onwards). */
-const yaml = (oidcExtra: string): string => `listen:
-  host: 127.0.0.1
-  port: 8080
-oidc:
-  issuer: https://idp.example.com
-  client_id: weir
-  client_secret: weir-secret
-${oidcExtra}
-session:
-  jwt_secret: ${SECRET}
-store:
-  postgres_url: postgres://weir@db.example.com/weir
-upstreams:
-  - provider: anthropic
-    auth:
-      api_key: sk-test
-`
-
-function errorsOf (t: Test, fn: () => unknown): string[] {
-  try {
-    fn()
-  } catch (err) {
-    t.ok(err instanceof BootError, 'throws a BootError')
-    t.equal((err as BootError).exitCode, EX_CONFIG, 'exit code 78')
-    return [...(err as BootError).lines]
-  }
-  t.fail('expected the config to be refused')
-  return []
-}
-
-const parse = (text: string): LoadedConfig => parseConfig(text, 'gateway.yaml', {})
+const yaml = (oidcExtra: string): string => insertAfter(7, oidcExtra)
 
 t.test('oidc.groups_jsonpath: accepted, and read in place of groups_claim', async (t) => {
   const c = parse(yaml("  groups_jsonpath: $.groups[?@.type=='security'].displayName"))
-  t.equal(c.config.oidc.groups_jsonpath, "$.groups[?@.type=='security'].displayName")
-  t.equal(c.config.oidc.groups_claim, 'groups')
+  t.equal(c.config.oidc?.groups_jsonpath, "$.groups[?@.type=='security'].displayName")
+  t.equal(c.config.oidc?.groups_claim, 'groups')
   const same = parse(yaml("  groups_claim: groups\n  groups_jsonpath: \"$['roles'][*].name\""))
-  t.equal(same.config.oidc.groups_jsonpath, "$['roles'][*].name", 'groups_claim may restate its default')
+  t.equal(same.config.oidc?.groups_jsonpath, "$['roles'][*].name", 'groups_claim may restate its default')
 })
 
 t.test('oidc.groups_jsonpath: a bad path has its own error at line:column', async (t) => {

@@ -180,20 +180,20 @@ t.test('oidc rules', async (t) => {
   t.same(o({ scopes: ['profile', 'email'] }), ['oidc.scopes: must include openid, or the IdP returns no id_token'])
   t.same(o({ scopes: ['openid', 'a b'] }), ['oidc.scopes.1: must be a single OAuth scope token (no whitespace)'])
   t.same(o({ scopes: ['openid', ' '] }), ['oidc.scopes.1: Expected a non-empty string'])
-  t.same(ok(t, c => { c.oidc.scopes = [' openid ', 'groups'] }).oidc.scopes, ['openid', 'groups'], 'trimmed')
+  t.same(ok(t, c => { c.oidc.scopes = [' openid ', 'groups'] }).oidc?.scopes, ['openid', 'groups'], 'trimmed')
   t.same(o({ extra_auth_params: { prompt: 'consent', redirect_uri: 'x', state: 's' } }), [
     'oidc.extra_auth_params: must not set redirect_uri, state: the gateway manages those parameters itself (use oidc.scopes for scope)',
   ])
   t.same(o({ discovery_url: 'https://idp.example.com/tenant' }), ['oidc.discovery_url: must be the discovery document itself (a path containing /.well-known/); any other path gets /.well-known/openid-configuration appended'])
-  t.same(ok(t, c => { c.oidc.allowed_email_domains = [' @Corp.Example ', '', 'b.example'] }).oidc.allowed_email_domains, ['corp.example', 'b.example'])
+  t.same(ok(t, c => { c.oidc.allowed_email_domains = [' @Corp.Example ', '', 'b.example'] }).oidc?.allowed_email_domains, ['corp.example', 'b.example'])
   t.same(o({ allowed_email_domains: ['', ' @ '] }), ['oidc.allowed_email_domains: contains only empty entries'])
-  t.same(ok(t, c => { c.oidc.allowed_email_domains = [] }).oidc.allowed_email_domains, [])
-  t.same(ok(t, c => { c.oidc.allowed_groups = [' eng ', ''] }).oidc.allowed_groups, ['eng'])
+  t.same(ok(t, c => { c.oidc.allowed_email_domains = [] }).oidc?.allowed_email_domains, [])
+  t.same(ok(t, c => { c.oidc.allowed_groups = [' eng ', ''] }).oidc?.allowed_groups, ['eng'])
   t.same(o({ allowed_groups: [' '] }), ['oidc.allowed_groups: contains only empty entries'])
   t.same(o({ google_groups: { service_account_json_path: '/sa.json', admin_email: 'nope' } }), ['oidc.google_groups.admin_email: must be an email address'])
-  t.same(ok(t, c => { c.oidc.form_action_origins = ['https://sso.example.com/login?x=1'] }).oidc.form_action_origins, ['https://sso.example.com'])
+  t.same(ok(t, c => { c.oidc.form_action_origins = ['https://sso.example.com/login?x=1'] }).oidc?.form_action_origins, ['https://sso.example.com'])
   t.same(o({ form_action_origins: ['http://169.254.169.254/'] }), ['oidc.form_action_origins.0: targets a cloud metadata endpoint'])
-  t.same(ok(t, c => { c.oidc.email_claim = ['email', 'upn'] }).oidc.email_claim, ['email', 'upn'])
+  t.same(ok(t, c => { c.oidc.email_claim = ['email', 'upn'] }).oidc?.email_claim, ['email', 'upn'])
   t.same(o({ email_claim: [] }), ['oidc.email_claim: Expected a non-empty list'])
   t.same(o({ token_endpoint_auth_method: 'none' }), ['oidc.token_endpoint_auth_method: Expected one of client_secret_basic, client_secret_post, private_key_jwt, but received: "none"'])
   t.same(o({ clock_skew_seconds: '-1' }), ['oidc.clock_skew_seconds: Expected an integer of at least 0, but received: -1'])
@@ -258,6 +258,7 @@ t.test('admin and enforcement', async (t) => {
   ])
   t.same(ok(t, c => { c.admin = {} }).admin, {
     read_keys: [], write_keys: [], admin_groups: [], audit_retention_days: 365, spend_retention_months: 13, identity_retention_days: 90, group_limit_mode: 'min',
+    alerts: { thresholds: [0.75, 0.95], webhooks: [], max_attempts: 8 },
   })
   for (const tag of ['cost-center', 'a', 'team@corp:x/y=z+1', 'x'.repeat(64)]) t.same(errors(c => { c.admin = { billing_group_tag: tag } }), [], tag)
   for (const tag of ['Anthropic-tag', 'has space', 'x'.repeat(65), '']) {
@@ -265,6 +266,27 @@ t.test('admin and enforcement', async (t) => {
   }
   t.same(errors(c => { c.admin = { pooled_conflict_rule: 'priority_list' } }), ['admin.pooled_priority_order: needs at least one group when pooled_conflict_rule is priority_list'])
   t.same(errors(c => { c.admin = { pooled_priority_order: ['a', 'a'] } }), ['admin.pooled_priority_order: lists a group more than once'])
+})
+
+t.test('admin.alerts (spend alerts, Weir extension)', async (t) => {
+  const alerts = (a: Obj) => (c: Obj): void => { c.admin = { alerts: a } }
+  t.same(ok(t, alerts({ thresholds: [0.5], webhooks: [{ url: 'https://hooks.slack.example/T1', format: 'slack' }, { name: 'ops', url: 'http://127.0.0.1:9/x', headers: { authorization: 'Bearer x' } }], max_attempts: 3 }), { CLAUDE_GATEWAY_ALLOW_LOOPBACK: '1' }).admin?.alerts, {
+    thresholds: [0.5],
+    webhooks: [{ url: 'https://hooks.slack.example/T1', format: 'slack', headers: {} }, { name: 'ops', url: 'http://127.0.0.1:9/x', format: 'json', headers: { authorization: 'Bearer x' } }],
+    max_attempts: 3,
+  })
+  t.match(errors(alerts({ webhooks: [{ url: 'http://127.0.0.1:9/x' }] })), [/admin\.alerts\.webhooks\.0\.url: is a literal loopback address/], 'loopback only when allowed')
+  t.same(ok(t, alerts({})).admin?.alerts, { thresholds: [0.75, 0.95], webhooks: [], max_attempts: 8 }, 'defaults')
+  t.same(errors(alerts({ thresholds: [0, 1.5] })), [
+    'admin.alerts.thresholds.0: Expected a number greater than 0, but received: 0',
+    'admin.alerts.thresholds.1: Expected a number of at most 1, but received: 1.5',
+  ])
+  t.same(errors(alerts({ thresholds: [] })).length, 1, 'at least one threshold')
+  t.same(errors(alerts({ thresholds: [0.75, 0.75] })), ['admin.alerts.thresholds: lists a threshold more than once'])
+  t.same(errors(alerts({ webhooks: [{ url: 'http://hooks.example/x' }] })), ['admin.alerts.webhooks.0.url: must be https:// (http:// only for loopback)'])
+  t.same(errors(alerts({ webhooks: [{ url: 'https://h.example/x', format: 'discord' }] })).length, 1, 'unknown format')
+  t.same(errors(alerts({ webhooks: [{ url: 'https://h.example/x' }, { url: 'https://h.example/x' }] })), ['admin.alerts.webhooks: two webhooks share a name (or, unnamed, a URL): give each a distinct name'])
+  t.same(errors(alerts({ max_attempts: 0 })).length, 1, 'max_attempts is positive')
 })
 
 t.test('managed policies', async (t) => {

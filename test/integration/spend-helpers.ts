@@ -46,9 +46,14 @@ export async function admin (url: string, method: string, path = '', body?: unkn
   })
 }
 
-/** Set a cap through the admin API and wait until `token`'s requests see it (via /api/oauth/usage). */
+/**
+ * Set a cap through the admin API and wait until `token`'s requests see it (via /api/oauth/usage).
+ * A user cap is forced: tests set it before the developer's first request, when Weir has not seen
+ * the subject yet (the admin API refuses that without `force`).
+ */
 export async function setCap (url: string, token: string, body: Record<string, unknown>, expectLimits = true): Promise<string> {
-  const r = await admin(url, 'POST', '', body)
+  const scope = body.scope as { type?: string } | undefined
+  const r = await admin(url, 'POST', '', scope?.type === 'user' && !('force' in body) ? { ...body, force: true } : body)
   if (r.status !== 200) throw new Error(`cap not set: ${r.status} ${r.text}`)
   const id = (r.json() as { id: string }).id
   for (let i = 0; i < 250; i++) {

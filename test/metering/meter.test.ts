@@ -117,3 +117,22 @@ t.test('the Meter writes the mix to Postgres to the cent, through the Piscina po
   const [again] = await sql`select micro_cents::text as m from spend where principal = 'ann' and period = '2026-08'`
   t.equal(again?.m, '12220000', 'stop() writes what is left')
 })
+
+t.test('a failure to record identities after the ledger committed never writes the spend twice', async (t) => {
+  const { sql } = await freshDatabase(t, { migrate: true })
+  const meter = new Meter(sql, { multiplier: 1, overrides: OVERRIDES })
+  // principal_emails unreachable: the ledger transaction commits, recording who spent then fails.
+  await sql`alter table principal_emails rename to principal_emails_away`
+  meter.add(batchOf(MIX.slice(0, 1)))
+  meter.identity({ sub: 'ann', email: 'ann@example.com', name: 'Ann', groups: ['eng'] })
+  await meter.tick()
+  const spentNow = async (): Promise<string | undefined> =>
+    (await sql`select micro_cents::text as m from spend where principal = 'ann' and period = '2026-08'`)[0]?.m
+  t.equal(await spentNow(), '4460000', 'the ledger row was written once')
+  t.equal(meter.backlog, 0, 'no spend kept back for a retry')
+  await sql`alter table principal_emails_away rename to principal_emails`
+  await meter.stop()
+  t.equal(await spentNow(), '4460000', 'the retry recorded the identity without counting the spend again')
+  const [who] = await sql`select email from principal_emails where principal = 'ann'`
+  t.equal(who?.email, 'ann@example.com', 'the identity was recorded on the next flush')
+})

@@ -87,8 +87,16 @@ t.test('checkModel: refuses with a 400 invalid_request_error outside the policy 
     t.equal(err.code, 'GW_MODEL_DENIED')
     t.equal(err.status, 400)
     t.equal(err.type, 'invalid_request_error')
-    t.equal(err.message, 'model claude-opus-4-8 is not in the availableModels list of your managed policy', 'model sanitised in the message')
+    t.equal(err.message, 'model "claude-opus-4-8\\u{7}" is not in the availableModels list of your managed policy', 'model quoted and escaped in the message')
   }
+  const said = (model: string): string => {
+    try { pol.checkModel(contractor, model) } catch (e) { return isGatewayError(e) ? e.message : String(e) }
+    return 'allowed'
+  }
+  t.equal(said('x" is allowed. Ignore "this'), 'model "x\\" is allowed. Ignore \\"this" is not in the availableModels list of your managed policy',
+    'a quote in the model cannot end the quoted model early')
+  t.equal(said('a\\b'), 'model "a\\\\b" is not in the availableModels list of your managed policy', 'backslashes are escaped too')
+  t.equal(said('m'.repeat(5000)), `model "${'m'.repeat(64)}…" is not in the availableModels list of your managed policy`, 'bounded')
   t.doesNotThrow(() => { pol.checkModel(P(['open']), 'claude-opus-4-8') }, 'a policy without availableModels allows everything')
   t.doesNotThrow(() => { pol.checkModel(P(['nobody']), 'anything') }, 'no matching policy: unrestricted')
   const eng = P(['eng'])

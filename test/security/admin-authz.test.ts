@@ -25,7 +25,7 @@ t.test('admin API authorization', async (t) => {
       headers: { 'content-type': 'application/json', ...headers },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     })
-  const created = await admin(url, 'POST', '', { scope: { type: 'user', user_id: 'u-existing' }, amount: '300' })
+  const created = await admin(url, 'POST', '', { scope: { type: 'user', user_id: 'u-existing' }, amount: '300', force: true })
   t.equal(created.status, 200, 'a write key creates a cap')
   const capId = created.json().id as string
   const body = { scope: { type: 'user', user_id: 'u-intruder' }, amount: '1' }
@@ -121,7 +121,7 @@ t.test('admin API authorization', async (t) => {
     }
     await untouched(t)
     const adminBearer = { authorization: `Bearer ${bearer('u-fin', ['eng', 'finops'])}` }
-    const made = await call('POST', '', adminBearer, { scope: { type: 'user', user_id: 'u-by-bearer' }, amount: '42' })
+    const made = await call('POST', '', adminBearer, { scope: { type: 'user', user_id: 'u-by-bearer' }, amount: '42', force: true })
     t.equal(made.status, 200, 'an admin-group bearer may create')
     t.equal((await call('DELETE', `/${made.json().id as string}`, adminBearer)).status, 200, 'and delete')
     t.equal((await call('DELETE', `/${capId}`, { 'x-api-key': WRITE_KEY })).status, 200, 'a write key may delete')

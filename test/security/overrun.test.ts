@@ -5,12 +5,11 @@
  * more than the cap by more than one request's reservation.
  */
 import t from 'tap'
-import postgres from 'postgres'
 import { Pricer } from '../../lib/spend/pricing.js'
-import { bucketKey } from '../../lib/spend/periods.js'
 import { sse, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js'
 import { req } from '../helpers/http.js'
-import { MODEL, bearer, eventually, setCap, spendGateway } from '../integration/spend-helpers.js'
+import { MODEL, eventually } from '../integration/spend-helpers.js'
+import { cappedGateway, spentMicro } from './rig.js'
 
 /** 400 characters: about 100 tokens by the gateway's byte estimate. */
 const TEXT = 'abcd'.repeat(100)
@@ -30,13 +29,6 @@ function runaway (deltas: number): string[] {
   return frames
 }
 
-async function spentMicro (dbUrl: string, sub: string): Promise<number> {
-  const sql = postgres(dbUrl, { max: 1, onnotice: () => {} })
-  try {
-    const [r] = await sql`select micro_cents::text as m from spend where principal = ${sub} and period = ${bucketKey('daily', Date.now())}`
-    return Number(r?.m ?? 0)
-  } finally { await sql.end({ timeout: 1 }) }
-}
 
 /** The spend figure once it stopped moving. */
 async function settledSpend (dbUrl: string, sub: string): Promise<number> {
@@ -50,12 +42,11 @@ async function settledSpend (dbUrl: string, sub: string): Promise<number> {
   }, 'the spend to be written', 60_000)
 }
 
-t.test('max_tokens: 1 answered with thousands of tokens: cut at the cap, the ledger shows what streamed', async (t) => {
-  const fake: FakeUpstream = await startFakeUpstream(() => ({ kind: 'sse', frames: runaway(400) }))
+for (const [shape, frames] of [['event by event', runaway(400)], ['the whole stream in one write', [runaway(400).join('')]]] as const) {
+t.test(`max_tokens: 1 answered with thousands of tokens (${shape}): cut at the cap, the ledger shows what streamed`, async (t) => {
+  const fake: FakeUpstream = await startFakeUpstream(() => ({ kind: 'sse', frames: [...frames] }))
   t.teardown(() => fake.close())
-  const { url, dbUrl } = await spendGateway(t, fake)
-  const token = bearer('u-runaway')
-  await setCap(url, token, { scope: { type: 'user', user_id: 'u-runaway' }, amount: '1', period: 'daily' })
+  const { url, dbUrl, token } = await cappedGateway(t, fake, 'u-runaway', '1')
   const body = JSON.stringify({ model: MODEL, max_tokens: 1, stream: true, messages: [{ role: 'user', content: 'say one word' }] })
   const worst = new Pricer().worst(MODEL, Buffer.byteLength(body), 1, Date.now())
 
@@ -84,13 +75,12 @@ t.test('max_tokens: 1 answered with thousands of tokens: cut at the cap, the led
   const total = await settledSpend(dbUrl, 'u-runaway')
   t.ok(total <= 1_000_000 + worst, `still within one reservation of the cap (${total} µ¢)`)
 })
+}
 
 t.test('an overrun with room under the cap streams to the end and is billed as streamed', async (t) => {
   const fake: FakeUpstream = await startFakeUpstream(() => ({ kind: 'sse', frames: runaway(30) }))
   t.teardown(() => fake.close())
-  const { url, dbUrl } = await spendGateway(t, fake)
-  const token = bearer('u-roomy')
-  await setCap(url, token, { scope: { type: 'user', user_id: 'u-roomy' }, amount: '100', period: 'daily' })
+  const { url, dbUrl, token } = await cappedGateway(t, fake, 'u-roomy', '100')
   const body = JSON.stringify({ model: MODEL, max_tokens: 1, stream: true, messages: [{ role: 'user', content: 'say one word' }] })
   const r = await req(`${url}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body })
   t.equal(r.status, 200)

@@ -8,26 +8,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import t from 'tap'
-import postgres from 'postgres'
 import { request } from 'undici'
 import { stringify } from 'yaml'
-import { startDevIdp } from '../../lib/dev/idp.js'
-import { bucketKey } from '../../lib/spend/periods.js'
 import { ROOT } from '../../lib/version.js'
 import { simpleStream, startFakeUpstream } from '../helpers/fake-upstream.js'
-import { DEFAULT_USERS, baseConfig } from '../helpers/gateway.js'
-import { freePort, freshDatabase } from '../helpers/pg.js'
-import { BODY, ONE_CENT, bearer, eventually, spendConfig } from '../integration/spend-helpers.js'
+import { freePort } from '../helpers/pg.js'
+import { BODY, ONE_CENT, bearer, eventually } from '../integration/spend-helpers.js'
+import { spendServeConfig, spentMicro } from './rig.js'
 
 const STREAMS = 6
 
-async function spentMicro (dbUrl: string, sub: string): Promise<number> {
-  const sql = postgres(dbUrl, { max: 1, onnotice: () => {} })
-  try {
-    const [r] = await sql`select micro_cents::text as m from spend where principal = ${sub} and period = ${bucketKey('daily', Date.now())}`
-    return Number(r?.m ?? 0)
-  } finally { await sql.end({ timeout: 1 }) }
-}
 
 t.test('SIGTERM with streams in flight: they finish, their spend is written, exit 0', async (t) => {
   let open!: () => void
@@ -35,13 +25,10 @@ t.test('SIGTERM with streams in flight: they finish, their spend is written, exi
   // Each stream sends message_start, then waits for the gate: it is in flight when SIGTERM comes.
   const fake = await startFakeUpstream(() => ({ kind: 'sse', frames: simpleStream('done', ONE_CENT), gate, gateAfter: 1 }))
   t.teardown(() => fake.close())
-  const db = await freshDatabase(t, { migrate: true })
+  const { cfg, dbUrl } = await spendServeConfig(t, fake)
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'weir-sigterm-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const idp = await startDevIdp({ users: DEFAULT_USERS, clients: [{ client_id: 'weir-test', client_secret: 'weir-test-secret', redirect_uris: ['http://127.0.0.1/oauth/callback'] }] })
-  t.teardown(() => idp.close())
-  const cfg = spendConfig(baseConfig(idp.issuer, db.url), fake)
   cfg.listen = { host: '127.0.0.1', port }
   writeFileSync(join(dir, 'gateway.yaml'), stringify(cfg))
   // Flush timers far away: only the shutdown itself can write the records.
@@ -74,5 +61,5 @@ t.test('SIGTERM with streams in flight: they finish, their spend is written, exi
     t.notMatch(b, /event: error/)
   }
   t.equal(await exited, 0, 'clean exit')
-  t.equal(await spentMicro(db.url, 'u-term'), STREAMS * 1_000_000, 'every stream\'s cent written before exit')
+  t.equal(await spentMicro(dbUrl, 'u-term'), STREAMS * 1_000_000, 'every stream\'s cent written before exit')
 })

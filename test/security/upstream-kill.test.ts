@@ -7,11 +7,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import t from 'tap'
-import postgres from 'postgres'
-import { bucketKey } from '../../lib/spend/periods.js'
 import { simpleStream } from '../helpers/fake-upstream.js'
 import { req } from '../helpers/http.js'
-import { BODY, bearer, eventually, setCap, spendGateway } from '../integration/spend-helpers.js'
+import { BODY, eventually } from '../integration/spend-helpers.js'
+import { cappedGateway, spentMicro } from './rig.js'
 
 interface KillUpstream { url: string, open: Set<Socket>, seen: number, mode: 'kill-boundary' | 'kill-mid-event' | 'ok', close: () => Promise<void> }
 
@@ -37,13 +36,6 @@ async function killUpstream (): Promise<KillUpstream> {
   return u
 }
 
-async function spentMicro (dbUrl: string, sub: string): Promise<number> {
-  const sql = postgres(dbUrl, { max: 1, onnotice: () => {} })
-  try {
-    const [r] = await sql`select micro_cents::text as m from spend where principal = ${sub} and period = ${bucketKey('daily', Date.now())}`
-    return Number(r?.m ?? 0)
-  } finally { await sql.end({ timeout: 1 }) }
-}
 
 function lastEvent (text: string): { name: string, data: { type: string, error: { type: string, message: string } } } {
   const events = text.split('\n\n').filter((e) => e !== '')
@@ -56,10 +48,7 @@ function lastEvent (text: string): { name: string, data: { type: string, error: 
 t.test('killed mid-stream: a clean SSE error and end, spend settled, no leaked connections', async (t) => {
   const up = await killUpstream()
   t.teardown(() => up.close())
-  const fakeLike = { url: up.url } as unknown as Parameters<typeof spendGateway>[1]
-  const { url, dbUrl } = await spendGateway(t, fakeLike)
-  const token = bearer('u-kill')
-  await setCap(url, token, { scope: { type: 'user', user_id: 'u-kill' }, amount: '500', period: 'daily' })
+  const { url, dbUrl, token } = await cappedGateway(t, up, 'u-kill', '500')
   const post = async () => await req(`${url}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: BODY })
 
   for (const mode of ['kill-boundary', 'kill-mid-event'] as const) {

@@ -79,8 +79,8 @@ export function outcome (usage: Usage | null, over: Partial<Outcome> = {}): Outc
   }
 }
 
-/** Poll `fn` until it returns a truthy value (bounded). */
-export async function eventually<T> (fn: () => Promise<T>, what: string, ms = 5000): Promise<T> {
+/** Poll `fn` until it returns a truthy value (bounded: a hang guard of 30 s for loaded 2-core machines). */
+export async function eventually<T> (fn: () => Promise<T>, what: string, ms = 30_000): Promise<T> {
   const until = Date.now() + ms
   for (;;) {
     const v = await fn()

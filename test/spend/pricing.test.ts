@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import { PRICE_TABLE, type PriceVersion } from '../../lib/spend/price-table.js'
-import { Pricer, type Counts } from '../../lib/spend/pricing.js'
+import { meterPricing, Pricer, type Counts } from '../../lib/spend/pricing.js'
 
 const AT = Date.UTC(2026, 5, 15, 12)
 const counts = (c: Partial<Counts>): Counts => ({ input: 0, output: 0, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0, webSearch: 0, fast: false, ...c })
@@ -47,6 +47,20 @@ t.test('pricing.multiplier scales every amount, rounded half up per request to a
   t.equal(new Pricer({ multiplier: 1, overrides: [] }).cost(counts({ webSearch: 3 }), new Pricer().resolve(null, null, 'claude-haiku-4-5'), AT), 3_000_000, 'web search: one cent a request')
 })
 
+t.test('load_test_mode meters every request at zero; the worst case still uses list prices', async (t) => {
+  const on = meterPricing({ pricing: { multiplier: 0.9, overrides: OVERRIDES }, load_test_mode: { enabled: true } })
+  t.same(on, { multiplier: 0.9, overrides: OVERRIDES, free: true })
+  t.same(meterPricing({ load_test_mode: { enabled: true } }), { multiplier: 1, overrides: [], free: true }, 'no pricing block: defaults')
+  t.equal(meterPricing({ pricing: { multiplier: 1, overrides: [] }, load_test_mode: { enabled: false } })?.free, undefined, 'off: the pricing block as is')
+  const free = new Pricer(on)
+  const paid = new Pricer({ multiplier: 0.9, overrides: OVERRIDES })
+  for (const [up, um, cm, c] of MIX) {
+    t.equal(free.cost(c, free.resolve(up, um, cm), AT), 0, `${um}: free`)
+    t.ok(paid.cost(c, paid.resolve(up, um, cm), AT) > 0, `${um}: not free without load_test_mode`)
+  }
+  t.equal(free.worst('claude-opus-4-1', 1000, 100, AT), paid.worst('claude-opus-4-1', 1000, 100, AT), 'admission reserves as usual')
+})
+
 t.test('override matching order: sent model, then client model, then family', async (t) => {
   const p = new Pricer({
     multiplier: 1,
@@ -78,6 +92,24 @@ t.test('price versions take effect on their date', async (t) => {
   const c = counts({ input: 1_000_000 })
   t.equal(p.cost(c, r, Date.UTC(2026, 5, 30, 23, 59, 59)), 100_000_000, 'June 30: old price')
   t.equal(p.cost(c, r, Date.UTC(2026, 6, 1)), 50_000_000, 'July 1: new price')
+})
+
+t.test('the 5.x models price at their own rates, not the unknown-model tier', async (t) => {
+  const p = new Pricer()
+  const mix = counts({ input: 1000, output: 1000, cacheRead: 1000, cacheWrite: 1000, cacheWrite1h: 500 })
+  const cost = (model: string, c: Counts, at = AT): number => p.cost(c, p.resolve('anthropic', model, model), at)
+  for (const m of ['claude-opus-5-5', 'claude-sonnet-5-5', 'claude-haiku-5-5', 'claude-fable-5-1', 'claude-fable-5-2', 'us.anthropic.claude-fable-5-2']) {
+    t.equal(p.resolve('anthropic', m, m).source, 'table', `${m}: from the table`)
+  }
+  // micro-cents = USD/MTok × tokens × 100: 1000 input, 1000 output, 1000 cache reads, 500 5-minute and 500 1-hour writes
+  t.equal(cost('claude-opus-5-5', mix), 3_070_000, 'Opus 5.5: 4 / 20, writes 5 / 8, read 0.20')
+  t.equal(cost('claude-fable-5-1', mix), 7_650_000, 'Fable 5.1: 10 / 50, writes 12.50 / 20, read 0.25')
+  t.equal(cost('claude-fable-5-2', mix), 6_120_000, 'Fable 5.2: 8 / 40, writes 10 / 16, read 0.20')
+  t.equal(cost('claude-sonnet-5-5', mix), 1_545_000, 'Sonnet 5.5: 2 / 10, writes 2.50 / 4, read 0.20')
+  t.equal(cost('claude-sonnet-5-5', mix, Date.UTC(2026, 9, 7)), 1_535_000, 'Sonnet 5.5 from 2026-10-07: read 0.10')
+  t.equal(cost('claude-haiku-5-5', mix), 77_250, 'Haiku 5.5 up to 100k prompt tokens: 0.10 / 0.50, writes 0.125 / 0.20, read 0.01')
+  t.equal(cost('claude-haiku-5-5', counts({ input: 150_000, output: 1000 })), 7_750_000, 'Haiku 5.5 past 100k prompt tokens: 0.50 / 2.50 on the whole request')
+  t.equal(cost('claude-haiku-5-5', counts({ input: 100_000, output: 1000 })), 1_050_000, 'exactly 100k is still the lower band')
 })
 
 t.test('sums of exact amounts do not drift', async (t) => {

@@ -44,8 +44,14 @@ t.test('retention removes old rows from each table and keeps fresh ones', async 
   await sql`insert into principal_emails (principal, email, updated_at) values
     ('p-old', 'old@example.com', now() - interval '91 days'), ('p-new', 'new@example.com', now() - interval '89 days')`
   await sql`insert into kv (key, value, expires_at) values ('untouched', 'x', now() - interval '1 day')`
+  await sql`insert into spend_alerts (kind, subject, period, threshold_bp, cap_id, cap_scope, cap_cents, spent_micro_cents, created_at) values
+    ('u', 'u1', '2020-01', 7500, 'c', 'user', 100, 75000000, now() - interval '14 months'), ('u', 'u2', '2021-02', 7500, 'c', 'user', 100, 75000000, now())`
+  await sql`insert into alert_deliveries (webhook, payload, state, created_at) values
+    ('ops', '{}'::jsonb, 'dead', now() - interval '14 months'), ('ops', '{}'::jsonb, 'pending', now())`
 
-  t.same(await sweepRetention(sql, RETENTION), { audit: 1, spend: 2, identity: 1 })
+  t.same(await sweepRetention(sql, RETENTION), { audit: 1, spend: 4, identity: 1 })
+  t.same((await sql`select subject from spend_alerts`).map((r) => r.subject), ['u2'], 'spend alerts follow spend retention')
+  t.same((await sql`select state from alert_deliveries`).map((r) => r.state), ['pending'], 'and so do their deliveries')
   t.same((await sql`select action from admin_audit order by id`).map((r) => r.action), ['recent', 'new'])
   t.same((await sql`select period from spend order by period`).map((r) => r.period), ['2021-01', '2021-02'])
   t.same((await sql`select period from pooled_spend`).map((r) => r.period), ['2024-01'])
@@ -105,7 +111,7 @@ t.test('startSweeps runs retention at once and kv expiry on its interval, until 
   const deadline = Date.now() + 5000
   while (Date.now() < deadline) {
     const [row] = await sql<Array<{ a: number, k: number }>>`select (select count(*)::int from admin_audit) as a, (select count(*)::int from kv) as k`
-    if (row?.a === 0 && row.k === 0) break
+    if (row?.a === 0 && row.k === 0 && logs.some((l) => l.includes('retention sweep removed'))) break
     await sleep(25)
   }
   t.equal((await sql`select count(*)::int as n from admin_audit`)[0]?.n, 0, 'retention ran at start')

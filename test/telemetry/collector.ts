@@ -63,8 +63,8 @@ export async function startCollector (): Promise<Collector> {
   return c
 }
 
-/** Poll `check` every 20 ms until it returns a value other than undefined/false, or fail after `ms`. */
-export async function until<T> (what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms = 10_000): Promise<T> {
+/** Poll `check` every 20 ms until it returns a value other than undefined/false, or fail after `ms` (a hang guard: 30 s, for loaded 2-core machines). */
+export async function until<T> (what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms = 30_000): Promise<T> {
   const deadline = Date.now() + ms
   for (;;) {
     const v = await check()

@@ -148,6 +148,32 @@ export const TelemetrySchema = object({
 
 const AdminKey = object({ id: str(), key: minStr(32) })
 
+const WebhookUrl = refine(str(), 'url', v => {
+  if (!httpsOrLoopback(v)) return 'must be https:// (http:// only for loopback)'
+  return urlProblem(v, 'env') ?? true
+})
+
+/** `admin.alerts` (Weir extension): spend thresholds and where alerts go. */
+export const AlertsSchema = object({
+  /** Fractions of a cap (0 < t ≤ 1) whose crossing alerts, once per period. Default 0.75 and 0.95. */
+  thresholds: def(refine(list(num({ gt: 0, max: 1 }), 1), 'thresholds', v =>
+    new Set(v).size === v.length || 'lists a threshold more than once'), () => [0.75, 0.95]),
+  /** Receivers of each alert: generic JSON, or Slack- / Teams-compatible message bodies. */
+  webhooks: def(refine(list(object({
+    /** The webhook's name in logs and delivery rows (unique). Default: its URL. */
+    name: optional(minStr(1)),
+    url: WebhookUrl,
+    format: def(oneOf(['json', 'slack', 'teams'] as const), 'json'),
+    /** Extra request headers (e.g. an authorization token). */
+    headers: def(map(str()), () => ({})),
+  })), 'webhooks', v => {
+    const names = v.map(w => w.name ?? w.url)
+    return new Set(names).size === names.length || 'two webhooks share a name (or, unnamed, a URL): give each a distinct name'
+  }), () => []),
+  /** Delivery attempts before an alert is kept as dead. Default 8. */
+  max_attempts: def(posInt(50), 8),
+})
+
 /** `admin`: its presence switches on spend limits and the admin API. */
 export const AdminSchema = refine(object({
   /** GET-only API keys. Default none. */
@@ -172,6 +198,8 @@ export const AdminSchema = refine(object({
       : new Set(v).size === v.length || 'lists a group more than once')),
   /** Multi-group tie-break for limits. Default min. */
   group_limit_mode: def(oneOf(['min', 'max'] as const), 'min'),
+  /** Spend alerts before the wall (Weir extension). Thresholds default to 75% and 95%. */
+  alerts: def(AlertsSchema, () => ({ thresholds: [0.75, 0.95], webhooks: [], max_attempts: 8 })),
   /** Request tag naming the billing group. */
   billing_group_tag: optional(matching(/^(?!anthropic)[A-Z0-9_.:/=+\-@]{1,64}$/i,
     'must be 1 to 64 ASCII letters, digits or _ . : / = + - @, not starting with "anthropic"')),

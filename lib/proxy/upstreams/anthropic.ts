@@ -27,10 +27,13 @@ export interface PoolOptions {
   /** `timeouts.upstream_ttfb_ms`: time to response headers. */
   readonly ttfbMs: number
   readonly env?: NodeJS.ProcessEnv
+  /** `load_test_mode`: every upstream answers from this in-process sender instead of a pool. */
+  readonly loadTest?: Sender
 }
 
 /** A keep-alive connection pool for `base`, SSRF-guarded, or a proxy agent when the env says so. */
 export function upstreamDispatcher (base: URL, o: PoolOptions): Sender {
+  if (o.loadTest !== undefined) return o.loadTest
   const env = o.env ?? process.env
   const timeouts = { headersTimeout: o.ttfbMs, bodyTimeout: 10 * 60_000 }
   const proxy = proxyFor(base, env)
@@ -74,7 +77,8 @@ export function anthropicUpstream (cfg: AnthropicUpstream, o: PoolOptions): Upst
         headers['anthropic-beta'] = addBetas(headers['anthropic-beta'], [OAUTH_BETA])
         if (auth.oauth_token !== undefined) headers.authorization = `Bearer ${auth.oauth_token}`
       }
-      if (identity) {
+      // Identity headers describe a signed-in developer; a customer-routed token's subject is not one.
+      if (identity && call.principal.cri === undefined) {
         const p = call.principal
         headers['x-claude-gateway-user-id'] = identityHeaderValue(p.sub)
         if (p.email !== undefined && p.email !== '') {

@@ -199,8 +199,9 @@ class MockSender implements Sender {
   async close (): Promise<void> {}
 }
 
-export function mockUpstream (cfg: MockUpstream): Upstream {
-  const sender = new MockSender(cfg.delay_ms, cfg.events)
+/** `loadTest`: in load_test_mode the mock answers with the canned load-test reply instead. */
+export function mockUpstream (cfg: MockUpstream, loadTest?: Sender): Upstream {
+  const sender = loadTest ?? new MockSender(cfg.delay_ms, cfg.events)
   return {
     name: cfg.name,
     provider: 'mock',

@@ -147,7 +147,7 @@ class JsonReply implements Legacy {
 export class CloudSender implements Sender {
   private lastInvalidation = 0
 
-  constructor (private readonly inner: Sender, private readonly name: string, private readonly hooks: SenderHooks = {}) {}
+  constructor (readonly inner: Sender, private readonly name: string, private readonly hooks: SenderHooks = {}) {}
 
   dispatch (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const headers = opts.headers as Record<string, string> | undefined
