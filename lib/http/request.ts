@@ -77,7 +77,8 @@ export function captureRequest (res: HttpResponse, req: HttpRequest): Req {
   })
   const cid = headers['x-client-request-id']
   return {
-    method: req.getCaseSensitiveMethod().toUpperCase(),
+    // Methods are case-sensitive (RFC 9110 §9.1): `get` is not GET and gets a 405, never GET's handler.
+    method: req.getCaseSensitiveMethod(),
     path: targetPath(req.getUrl()),
     query: req.getQuery() ?? '',
     headers,
@@ -102,7 +103,9 @@ export function captureRequest (res: HttpResponse, req: HttpRequest): Req {
 /**
  * The path of a request target. Origin-form (`/v1/messages`) is returned as is; absolute-form
  * (`http://host/v1/messages`, which RFC 9112 requires servers to accept and proxies send) is
- * reduced to its path, so it routes like the origin-form request it stands for.
+ * reduced to its path, so it routes like the origin-form request it stands for. (The uWS builds
+ * Weir runs refuse absolute-form in their parser today — 20.57 answers 505 — so this is the
+ * defence for a build that hands it through.)
  */
 export function targetPath (url: string): string {
   if (url.charCodeAt(0) === 47 /* / */) return url
