@@ -8,7 +8,7 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { loadUws } from '../workers/native.js'
+import { loadUws } from '../lib/http/native.js'
 import { Pool } from 'undici'
 
 const uWS = loadUws().module

@@ -18,7 +18,7 @@
  */
 import { parseArgs } from 'node:util'
 import type { HttpResponse } from 'uWebSockets.js'
-import { loadUws } from '../workers/native.js'
+import { loadUws } from '../lib/http/native.js'
 import { events as eventList, streamBytes } from './eventstream-data.js'
 
 const uWS = loadUws().module

@@ -18,7 +18,7 @@ import { describeError, ops, setLogLevel } from '../lib/log.js'
 import { CidrList } from '../lib/net/cidr.js'
 import { deepFreeze, type WorkerContext, type WorkerInit } from '../lib/worker-context.js'
 import type { us_listen_socket } from 'uWebSockets.js'
-import { loadUws } from './native.js'
+import { loadUws } from '../lib/http/native.js'
 
 const uWS = loadUws().module
 

@@ -31,7 +31,7 @@ import { registerStoreRpc } from '../lib/store/rpc.js'
 import { startSweeps } from '../lib/store/sweeps.js'
 import { HTTP_WORKER_FILE } from '../lib/version.js'
 import type { BootInfo, WorkerInit } from '../lib/worker-context.js'
-import { loadUws, uwsStartupLine } from './native.js'
+import { loadUws, uwsStartupLine } from '../lib/http/native.js'
 import { PRIMARY_MODULES, type Running } from './primary-modules.js'
 
 export interface StartOptions {

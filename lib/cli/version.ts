@@ -6,7 +6,7 @@
  */
 import { BootError } from '../errors.js'
 import { VERSION } from '../version.js'
-import { describeUws, glibcVersion, loadUws } from '../../workers/native.js'
+import { describeUws, glibcVersion, loadUws } from '../http/native.js'
 
 export async function runVersion (argv: string[]): Promise<number> {
   if (argv.length > 0) {

@@ -13,7 +13,7 @@ import { resolve } from 'node:path'
 import t from 'tap'
 import { setLogSink } from '../../lib/log.js'
 import { ROOT } from '../../lib/version.js'
-import { describeUws, glibcVersion, loadUws, uwsStartupLine } from '../../workers/native.js'
+import { describeUws, glibcVersion, loadUws, uwsStartupLine } from '../../lib/http/native.js'
 import { startTestGateway } from '../helpers/gateway.js'
 
 const WEIR = resolve(ROOT, 'dist', 'bin', 'weir.js')

@@ -15,7 +15,7 @@ import t from 'tap'
 import { keyRing, mintToken } from '../../lib/session/token.js'
 import { startTestGateway, TEST_SECRET } from '../helpers/gateway.js'
 import { describeFailure, makeCase, runFuzz, type FuzzContext } from './fuzz-http.js'
-import { isErrorJson, uwsBuild, wire } from './wire.js'
+import { isErrorJson, isParserAnswer, uwsBuild, wire } from './wire.js'
 
 t.setTimeout(300_000)
 
@@ -51,7 +51,8 @@ t.test(`HTTP fuzz: ${CASES} cases, seed ${SEED}`, async (t) => {
   }
   t.comment(`seed ${SEED} (WEIR_FUZZ_SEED), ${CASES} cases (WEIR_FUZZ_CASES), uWebSockets.js ${build.label} (legacy parser: ${String(build.legacyParser)})`)
 
-  const report = await runFuzz({ port, seed: SEED, cases: CASES, ctx, concurrency: 16, boundMs: 20_000 })
+  // The parser's idle timeout bounds heads it holds as incomplete: ~10 s on 20.30, ~32 s on 20.57.
+  const report = await runFuzz({ port, seed: SEED, cases: CASES, ctx, concurrency: 16, boundMs: build.legacyParser ? 20_000 : 45_000 })
   t.comment(`${report.cases} cases in ${(report.ms / 1000).toFixed(1)} s, slowest connection ${report.slowestMs} ms`)
   t.comment(`first answers: ${Object.entries(report.outcomes).sort().map(([k, v]) => `${k}:${v}`).join(' ')}`)
   t.comment(`silent closes accepted: ${JSON.stringify(report.acceptedCloses)}`)
@@ -69,7 +70,8 @@ t.test(`HTTP fuzz: ${CASES} cases, seed ${SEED}`, async (t) => {
   ] as const) {
     const r = await wire(port, bytes, { timeoutMs: 10_000 })
     t.notOk(r.responses.some((x) => x.body === 'ready'), `${name}: the request behind is not served (${r.responses.map((x) => x.status).join(',') || 'no answer'})`)
-    t.ok(r.responses.every((x) => (x.status === 400 || x.status === 411) && isErrorJson(x.body)), `${name}: refused with a JSON 400/411 if answered`)
+    t.ok(r.responses.every((x) => (x.status === 400 || x.status === 411) && (isErrorJson(x.body) || isParserAnswer(x))),
+      `${name}: refused with a JSON 400/411 (or the parser's own 400) if answered (${r.responses.map((x) => `${x.status} ${x.body.slice(0, 40)}`).join('; ')})`)
     t.ok(r.end === 'closed' || r.end === 'reset', `${name}: the connection is closed (${r.end} after ${r.ms} ms)`)
   }
   const two = await wire(port, 'POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhelloxx', { timeoutMs: 10_000 })

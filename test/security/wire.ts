@@ -5,7 +5,7 @@
  * a reset or a refused write is part of what the test looks at.
  */
 import { connect, type Socket } from 'node:net'
-import { loadUws } from '../../workers/native.js'
+import { loadUws } from '../../lib/http/native.js'
 
 export interface WireResult {
   /** Every byte received, latin1. */
@@ -24,7 +24,7 @@ export interface WireResponse {
   readonly body: string
 }
 
-/** Parse as many complete HTTP/1.1 responses as `raw` holds (content-length or chunked framing). */
+/** Parse as many complete HTTP/1.1 responses as `raw` holds (content-length, chunked or close-delimited framing). */
 export function parseResponses (raw: string): WireResponse[] {
   const out: WireResponse[] = []
   let at = 0
@@ -50,6 +50,10 @@ export function parseResponses (raw: string): WireResponse[] {
         p = le + 2 + n + 2
       }
       if (!ok) break
+    } else if (headers['content-length'] === undefined && (headers.connection ?? '').toLowerCase() === 'close' && status >= 200 && status !== 204 && status !== 304) {
+      // Close-delimited (RFC 9112 §6.3): the body is everything up to the close (uWS's parser answers so).
+      body = raw.slice(p)
+      p = raw.length
     } else {
       const n = Number(headers['content-length'] ?? '0')
       if (p + n > raw.length) break
@@ -124,6 +128,17 @@ export async function wire (port: number, bytes: Buffer | string, o: WireOptions
 }
 
 /** True when `body` is an Anthropic error envelope or an RFC 6749 error object. */
+/**
+ * An answer written by uWebSockets.js's own HTTP parser, before Weir saw the request: a 400, 413,
+ * 431 or 505 with `Connection: close` and a small HTML body signed `uWebSockets/…`. The current
+ * build answers malformed heads this way (HTTP/1.0 and other versions, bare LF, absolute-form,
+ * control bytes); the body cannot be Weir's JSON envelope because Weir never ran.
+ */
+export function isParserAnswer (r: WireResponse): boolean {
+  return [400, 413, 431, 505].includes(r.status) && (r.headers.connection ?? '').toLowerCase() === 'close' &&
+    r.headers['content-type'] === undefined && /<i>uWebSockets\/\d+ Server<\/i>/.test(r.body)
+}
+
 export function isErrorJson (body: string): boolean {
   let v: unknown
   try { v = JSON.parse(body) } catch { return false }
@@ -136,7 +151,7 @@ export function isErrorJson (body: string): boolean {
   return typeof o.error === 'string' && (o.error_description === undefined || typeof o.error_description === 'string')
 }
 
-/** The uWebSockets.js build the gateway runs on this host (workers/native.ts chooses it the same way in every thread). */
+/** The uWebSockets.js build the gateway runs on this host (lib/http/native.ts chooses it the same way in every thread). */
 export interface UwsBuild {
   readonly name: string
   readonly version: string

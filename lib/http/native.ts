@@ -20,7 +20,8 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join, sep } from 'node:path'
-import { BootError } from '../lib/errors.js'
+import { isMainThread } from 'node:worker_threads'
+import { BootError } from '../errors.js'
 
 export type Uws = typeof import('uWebSockets.js')
 
@@ -66,9 +67,28 @@ function packageInfo (require: NodeJS.Require, name: string): { pkg: string, ver
   return { pkg: meta.name, version: meta.version }
 }
 
+/**
+ * The largest request head (request line + headers) the current build's parser accepts before it
+ * answers 431 itself. Its own default is 4 KiB, below what clients legitimately send (long bearer
+ * tokens, many `anthropic-beta` values) and below the legacy build's limit; 16 KiB is Node's
+ * default. It is also the most a half-sent head can hold per connection, so it stays small. An
+ * operator may set UWS_HTTP_MAX_HEADERS_SIZE in the environment to choose another value; Weir's own
+ * `limits.max_request_header_bytes` / `limits.max_url_length` apply on top, with JSON errors.
+ */
+export const PARSER_MAX_HEAD_BYTES = 16 * 1024
+
+/** The parser limit in effect for this process (the environment's value, or Weir's default). */
+export function parserMaxHeadBytes (): number {
+  const v = Number(process.env.UWS_HTTP_MAX_HEADERS_SIZE)
+  return Number.isInteger(v) && v > 0 ? v : PARSER_MAX_HEAD_BYTES
+}
+
 /** Load (once) and return the uWebSockets.js build this thread runs; throws BootError if none is usable. */
 export function loadUws (): UwsBuild {
   if (chosen !== undefined) return chosen
+  // Read by the binary once, when the process first loads it: set it before the first require.
+  // Worker threads see a copy of the environment, so the primary (main thread) loads uWS first.
+  if (isMainThread && process.env.UWS_HTTP_MAX_HEADERS_SIZE === undefined) process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(PARSER_MAX_HEAD_BYTES)
   const fallbackEnv = process.env.UWS_USE_FALLBACK
   if (fallbackEnv !== undefined && fallbackEnv !== '' && fallbackEnv !== '0') {
     throw new BootError(['UWS_USE_FALLBACK is set: Weir needs a native uWebSockets.js build; unset UWS_USE_FALLBACK'])
