@@ -17,7 +17,7 @@ import { configureBodies } from '../lib/http/body.js'
 import { buildRouter } from '../lib/http/routes.js'
 import { buildServices, type Services } from '../lib/services.js'
 import type { Config } from '../lib/config/schema.js'
-import { RELOAD_EVENT, RELOAD_STATUS_EVENT, RELOAD_WORKER_FAILED_EVENT, type ReloadStatus, setReloadStatus } from '../lib/config/reload-state.js'
+import { RELOAD_APPLIED_EVENT, RELOAD_EVENT, RELOAD_STATUS_EVENT, RELOAD_WORKER_FAILED_EVENT, type ReloadStatus, setReloadStatus } from '../lib/config/reload-state.js'
 import { type Build, Generations } from '../lib/http/generations.js'
 import { setHsts } from '../lib/http/respond.js'
 import { pipeline } from '../lib/http/router.js'
@@ -67,6 +67,7 @@ onEvent(RELOAD_EVENT, (m: { config: Config, generation: number }) => {
   if (m.generation <= gens.generation) return
   try {
     gens.swap(generation({ config: deepFreeze(m.config), boot, index: init.index }), m.generation)
+    sendToPrimary(RELOAD_APPLIED_EVENT, { index: init.index, generation: m.generation })
   } catch (err) {
     ops.error(`worker ${init.index}: config generation ${m.generation} could not be built; keeping generation ${gens.generation}: ${describeError(err)}`)
     sendToPrimary(RELOAD_WORKER_FAILED_EVENT, { index: init.index, generation: m.generation, error: describeError(err) })

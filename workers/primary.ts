@@ -25,7 +25,7 @@ import type { Sql } from 'postgres'
 import { discoverOidc } from '../lib/auth/discovery.js'
 import { loadConfig, type LoadedConfig } from '../lib/config/load.js'
 import { ConfigReloader, type ReloadOutcome } from '../lib/config/reload.js'
-import { RELOAD_EVENT, RELOAD_STATUS_EVENT, RELOAD_WORKER_FAILED_EVENT, reloadStatus } from '../lib/config/reload-state.js'
+import { RELOAD_APPLIED_EVENT, RELOAD_EVENT, RELOAD_STATUS_EVENT, RELOAD_WORKER_FAILED_EVENT, reloadStatus } from '../lib/config/reload-state.js'
 import { BootError } from '../lib/errors.js'
 import { attachWorker, broadcast, clearRpc, onEvent, onWorkerJoin } from '../lib/ipc.js'
 import { audit, describeError, ops } from '../lib/log.js'
@@ -59,8 +59,11 @@ export interface Gateway {
   workers (): readonly Worker[]
   /** Resolves when `n` workers (default all) are listening — e.g. after a respawn. */
   whenListening (): Promise<void>
-  /** Re-read the config and apply what can change live (SIGHUP, --watch). Never throws. */
-  reload (reason?: string): ReloadOutcome
+  /**
+   * Re-read the config and apply what can change live (SIGHUP, --watch). Never throws; resolves
+   * once every worker answered for the new generation (or after 10 s).
+   */
+  reload (reason?: string): Promise<ReloadOutcome>
   /** The config now served. */
   current (): LoadedConfig
   /** Graceful shutdown. */
@@ -143,9 +146,29 @@ async function superviseWorkers (loaded: LoadedConfig, read: () => LoadedConfig,
     broadcast(RELOAD_EVENT, { config: next.config, generation: g })
   }, (s) => { broadcast(RELOAD_STATUS_EVENT, s) })
   onWorkerJoin((send) => { send(RELOAD_STATUS_EVENT, reloadStatus()) })
-  const offWorkerFailed = onEvent(RELOAD_WORKER_FAILED_EVENT, (m: { index: number, generation: number, error: string }) => {
-    reloader.workerFailed(m.index, m.generation, m.error)
-  })
+  // Which generation each worker slot answered for last (applied, or failed and kept the previous).
+  const answered = new Map<number, number>()
+  let answerWaiters: Array<() => void> = []
+  const heard = (index: number, g: number): void => {
+    answered.set(index, Math.max(g, answered.get(index) ?? 0))
+    const w = answerWaiters; answerWaiters = []; for (const f of w) f()
+  }
+  const offs = [
+    onEvent(RELOAD_WORKER_FAILED_EVENT, (m: { index: number, generation: number, error: string }) => {
+      reloader.workerFailed(m.index, m.generation, m.error)
+      heard(m.index, m.generation)
+    }),
+    onEvent(RELOAD_APPLIED_EVENT, (m: { index: number, generation: number }) => { heard(m.index, m.generation) }),
+  ]
+  const offWorkerFailed = (): void => { for (const off of offs) off() }
+  const allAnswered = async (g: number): Promise<void> => {
+    const deadline = Date.now() + 10_000
+    while (slots.some((w, i) => w !== null && listening.has(w) && (answered.get(i) ?? 0) < g)) {
+      const left = deadline - Date.now()
+      if (left <= 0) { ops.warn(`config reload: not every worker confirmed generation ${g} within 10 s`); return }
+      await new Promise<void>((resolve) => { const t = setTimeout(resolve, left); answerWaiters.push(() => { clearTimeout(t); resolve() }) })
+    }
+  }
   const slots: Array<Worker | null> = new Array<Worker | null>(o.count).fill(null)
   const listening = new Set<Worker>()
   let stopping = false
@@ -159,7 +182,7 @@ async function superviseWorkers (loaded: LoadedConfig, read: () => LoadedConfig,
     attachWorker(w)
     let up = false
     w.on('message', (m: { t?: string, error?: string }) => {
-      if (m?.t === 'listening') { up = true; listening.add(w); notify(); resolve() }
+      if (m?.t === 'listening') { up = true; answered.set(i, init.generation); listening.add(w); notify(); resolve() }
       if (m?.t === 'listen-failed') reject(new BootError([m.error ?? 'a worker could not listen']))
     })
     w.on('error', (err) => { ops.error(`worker ${i} failed: ${describeError(err)}`) })
@@ -211,7 +234,11 @@ async function superviseWorkers (loaded: LoadedConfig, read: () => LoadedConfig,
     sql,
     workers: () => slots.filter((w): w is Worker => w !== null),
     whenListening: async () => { if (listening.size < o.count) await new Promise<void>((resolve) => waiters.push(resolve)) },
-    reload: (reason = 'requested') => reloader.reload(reason),
+    reload: async (reason = 'requested') => {
+      const out = reloader.reload(reason)
+      if (out.applied.length > 0) await allAnswered(out.generation)
+      return out
+    },
     current: () => reloader.current(),
     stop: async () => {
       stopped ??= (async () => {

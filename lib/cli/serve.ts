@@ -54,9 +54,9 @@ export async function runServe (argv: string[]): Promise<number> {
     return reportBootError(err)
   }
   for (const line of bootSummary(loaded, gw, workers)) ops.info(line)
-  const onHup = (): void => { gw.reload('SIGHUP') }
+  const onHup = (): void => { void gw.reload('SIGHUP') }
   process.on('SIGHUP', onHup)
-  const unwatch = values.watch === true ? watchConfig(loaded.path, () => { gw.reload('file changed') }) : () => {}
+  const unwatch = values.watch === true ? watchConfig(loaded.path, () => { void gw.reload('file changed') }) : () => {}
   if (values.watch === true) ops.info(`watching ${loaded.path} for changes`)
 
   return await new Promise<number>((done) => {

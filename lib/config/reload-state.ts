@@ -11,6 +11,8 @@
 export const RELOAD_EVENT = 'config.reload'
 /** Primary → workers: the latest `ReloadStatus`. */
 export const RELOAD_STATUS_EVENT = 'config.reload-status'
+/** Worker → primary: a worker serves generation `generation` (data: `{ index, generation }`). */
+export const RELOAD_APPLIED_EVENT = 'config.reload-applied'
 /** Worker → primary: a worker could not build a generation (data: `{ index, generation, error }`). */
 export const RELOAD_WORKER_FAILED_EVENT = 'config.reload-worker-failed'
 
