@@ -149,14 +149,21 @@ function show (v: unknown): string {
   return s.length > 120 ? `${s.slice(0, 117)}...` : s
 }
 
-/** One line for a change, secrets redacted: `~ path: old → new` / `+ path: new` / `- path`. */
-export function describeChange (c: Change): string {
-  const secret = isSecretPath(c.path) || (Array.isArray(c.before) || Array.isArray(c.after) || isPlain(c.before) || isPlain(c.after)) && containsSecret(c.before, c.after)
+/**
+ * One line for a change: `~ path: old → new` / `+ path: new` / `- path: (was old)`, secrets
+ * redacted. `values: false` prints no value at all (the reload log: a value may come from a
+ * `${file:}` secret whatever its key is called); `hidden(path)` marks more paths as secret.
+ */
+export function describeChange (c: Change, o: { values?: boolean, hidden?: (path: Path) => boolean } = {}): string {
   const mark = c.kind === 'added' ? '+' : c.kind === 'removed' ? '-' : '~'
+  const tail = c.restart === undefined ? '' : ` [needs a restart: ${c.restart}]`
+  if (o.values === false) return `${mark} ${formatPath(c.path)} ${c.kind}${tail}`
+  const secret = isSecretPath(c.path) || o.hidden?.(c.path) === true ||
+    ((Array.isArray(c.before) || Array.isArray(c.after) || isPlain(c.before) || isPlain(c.after)) && containsSecret(c.before, c.after))
   const body = secret
     ? c.kind === 'removed' ? '(secret removed)' : c.kind === 'added' ? '(secret set)' : '(secret changed)'
     : c.kind === 'added' ? show(c.after) : c.kind === 'removed' ? `(was ${show(c.before)})` : `${show(c.before)} → ${show(c.after)}`
-  return `${mark} ${formatPath(c.path)}: ${body}${c.restart === undefined ? '' : ` [needs a restart: ${c.restart}]`}`
+  return `${mark} ${formatPath(c.path)}: ${body}${tail}`
 }
 
 /** An object or list value holds a secret-named key somewhere below it. */

@@ -85,7 +85,7 @@ export class ConfigReloader {
       this.loaded = Object.freeze({ config, path: next.path, sha256, warnings: next.warnings })
       this.generation++
       this.apply(this.loaded, this.generation)
-      for (const c of applied) ops.info(`config reload: ${describeChange(c)}`)
+      for (const c of applied) ops.info(`config reload: ${describeChange(c, { values: false })}`)
     }
     ops.info(`config reload (${reason}): ${applied.length} change(s) applied live, ${restart.length} waiting for a restart; generation ${this.generation}`)
     audit('config.reload', { ok: true, reason, path: this.loaded.path, sha256: this.loaded.sha256, generation: this.generation, applied: applied.map((c) => formatPath(c.path)), restart: pending })
