@@ -47,6 +47,10 @@ export async function runServe (argv: string[]): Promise<number> {
   else ops.warn(notice.line)
   for (const w of loaded.warnings) ops.warn(w)
 
+  // SIGHUP's default action ends the process: while booting, note it and ignore it (the file was
+  // read just now); once serving, it reloads.
+  const early = (): void => { ops.warn('SIGHUP while booting: ignored (the config was read moments ago); send it again once serving') }
+  process.on('SIGHUP', early)
   let gw
   try {
     gw = await startGateway(loaded, { workers })
@@ -56,6 +60,7 @@ export async function runServe (argv: string[]): Promise<number> {
   for (const line of bootSummary(loaded, gw, workers)) ops.info(line)
   const onHup = (): void => { void gw.reload('SIGHUP') }
   process.on('SIGHUP', onHup)
+  process.off('SIGHUP', early)
   const unwatch = values.watch === true ? watchConfig(loaded.path, () => { void gw.reload('file changed') }) : () => {}
   if (values.watch === true) ops.info(`watching ${loaded.path} for changes`)
 
