@@ -20,6 +20,7 @@ import { writeSync } from 'node:fs'
 
 export type AuditEvent =
   | 'config.load'
+  | 'config.reload'
   | 'access.denied'
   | 'device.authorize'
   | 'device.verify'

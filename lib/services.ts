@@ -1,9 +1,17 @@
 /**
- * Long-lived objects one HTTP worker builds at start and every route shares: the session verifier
- * (with its revocation state), the model router, the policy, spend and telemetry hooks. Built once
- * from the frozen config; nothing here touches the database on the request path.
+ * Long-lived objects one HTTP worker builds for a config generation and every route shares: the
+ * session verifier (with its revocation state), the model router, the policy, spend and telemetry
+ * hooks. Built from one frozen config; nothing here touches the database on the request path.
+ *
+ * On a config reload (`prev` given) a stateful part whose config did not change is reused (the
+ * session cache, upstream connection pools and credential caches, spend leases); a rebuilt session
+ * verifier inherits the revocations seen so far. `owned` lists what must be closed when no live
+ * generation uses it any more (lib/http/generations.ts).
  */
+import { isDeepStrictEqual } from 'node:util'
+import type { Config } from './config/schema.js'
 import { CriGate } from './cri/gate.js'
+import type { Owned } from './http/generations.js'
 import { onEvent } from './ipc.js'
 import { CidrList } from './net/cidr.js'
 import { Policies } from './policy/index.js'
@@ -31,16 +39,44 @@ export interface Services {
   readonly policy: Policies
   /** Customer-routed inference admission (lib/cri), with this worker's issuer key cache; null unless `cri.enabled`. */
   readonly cri: CriGate | null
+  /** Resources to close once no live generation uses them. */
+  readonly owned: readonly Owned[]
 }
 
-export function buildServices (ctx: WorkerContext): Services {
+/** The parts of `a` and `b` named by `keys` are equal (so a part built from them can be reused). */
+function same (a: Readonly<Config>, b: Readonly<Config>, keys: ReadonlyArray<(c: Readonly<Config>) => unknown>): boolean {
+  return keys.every((k) => isDeepStrictEqual(k(a), k(b)))
+}
+
+export function buildServices (ctx: WorkerContext, prev?: { config: Readonly<Config>, svc: Services }): Services {
   const { config } = ctx
+  const keep = (keys: ReadonlyArray<(c: Readonly<Config>) => unknown>): boolean => prev !== undefined && same(prev.config, config, keys)
+  const owned: Owned[] = []
   const trusted = new CidrList(config.listen.trusted_proxies)
-  const sessions = new Sessions(keyRing(config.session.jwt_secret), { issuer: config.listen.public_url, trusted })
-  onEvent('sessions.revoked', (list: Revocation[]) => { sessions.applyRevocations(list) })
+
+  let sessions: Sessions
+  if (prev !== undefined && keep([(c) => c.session, (c) => c.listen.public_url, (c) => c.listen.trusted_proxies])) {
+    sessions = prev.svc.sessions
+  } else {
+    sessions = new Sessions(keyRing(config.session.jwt_secret), { issuer: config.listen.public_url, trusted })
+    if (prev !== undefined) sessions.inheritRevocations(prev.svc.sessions)
+  }
+  const off = onEvent('sessions.revoked', (list: Revocation[]) => { sessions.applyRevocations(list) })
+  owned.push({ key: {}, close: off })
+
   const models = new ModelRouter(config.models ?? [], config.auto_include_builtin_models, config.upstreams.map((u) => ({ name: u.name, provider: u.provider, models: 'models' in u ? u.models : undefined })))
-  const upstreams = buildUpstreams(config)
+  const upstreams = prev !== undefined && keep([(c) => c.upstreams, (c) => c.timeouts, (c) => c.load_test_mode]) ? prev.svc.upstreams : buildUpstreams(config)
+  owned.push({ key: upstreams, close: async () => { await Promise.all(upstreams.map(async (u) => { await u.close() })) } })
   const policy = Policies.fromConfig(config)
-  const cri = config.cri?.enabled === true ? new CriGate(config.cri, trusted) : null
-  return { sessions, models, trusted, upstreams, modelPolicy: policy, accounting: config.admin !== undefined ? new SpendAccounting(config).listen() : NO_ACCOUNTING, policy, cri }
+  const cri = config.cri?.enabled !== true
+    ? null
+    : prev?.svc.cri != null && keep([(c) => c.cri, (c) => c.listen.trusted_proxies]) ? prev.svc.cri : new CriGate(config.cri, trusted)
+  let accounting: Accounting = NO_ACCOUNTING
+  if (config.admin !== undefined) {
+    accounting = prev !== undefined && prev.svc.accounting !== NO_ACCOUNTING && keep([(c) => c.admin, (c) => c.enforcement, (c) => c.pricing, (c) => c.load_test_mode])
+      ? prev.svc.accounting
+      : new SpendAccounting(config).listen()
+    if (accounting instanceof SpendAccounting) { const a = accounting; owned.push({ key: a, close: () => { a.close() } }) }
+  }
+  return { sessions, models, trusted, upstreams, modelPolicy: policy, accounting, policy, cri, owned }
 }

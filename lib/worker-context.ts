@@ -29,6 +29,8 @@ export interface WorkerInit {
   readonly boot: BootInfo
   readonly index: number
   readonly logLevel: string
+  /** The config generation `config` belongs to (1 at boot; a reload increments it). */
+  readonly generation: number
 }
 
 /** Recursively freeze a plain object graph (config arrives unfrozen through structured clone). */

@@ -5,14 +5,22 @@
  * Lifecycle messages from the primary: `{t:'drain', timeoutMs}` stops accepting (the listen socket
  * is closed first — uWS aborts the process if a thread exits with it open), lets in-flight
  * requests finish up to the deadline, closes every connection and answers `{t:'drained'}`.
+ *
+ * Config reloads (RELOAD_EVENT): the worker builds the services, routes and pipeline of the new
+ * config and swaps them in between requests (lib/http/generations.ts); requests already running,
+ * streams included, finish on the generation they started on. The listen socket and TLS context
+ * stay as booted (the primary never sends changes to those keys).
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { configureBodies } from '../lib/http/body.js'
 import { buildRouter } from '../lib/http/routes.js'
-import { buildServices } from '../lib/services.js'
+import { buildServices, type Services } from '../lib/services.js'
+import type { Config } from '../lib/config/schema.js'
+import { RELOAD_APPLIED_EVENT, RELOAD_EVENT, RELOAD_STATUS_EVENT, RELOAD_WORKER_FAILED_EVENT, type ReloadStatus, setReloadStatus } from '../lib/config/reload-state.js'
+import { type Build, Generations } from '../lib/http/generations.js'
 import { setHsts } from '../lib/http/respond.js'
 import { pipeline } from '../lib/http/router.js'
-import { startWorkerIpc } from '../lib/ipc.js'
+import { onEvent, sendToPrimary, startWorkerIpc } from '../lib/ipc.js'
 import { flushMetrics } from '../lib/telemetry/metrics.js'
 import { describeError, ops, setLogLevel } from '../lib/log.js'
 import { CidrList } from '../lib/net/cidr.js'
@@ -25,7 +33,8 @@ const uWS = loadUws().module
 const init = workerData as WorkerInit
 setLogLevel(init.logLevel)
 const config = deepFreeze(init.config)
-const ctx: WorkerContext = { config, boot: deepFreeze(init.boot), index: init.index }
+const boot = deepFreeze(init.boot)
+const ctx: WorkerContext = { config, boot, index: init.index }
 startWorkerIpc()
 configureBodies(init.boot.bodies)
 
@@ -35,22 +44,38 @@ const app = tls !== undefined
   ? uWS.SSLApp({ cert_file_name: tls.cert, key_file_name: tls.key })
   : uWS.App()
 
-let inflight = 0
-let drainWaiter: (() => void) | null = null
-const track = {
-  start: () => { inflight++ },
-  end: () => { inflight--; if (inflight === 0 && drainWaiter !== null) drainWaiter() },
+/** One generation's handler: services (reusing `prev`'s unchanged parts), routes, pipeline. */
+let last: { config: Readonly<Config>, svc: Services } | undefined
+function generation (c: WorkerContext): Build {
+  return (track) => {
+    const svc = buildServices(c, last)
+    const router = buildRouter(c, svc)
+    const handler = pipeline(router, {
+      allow: new CidrList(c.config.access_control.allow_cidrs),
+      deny: new CidrList(c.config.access_control.deny_cidrs),
+      trusted: new CidrList(c.config.listen.trusted_proxies),
+      maxUrlLength: c.config.limits.max_url_length,
+      maxHeaderBytes: c.config.limits.max_request_header_bytes,
+      maxBodyBytes: c.config.limits.max_request_bytes,
+    }, track)
+    last = { config: c.config, svc }
+    return { handler, owned: [...svc.owned, ...router.owned()] }
+  }
 }
 
-const router = buildRouter(ctx, buildServices(ctx))
-app.any('/*', pipeline(router, {
-  allow: new CidrList(config.access_control.allow_cidrs),
-  deny: new CidrList(config.access_control.deny_cidrs),
-  trusted: new CidrList(config.listen.trusted_proxies),
-  maxUrlLength: config.limits.max_url_length,
-  maxHeaderBytes: config.limits.max_request_header_bytes,
-  maxBodyBytes: config.limits.max_request_bytes,
-}, track))
+const gens = new Generations(generation(ctx), init.generation)
+app.any('/*', gens.handler)
+onEvent(RELOAD_STATUS_EVENT, (s: ReloadStatus) => { setReloadStatus(s) })
+onEvent(RELOAD_EVENT, (m: { config: Config, generation: number }) => {
+  if (m.generation <= gens.generation) return
+  try {
+    gens.swap(generation({ config: deepFreeze(m.config), boot, index: init.index }), m.generation)
+    sendToPrimary(RELOAD_APPLIED_EVENT, { index: init.index, generation: m.generation })
+  } catch (err) {
+    ops.error(`worker ${init.index}: config generation ${m.generation} could not be built; keeping generation ${gens.generation}: ${describeError(err)}`)
+    sendToPrimary(RELOAD_WORKER_FAILED_EVENT, { index: init.index, generation: m.generation, error: describeError(err) })
+  }
+})
 
 let listenSocket: us_listen_socket | null = null
 app.listen(config.listen.host, init.boot.port, (sock) => {
@@ -64,16 +89,16 @@ app.listen(config.listen.host, init.boot.port, (sock) => {
 
 async function drain (timeoutMs: number): Promise<void> {
   if (listenSocket !== null) { uWS.us_listen_socket_close(listenSocket); listenSocket = null }
-  if (inflight > 0) {
+  if (gens.inflight > 0) {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, timeoutMs)
-      drainWaiter = () => { clearTimeout(timer); resolve() }
+      gens.onIdle(() => { clearTimeout(timer); resolve() })
     })
   }
-  if (inflight > 0) ops.warn(`worker ${ctx.index}: drain deadline reached with ${inflight} request(s) still open`)
+  if (gens.inflight > 0) ops.warn(`worker ${ctx.index}: drain deadline reached with ${gens.inflight} request(s) still open`)
   closeApp()
   flushMetrics()
-  parentPort?.postMessage({ t: 'drained', inflight })
+  parentPort?.postMessage({ t: 'drained', inflight: gens.inflight })
   process.exit(0)
 }
 

@@ -13,6 +13,9 @@
  * The primary owns the one Postgres pool (workers reach it through `lib/ipc.ts`), the background
  * sweeps, and worker supervision: a worker that dies is logged and replaced. `stop()` drains:
  * workers stop accepting, in-flight requests get up to the drain timeout, then the pool closes.
+ *
+ * `reload()` re-reads the config (lib/config/reload.ts): live changes go to every worker as one new
+ * frozen config generation; a replacement worker starts on the current generation.
  */
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -20,9 +23,11 @@ import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { Sql } from 'postgres'
 import { discoverOidc } from '../lib/auth/discovery.js'
-import type { LoadedConfig } from '../lib/config/load.js'
+import { loadConfig, type LoadedConfig } from '../lib/config/load.js'
+import { ConfigReloader, type ReloadOutcome } from '../lib/config/reload.js'
+import { RELOAD_APPLIED_EVENT, RELOAD_EVENT, RELOAD_STATUS_EVENT, RELOAD_WORKER_FAILED_EVENT, reloadStatus } from '../lib/config/reload-state.js'
 import { BootError } from '../lib/errors.js'
-import { attachWorker, clearRpc } from '../lib/ipc.js'
+import { attachWorker, broadcast, clearRpc, onEvent, onWorkerJoin } from '../lib/ipc.js'
 import { audit, describeError, ops } from '../lib/log.js'
 import { openPool, verifyConnection } from '../lib/store/db.js'
 import { migrate } from '../lib/store/migrate.js'
@@ -40,6 +45,8 @@ export interface StartOptions {
   /** How long in-flight requests may run during shutdown, ms (default CLAUDE_GATEWAY_DRAIN_TIMEOUT_MS or 30 s). */
   drainTimeoutMs?: number
   env?: NodeJS.ProcessEnv
+  /** How a reload reads the config (default: `loadConfig` of the boot path with `env`). */
+  read?: () => LoadedConfig
 }
 
 export interface Gateway {
@@ -52,6 +59,13 @@ export interface Gateway {
   workers (): readonly Worker[]
   /** Resolves when `n` workers (default all) are listening — e.g. after a respawn. */
   whenListening (): Promise<void>
+  /**
+   * Re-read the config and apply what can change live (SIGHUP, --watch). Never throws; resolves
+   * once every worker answered for the new generation (or after 10 s).
+   */
+  reload (reason?: string): Promise<ReloadOutcome>
+  /** The config now served. */
+  current (): LoadedConfig
   /** Graceful shutdown. */
   stop (): Promise<void>
 }
@@ -110,7 +124,8 @@ export async function startGateway (loaded: LoadedConfig, opts: StartOptions = {
       spendRetentionMonths: config.admin?.spend_retention_months ?? 13,
       identityRetentionDays: config.admin?.identity_retention_days ?? 90,
     })
-    return await superviseWorkers(loaded, boot, sql, { stop: async () => { sweeps?.stop(); await stopModules() } }, {
+    const read = opts.read ?? (() => loadConfig(loaded.path, env))
+    return await superviseWorkers(loaded, read, boot, sql, { stop: async () => { sweeps?.stop(); await stopModules() } }, {
       count: Math.max(1, opts.workers ?? availableParallelism()),
       drainTimeoutMs: opts.drainTimeoutMs ?? (Number(env.CLAUDE_GATEWAY_DRAIN_TIMEOUT_MS) || 30_000),
     })
@@ -123,9 +138,38 @@ export async function startGateway (loaded: LoadedConfig, opts: StartOptions = {
   }
 }
 
-async function superviseWorkers (loaded: LoadedConfig, boot: BootInfo, sql: Sql, background: { stop: () => Promise<void> },
+async function superviseWorkers (loaded: LoadedConfig, read: () => LoadedConfig, boot: BootInfo, sql: Sql, background: { stop: () => Promise<void> },
   o: { count: number, drainTimeoutMs: number }): Promise<Gateway> {
   const { config } = loaded
+  let generation = 1
+  const reloader = new ConfigReloader(loaded, read, (next, g) => {
+    generation = g
+    broadcast(RELOAD_EVENT, { config: next.config, generation: g })
+  }, (s) => { broadcast(RELOAD_STATUS_EVENT, s) })
+  onWorkerJoin((send) => { send(RELOAD_STATUS_EVENT, reloadStatus()) })
+  // Which generation each worker slot answered for last (applied, or failed and kept the previous).
+  const answered = new Map<number, number>()
+  let answerWaiters: Array<() => void> = []
+  const heard = (index: number, g: number): void => {
+    answered.set(index, Math.max(g, answered.get(index) ?? 0))
+    const w = answerWaiters; answerWaiters = []; for (const f of w) f()
+  }
+  const offs = [
+    onEvent(RELOAD_WORKER_FAILED_EVENT, (m: { index: number, generation: number, error: string }) => {
+      reloader.workerFailed(m.index, m.generation, m.error)
+      heard(m.index, m.generation)
+    }),
+    onEvent(RELOAD_APPLIED_EVENT, (m: { index: number, generation: number }) => { heard(m.index, m.generation) }),
+  ]
+  const offWorkerFailed = (): void => { for (const off of offs) off() }
+  const allAnswered = async (g: number): Promise<void> => {
+    const deadline = Date.now() + 10_000
+    while (slots.some((w, i) => w !== null && listening.has(w) && (answered.get(i) ?? 0) < g)) {
+      const left = deadline - Date.now()
+      if (left <= 0) { ops.warn(`config reload: not every worker confirmed generation ${g} within 10 s`); return }
+      await new Promise<void>((resolve) => { const t = setTimeout(resolve, left); answerWaiters.push(() => { clearTimeout(t); resolve() }) })
+    }
+  }
   const slots: Array<Worker | null> = new Array<Worker | null>(o.count).fill(null)
   const listening = new Set<Worker>()
   let stopping = false
@@ -133,13 +177,13 @@ async function superviseWorkers (loaded: LoadedConfig, boot: BootInfo, sql: Sql,
   const notify = (): void => { if (listening.size === o.count) { const w = waiters; waiters = []; for (const f of w) f() } }
 
   const spawn = (i: number, failures: number): Promise<void> => new Promise((resolve, reject) => {
-    const init: WorkerInit = { config, boot, index: i, logLevel: process.env.CLAUDE_GATEWAY_LOG_LEVEL ?? 'info' }
+    const init: WorkerInit = { config: reloader.current().config, generation, boot, index: i, logLevel: process.env.CLAUDE_GATEWAY_LOG_LEVEL ?? 'info' }
     const w = new Worker(HTTP_WORKER_FILE, { workerData: init })
     slots[i] = w
     attachWorker(w)
     let up = false
     w.on('message', (m: { t?: string, error?: string }) => {
-      if (m?.t === 'listening') { up = true; listening.add(w); notify(); resolve() }
+      if (m?.t === 'listening') { up = true; answered.set(i, init.generation); listening.add(w); notify(); resolve() }
       if (m?.t === 'listen-failed') reject(new BootError([m.error ?? 'a worker could not listen']))
     })
     w.on('error', (err) => { ops.error(`worker ${i} failed: ${describeError(err)}`) })
@@ -176,6 +220,7 @@ async function superviseWorkers (loaded: LoadedConfig, boot: BootInfo, sql: Sql,
   try {
     await Promise.all(slots.map(async (_, i) => { await spawn(i, 0) }))
   } catch (err) {
+    offWorkerFailed()
     await stopWorkers()
     throw err
   }
@@ -190,8 +235,15 @@ async function superviseWorkers (loaded: LoadedConfig, boot: BootInfo, sql: Sql,
     sql,
     workers: () => slots.filter((w): w is Worker => w !== null),
     whenListening: async () => { if (listening.size < o.count) await new Promise<void>((resolve) => waiters.push(resolve)) },
+    reload: async (reason = 'requested') => {
+      const out = reloader.reload(reason)
+      if (out.applied.length > 0) await allAnswered(out.generation)
+      return out
+    },
+    current: () => reloader.current(),
     stop: async () => {
       stopped ??= (async () => {
+        offWorkerFailed()
         await stopWorkers()
         await background.stop()
         clearRpc()

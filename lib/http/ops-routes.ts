@@ -1,8 +1,10 @@
 /**
  * Routes every worker serves whatever else is configured: liveness, readiness, the landing page,
- * `/protocol`, and the RFC 8414 discovery document.
+ * `/protocol`, and the RFC 8414 discovery document. `/readyz` adds the last config reload's
+ * failure or pending-restart keys to its body (lib/config/reload-state.ts) without changing status.
  */
 import { htmlPage, withLogo } from '../auth/pages.js'
+import { readinessDetail } from '../config/reload-state.js'
 import { storePing } from '../store/client.js'
 import { VERSION } from '../version.js'
 import type { WorkerContext } from '../worker-context.js'
@@ -38,10 +40,13 @@ export function registerOpsRoutes (router: Router, ctx: WorkerContext): void {
     storePing().then(() => { store.ok = true; store.lastOk = Date.now() }, () => { store.ok = false })
       .finally(() => { store.pinging = false })
   }
-  setInterval(ping, PING_EVERY_MS).unref()
+  const pinger = setInterval(ping, PING_EVERY_MS)
+  pinger.unref()
+  router.own(() => { clearInterval(pinger) })
+  // A failed config reload leaves the replica serving its last good config: ready, with the detail.
   router.on(['GET', 'HEAD'], '/readyz', (res, rq) => {
-    if (store.ok) send(res, rq, 200, 'ready', TEXT)
-    else if (graceMs > 0 && Date.now() - store.lastOk < graceMs) send(res, rq, 200, 'ready (store unreachable, within grace)', TEXT)
+    if (store.ok) send(res, rq, 200, `ready${readinessDetail()}`, TEXT)
+    else if (graceMs > 0 && Date.now() - store.lastOk < graceMs) send(res, rq, 200, `ready (store unreachable, within grace)${readinessDetail()}`, TEXT)
     else fail(res, rq, 'GW_STORE_UNAVAILABLE')
   })
 

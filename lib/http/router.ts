@@ -22,6 +22,7 @@ import { type CidrList } from '../net/cidr.js'
 import { resolveClientIp } from '../net/client-ip.js'
 import { declaredLength } from './body.js'
 import { captureRequest, finish, type Req } from './request.js'
+import type { Owned } from './generations.js'
 import { fail, sendError } from './respond.js'
 
 export type Handler = (res: HttpResponse, rq: Req) => void | Promise<void>
@@ -43,6 +44,13 @@ export class Router {
   private readonly exact = new Map<string, Handler>()
   private readonly paths = new Map<string, string[]>()
   private readonly prefixes: Array<{ prefix: string, methods: readonly string[] | '*', handler: Handler }> = []
+  private readonly resources: Owned[] = []
+
+  /** Something a route set up (a timer) that must stop when this router's config generation retires. */
+  own (close: () => void): void { this.resources.push({ key: {}, close }) }
+
+  /** What `own` collected. */
+  owned (): readonly Owned[] { return this.resources }
 
   /** Register `handler` for `path` under each method (`'*'` = any method). */
   on (methods: string | readonly string[], path: string, handler: Handler): this {

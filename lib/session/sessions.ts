@@ -84,6 +84,15 @@ export class Sessions {
     }
   }
 
+  /** Take over `other`'s revocations (a verifier rebuilt by a config reload must refuse what the old one refused). */
+  inheritRevocations (other: Sessions): void {
+    for (const [id, exp] of other.revokedIds) this.revokedIds.set(id, exp)
+    for (const [sub, r] of other.revokedBefore) {
+      const mine = this.revokedBefore.get(sub)
+      if (mine === undefined || r.before > mine.before) this.revokedBefore.set(sub, r)
+    }
+  }
+
   /** Apply revocations broadcast by the primary (idempotent). */
   applyRevocations (list: readonly Revocation[]): void {
     const now = Date.now() / 1000

@@ -17,6 +17,7 @@ import { acquirePrimaryPool, primaryPoolStats } from '../workers-pool.js'
 import type { LoadedConfig } from '../config/load.js'
 import { startMetricsOutputs } from './exporter.js'
 import { googleAuthHeaders } from './google-auth.js'
+import { reloadStatus } from '../config/reload-state.js'
 import { METRICS_EVENT, disableRecorder, enableRecorder, type MetricsSnapshot } from './metrics.js'
 import { SIGNALS } from './otlp.js'
 import { BATCH_EVENT, type BatchMessage, Relay } from './relay.js'
@@ -61,6 +62,9 @@ export async function startTelemetry (ctx: { loaded: LoadedConfig, boot: { port:
     // The pool is shared (metering uses it too): report it whether or not the relay is on.
     registry.gauge('weir.pool.threads', 'Threads in the primary worker pool', '{thread}', [], () => [[[], primaryPoolStats()?.threads ?? 0]])
     registry.gauge('weir.pool.queue', 'Tasks waiting in the primary worker pool', '{task}', [], () => [[[], primaryPoolStats()?.queued ?? 0]])
+    registry.gauge('weir.config.reload.failed', 'Whether the last config reload failed (1; the previous config still runs) or not (0)', '1', [], () => [[[], reloadStatus().ok ? 0 : 1]])
+    registry.gauge('weir.config.reloads', 'Config reload attempts since boot, by result', '{reload}', ['result'], () => [[['ok'], reloadStatus().succeeded], [['failed'], reloadStatus().failed]])
+    registry.gauge('weir.config.generation', 'The config generation served (1 = the boot config)', '1', [], () => [[[], reloadStatus().generation]])
     if (gm !== undefined) {
       cleanups.push(onEvent(METRICS_EVENT, (s: MetricsSnapshot) => { registry.merge(s) }))
       const outputs = await startMetricsOutputs(gm, registry, config.listen.host)

@@ -5,7 +5,8 @@
  */
 import { stringify } from 'yaml'
 import type { Test } from 'tap'
-import { parseConfig, type LoadedConfig } from '../../lib/config/load.js'
+import { writeFileSync } from 'node:fs'
+import { loadConfig, parseConfig, type LoadedConfig } from '../../lib/config/load.js'
 import { startDevIdp, type DevIdp, type DevUser } from '../../lib/dev/idp.js'
 import { startGateway, type Gateway } from '../../workers/primary.js'
 import { freshDatabase } from './pg.js'
@@ -36,6 +37,8 @@ export interface TestGatewayOptions {
   /** Reuse a database URL (e.g. two gateways sharing one database). */
   dbUrl?: string
   drainTimeoutMs?: number
+  /** Write the config to this file and load it from there, so `gw.reload()` re-reads that file. */
+  configFile?: string
 }
 
 /** The config object every test starts from. */
@@ -58,7 +61,8 @@ export async function startTestGateway (t: Test, opts: TestGatewayOptions = {}):
   const dbUrl = opts.dbUrl ?? (await freshDatabase(t)).url
   const cfg = baseConfig(idp.issuer, dbUrl)
   opts.config?.(cfg)
-  const loaded = parseConfig(stringify(cfg), 'gateway.yaml', process.env)
+  if (opts.configFile !== undefined) writeFileSync(opts.configFile, stringify(cfg))
+  const loaded = opts.configFile !== undefined ? loadConfig(opts.configFile, process.env) : parseConfig(stringify(cfg), 'gateway.yaml', process.env)
   const gw = await startGateway(loaded, { workers: opts.workers ?? 1, drainTimeoutMs: opts.drainTimeoutMs ?? 2000 })
   t.teardown(() => gw.stop())
   return { gw, url: gw.url, idp, loaded, dbUrl }

@@ -130,3 +130,20 @@ t.test('verify: only the canonical spelling, and the id follows the bytes', asyn
   t.throws(() => verifyToken(ring, forge(A, { alg: 'HS256', kid: kidOf(A) }, { ...base, nbf: now + 3600 })), { name: 'GatewayError', reason: 'invalid_token' }, 'nbf')
   t.equal(verifyToken(ring, forge(A, { alg: 'HS256', kid: kidOf(A) }, { ...base, nbf: now - 1 })).sub, 'u-1', 'nbf passed')
 })
+
+t.test('a verifier rebuilt by a config reload (new signing key) keeps refusing what the old one refused', async (t) => {
+  const oldRing = keyRing(['old-secret-0123456789abcdef0123456789abcdef'])
+  const newRing = keyRing(['new-secret-0123456789abcdef0123456789abcdef', 'old-secret-0123456789abcdef0123456789abcdef'])
+  const trusted = new CidrList([])
+  const before = new Sessions(oldRing, { trusted })
+  const revoked = mintToken(oldRing, { sub: 'u-1' }, { ttlHours: 1 }).token
+  const signedOut = mintToken(oldRing, { sub: 'u-2' }, { ttlHours: 1 }).token
+  const kept = mintToken(oldRing, { sub: 'u-3' }, { ttlHours: 1 }).token
+  const now = Math.floor(Date.now() / 1000)
+  before.applyRevocations([{ id: tokenId(revoked), exp: now + 3600 }, { sub: 'u-2', before: now + 1, exp: now + 3600 }])
+  const after = new Sessions(newRing, { trusted })
+  after.inheritRevocations(before)
+  t.throws(() => after.verify(revoked), { name: 'GatewayError', reason: 'revoked_token' }, 'a revoked token id stays revoked')
+  t.throws(() => after.verify(signedOut), { name: 'GatewayError', reason: 'revoked_token' }, 'a signed-out subject stays signed out')
+  t.equal(after.verify(kept).sub, 'u-3', 'other tokens signed with a still-listed key verify')
+})
