@@ -60,6 +60,17 @@ t.test('retention removes old rows from each table and keeps fresh ones', async 
   t.same(await sweepRetention(sql, RETENTION), { audit: 0, spend: 0, identity: 0 }, 'second pass finds nothing')
 })
 
+t.test('retention sweeps the usage report ledger (usage_minutes) with the spend window, by minute', async (t) => {
+  const { sql } = await freshDatabase(t, { migrate: true })
+  await sql`insert into usage_minutes (minute, principal, model, requests, updated_at) values
+    (date_trunc('minute', now() - interval '14 months'), 'u1', 'm', 1, now()),
+    (date_trunc('minute', now() - interval '12 months'), 'u1', 'm', 1, now() - interval '14 months'),
+    (date_trunc('minute', now()), 'u2', 'm', 1, now())`
+  t.same(await sweepRetention(sql, RETENTION), { audit: 0, spend: 1, identity: 0 })
+  t.same((await sql`select principal from usage_minutes order by minute`).map((r) => r.principal), ['u1', 'u2'], 'a minute inside the window stays, whatever its updated_at')
+  t.same(await sweepRetention(sql, { ...RETENTION, spendRetentionMonths: 0 }), { audit: 0, spend: 0, identity: 0 })
+})
+
 t.test('retention deletes in batches and a window of 0 disables a table', async (t) => {
   const { sql } = await freshDatabase(t, { migrate: true })
   const n = SWEEP_BATCH + 123
