@@ -17,14 +17,14 @@ export async function writeUsage (sql: Sql, rows: readonly UsageRow[]): Promise<
   const principal: string[] = []
   const model: string[] = []
   const upstream: string[] = []
-  const long: boolean[] = []
+  const long: string[] = []
   const vals: string[][] = Array.from({ length: U_WIDTH }, () => [])
   for (const r of rows) {
     minute.push(new Date(r.minute).toISOString())
     principal.push(r.principal)
     model.push(r.model)
     upstream.push(r.upstream)
-    long.push(r.long)
+    long.push(r.long ? 'true' : 'false')
     for (let i = 0; i < U_WIDTH; i++) (vals[i] as string[]).push(int(r.v[i] as number))
   }
   const v = vals as [string[], string[], string[], string[], string[], string[], string[], string[], string[], string[], string[], string[], string[]]
@@ -32,7 +32,7 @@ export async function writeUsage (sql: Sql, rows: readonly UsageRow[]): Promise<
     insert into usage_minutes (minute, principal, model, upstream, long_context, requests, input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests,
       input_micro_cents, output_micro_cents, cache_read_micro_cents, cache_write_5m_micro_cents, cache_write_1h_micro_cents, web_search_micro_cents, updated_at)
     select t.mi, t.p, t.mo, t.u, t.l, t.c0, t.c1, t.c2, t.c3, t.c4, t.c5, t.c6, t.c7, t.c8, t.c9, t.c10, t.c11, t.c12, now()
-    from unnest(${minute}::timestamptz[], ${principal}::text[], ${model}::text[], ${upstream}::text[], ${long}::bool[],
+    from unnest(${minute}::timestamptz[], ${principal}::text[], ${model}::text[], ${upstream}::text[], ${long}::text[]::bool[],
       ${v[0]}::int8[], ${v[1]}::int8[], ${v[2]}::int8[], ${v[3]}::int8[], ${v[4]}::int8[], ${v[5]}::int8[], ${v[6]}::int8[],
       ${v[7]}::int8[], ${v[8]}::int8[], ${v[9]}::int8[], ${v[10]}::int8[], ${v[11]}::int8[], ${v[12]}::int8[])
       as t(mi, p, mo, u, l, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12)
