@@ -4,7 +4,8 @@
  * - Expired `kv` rows, every 30 s.
  * - Retention, at start and hourly: admin audit rows older than `audit_retention_days`, spend
  *   buckets (per principal, pooled per group, and per model) not updated for `spend_retention_months`,
- *   usage minutes (`usage_minutes`, the report ledger) older than the same window,
+ *   usage minutes (`usage_minutes`, the report ledger) and Claude Code analytics days
+ *   (`claude_code_daily`) older than the same window,
  *   spend alerts and their webhook deliveries created longer ago than the same window, and
  *   identity rows not updated for `identity_retention_days`.
  *
@@ -38,8 +39,8 @@ type Cutoff = { days: number } | { months: number }
 
 /** One table's retention rule: rows whose `column` is older than the cutoff go. */
 interface Rule {
-  table: 'admin_audit' | 'spend' | 'pooled_spend' | 'spend_by_model' | 'usage_minutes' | 'principal_emails' | 'spend_alerts' | 'alert_deliveries'
-  column: 'at' | 'updated_at' | 'created_at' | 'minute'
+  table: 'admin_audit' | 'spend' | 'pooled_spend' | 'spend_by_model' | 'usage_minutes' | 'claude_code_daily' | 'principal_emails' | 'spend_alerts' | 'alert_deliveries'
+  column: 'at' | 'updated_at' | 'created_at' | 'minute' | 'day'
   cutoff: Cutoff
 }
 
@@ -104,6 +105,7 @@ export async function sweepRetention (sql: Sql, s: RetentionSettings): Promise<R
       await sweepTable(sql, { table: 'pooled_spend', column: 'updated_at', cutoff }) +
       await sweepTable(sql, { table: 'spend_by_model', column: 'updated_at', cutoff }) +
       await sweepTable(sql, { table: 'usage_minutes', column: 'minute', cutoff }) +
+      await sweepTable(sql, { table: 'claude_code_daily', column: 'day', cutoff }) +
       await sweepTable(sql, { table: 'spend_alerts', column: 'created_at', cutoff }) +
       await sweepTable(sql, { table: 'alert_deliveries', column: 'created_at', cutoff })
   }

@@ -60,7 +60,7 @@ t.test('retention removes old rows from each table and keeps fresh ones', async 
   t.same(await sweepRetention(sql, RETENTION), { audit: 0, spend: 0, identity: 0 }, 'second pass finds nothing')
 })
 
-t.test('retention sweeps the usage report ledger (usage_minutes) with the spend window, by minute', async (t) => {
+t.test('retention sweeps the report tables (usage_minutes by minute, claude_code_daily by day) with the spend window', async (t) => {
   const { sql } = await freshDatabase(t, { migrate: true })
   await sql`insert into usage_minutes (minute, principal, model, requests, updated_at) values
     (date_trunc('minute', now() - interval '14 months'), 'u1', 'm', 1, now()),
@@ -68,6 +68,10 @@ t.test('retention sweeps the usage report ledger (usage_minutes) with the spend 
     (date_trunc('minute', now()), 'u2', 'm', 1, now())`
   t.same(await sweepRetention(sql, RETENTION), { audit: 0, spend: 1, identity: 0 })
   t.same((await sql`select principal from usage_minutes order by minute`).map((r) => r.principal), ['u1', 'u2'], 'a minute inside the window stays, whatever its updated_at')
+  await sql`insert into claude_code_daily (day, principal, metric, value) values
+    ((now() - interval '14 months')::date, 'u1', 'commit.count', 1), ((now() - interval '12 months')::date, 'u1', 'commit.count', 1)`
+  t.same(await sweepRetention(sql, RETENTION), { audit: 0, spend: 1, identity: 0 }, 'and the Claude Code analytics days, by day')
+  t.same((await sql`select count(*)::int as n from claude_code_daily`)[0]?.n, 1)
   t.same(await sweepRetention(sql, { ...RETENTION, spendRetentionMonths: 0 }), { audit: 0, spend: 0, identity: 0 })
 })
 
