@@ -12,6 +12,7 @@ import { freshDatabase } from '../helpers/pg.js'
 import { req, type Res } from '../helpers/http.js'
 import { READ_KEY, bearer, eventually, oneCentUpstream, spendGateway } from '../integration/spend-helpers.js'
 import { ccMetrics, DAY_POINTS } from './cc-otlp.js'
+import { startCollector } from '../telemetry/collector.js'
 
 async function report (url: string, query: string): Promise<Res> {
   return await req(`${url}/v1/organizations/usage_report/claude_code?${query}`, { headers: { 'x-api-key': READ_KEY } })
@@ -118,4 +119,24 @@ t.test('the aggregator: cumulative series add their increase; an outage loses no
   const rows = await sql`select principal, value::text as v from claude_code_daily where day = '2026-03-10' order by principal`
   t.same(rows.map((r) => [r.principal, r.v]), [['u1', '11'], ['u2', '5']], 'u1: 3 + 2 + 0 + 2 (another session) + 4; u2 has its own series')
   t.equal(a.dropped, 0)
+})
+
+t.test('with a collector too: the collector gets the stamped body and the report counts it', async (t) => {
+  const fake = await oneCentUpstream(t)
+  const collector = await startCollector()
+  t.teardown(() => collector.close())
+  const { url, dbUrl } = await spendGateway(t, fake, {}, (c) => { c.telemetry = { forward_to: [{ url: collector.url, metrics: true }] } })
+  const sql = postgres(dbUrl, { max: 1, onnotice: () => {} })
+  t.teardown(async () => { await sql.end() })
+  const now = Date.now()
+  const body = ccMetrics([['commit.count', {}, 7]], { at: now, format: 'protobuf' })
+  for (let i = 0; i < 3; i++) {
+    const r = await req(`${url}/v1/metrics`, { method: 'POST', headers: { authorization: `Bearer ${bearer('u-cat', ['eng'])}`, 'content-type': 'application/x-protobuf' }, body })
+    t.equal(r.status, 200)
+  }
+  await eventually(async () => collector.received.filter((r) => r.path === '/v1/metrics').length === 3, 'three bodies at the collector')
+  t.ok(collector.received.every((r) => r.body.includes(Buffer.from('u-cat'))), 'stamped with the verified subject')
+  await eventually(async () => (await sql`select value::text as v from claude_code_daily where principal = 'u-cat' and metric = 'commit.count'`)[0]?.v === '21', 'the report counts every body')
+  const day = new Date(now).toISOString().slice(0, 10)
+  t.equal((await report(url, `starting_at=${day}`)).json().data[0]?.core_metrics.commits_by_claude_code, 21)
 })
