@@ -1,5 +1,5 @@
--- Token usage and its exact cost per minute, developer, requested model and upstream: what the
--- Admin API report shapes (`GET /v1/organizations/usage_report/messages` and `.../cost_report`,
+-- Token usage and its exact cost per minute (`usage_minutes`) and per hour (`usage_hours`, the
+-- same rows summed by hour), developer, requested model and upstream: what the Admin API report shapes (`GET /v1/organizations/usage_report/messages` and `.../cost_report`,
 -- lib/reports/) are read from. Written by the batched metering flush in the same transaction as
 -- `spend` (lib/spend/store.ts writeLedger), so the cost columns add up to exactly what the spend
 -- ledger holds for the same requests. Costs are whole micro-cents per token kind: a request's
@@ -11,8 +11,10 @@
 --   upstream     the upstream that served it ('' when none is known)
 --   long_context prompt (input + cache read + cache write) above 200k tokens
 --
--- Swept with the spend ledger (admin.spend_retention_months, by minute); erasing a developer
--- deletes their rows by principal (docs/operations.md).
+-- Minute detail (1m report buckets) is kept 31 days; the hourly rows (1h and 1d buckets) follow the
+-- spend ledger (admin.spend_retention_months). Erasing a developer deletes their rows by principal
+-- (docs/operations.md). The hourly table keeps day and hour reports over a year of a large fleet
+-- to a few rows per developer-hour instead of one per active minute.
 CREATE TABLE IF NOT EXISTS usage_minutes (
   minute          timestamptz NOT NULL,
   principal       text NOT NULL,
@@ -37,3 +39,8 @@ CREATE TABLE IF NOT EXISTS usage_minutes (
 );
 
 CREATE INDEX IF NOT EXISTS usage_minutes_principal ON usage_minutes (principal);
+
+CREATE TABLE IF NOT EXISTS usage_hours (LIKE usage_minutes INCLUDING DEFAULTS);
+ALTER TABLE usage_hours RENAME COLUMN minute TO hour;
+ALTER TABLE usage_hours ADD PRIMARY KEY (hour, principal, model, upstream, long_context);
+CREATE INDEX IF NOT EXISTS usage_hours_principal ON usage_hours (principal);

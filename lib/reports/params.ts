@@ -6,6 +6,7 @@
  *   ending_at     RFC 3339 timestamp (default: now); snapped up to a bucket boundary, so the
  *                 bucket it falls in is the last one returned. Must be after starting_at.
  *   bucket_width  1d | 1h | 1m (default 1d)
+ *                 Minute buckets reach back MINUTE_DETAIL_DAYS (31) days, the minute detail kept.
  *   limit         buckets per page: 1d default 7, at most 31; 1h default 24, at most 168;
  *                 1m default 60, at most 1440
  *   page          the `next_page` of the previous answer
@@ -16,6 +17,7 @@
  * token is only accepted exactly as Weir wrote it (`page_` + base64url of the next bucket's
  * start), aligned to the bucket width and inside the requested range.
  */
+import { MINUTE_DETAIL_DAYS } from '../store/sweeps.js'
 
 export type Width = '1d' | '1h' | '1m'
 
@@ -103,6 +105,7 @@ export function parseRange (q: URLSearchParams, spec: ParamSpec, now: number): R
   const endRaw = endText === null ? now : parseTime('ending_at', endText)
   if (endText !== null && endRaw <= parseTime('starting_at', startText)) throw new BadParam('ending_at: must be after starting_at')
   const end = Math.max(start, Math.ceil(endRaw / widthMs) * widthMs)
+  if (width === '1m' && start < now - MINUTE_DETAIL_DAYS * 86_400_000) throw new BadParam(`starting_at: minute buckets (bucket_width 1m) reach back ${MINUTE_DETAIL_DAYS} days; use 1h or 1d for older usage`)
   const lim = LIMITS[width]
   const limitText = q.get('limit')
   let limit = lim.def

@@ -1,6 +1,7 @@
 /**
- * The one aggregate query both ledger reports run over `usage_minutes` (migration 0016): sums of
- * the chosen columns per time bucket and per the chosen dimensions, for one page of buckets.
+ * The one aggregate query both ledger reports run (migration 0016): sums of the chosen columns per
+ * time bucket and per the chosen dimensions, for one page of buckets — over `usage_minutes` for
+ * minute buckets, over its hourly sums `usage_hours` for hour and day buckets.
  *
  * Invariants: the SQL text is assembled only from the fixed DIMENSIONS/FILTERS tables below (every
  * value the caller sent travels as a bind parameter); buckets are whole multiples of the width
@@ -52,7 +53,8 @@ export async function sumUsage (sql: Sql, r: Range, dims: readonly string[], col
   const bind = (v: unknown): string => { params.push(v); return `$${params.length}` }
   const needIdentity = dims.some((d) => d === 'user_email' || d === 'idp_group') || r.filters.has('user_emails') || r.filters.has('idp_groups')
   const byGroup = dims.includes('idp_group')
-  const where = ['u.minute >= $2::timestamptz', 'u.minute < $3::timestamptz']
+  const [table, at] = r.width === '1m' ? ['usage_minutes', 'u.minute'] : ['usage_hours', 'u.hour']
+  const where = [`${at} >= $2::timestamptz`, `${at} < $3::timestamptz`]
   for (const [name, vals] of r.filters) {
     const f = FILTERS[name]
     if (f === undefined) continue
@@ -62,8 +64,8 @@ export async function sumUsage (sql: Sql, r: Range, dims: readonly string[], col
   const dimSql = dims.map((d, i) => `${DIMENSIONS[d] as string} as d${i}`)
   const sumSql = columns.map((c, i) => `sum(u.${c})::text as s${i}`)
   const text = `
-    select (floor(extract(epoch from u.minute) / $1::int) * $1::int)::bigint::text as b${dimSql.map((x) => `, ${x}`).join('')}${sumSql.map((x) => `, ${x}`).join('')}
-    from usage_minutes u
+    select (floor(extract(epoch from ${at}) / $1::int) * $1::int)::bigint::text as b${dimSql.map((x) => `, ${x}`).join('')}${sumSql.map((x) => `, ${x}`).join('')}
+    from ${table} u
     ${needIdentity ? 'left join principal_emails e on e.principal = u.principal' : ''}
     ${byGroup ? "left join lateral jsonb_array_elements_text(case when jsonb_typeof(e.groups) = 'array' then e.groups else '[]'::jsonb end) as g(name) on true" : ''}
     where ${where.join(' and ')}

@@ -127,6 +127,9 @@ t.test('the Meter writes the mix to Postgres to the cent, through the Piscina po
   t.equal(sumUsage?.s, '109709872', 'the report ledger adds up to the spend ledger exactly')
   const [split] = await sql`select input_micro_cents::text as i, output_micro_cents::text as o, cache_read_micro_cents::text as r, cache_write_5m_micro_cents::text as w5, cache_write_1h_micro_cents::text as w1, web_search_micro_cents::text as ws from usage_minutes where principal = 'ann' and model = 'claude-sonnet-4-5'`
   t.same(split, { i: '300000', o: '750000', r: '60000', w5: '750000', w1: '600000', ws: '2000000' }, 'Sonnet 4.5 by kind: 3, 15, 0.30, 3.75 and 6 dollars per MTok, one cent a search')
+  const [hours] = await sql`select count(*)::int as n, sum(requests)::int as r, sum(input_micro_cents + output_micro_cents + cache_read_micro_cents + cache_write_5m_micro_cents + cache_write_1h_micro_cents + web_search_micro_cents)::text as s,
+    min(extract(epoch from hour))::bigint::text as h from usage_hours`
+  t.same(hours, { n: 7, r: 7, s: '109709872', h: String(AT / 1000) }, 'and its hourly sums hold the same')
   meter.add(batchOf(MIX.slice(0, 1)))
   await meter.stop()
   const [again] = await sql`select micro_cents::text as m from spend where principal = 'ann' and period = '2026-08'`

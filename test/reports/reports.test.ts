@@ -64,6 +64,10 @@ t.test('usage and cost reports', async (t) => {
 
   // A generated ledger far from today, with identities for Weir's dimensions.
   for (const r of LEDGER) {
+    await sql`insert into usage_hours (hour, principal, model, upstream, long_context, requests, input_tokens, output_tokens, cache_read_tokens,
+      cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests, input_micro_cents, output_micro_cents, cache_read_micro_cents,
+      cache_write_5m_micro_cents, cache_write_1h_micro_cents, web_search_micro_cents)
+      values (date_trunc('hour', ${r[0]}::timestamptz), ${r[1]}, ${r[2]}, ${r[3]}, ${r[4]}, 1, ${r[5]}, ${r[6]}, ${r[7]}, ${r[8]}, ${r[9]}, ${r[10]}, ${r[11]}, ${r[12]}, ${r[13]}, ${r[14]}, ${r[15]}, ${r[16]})`
     await sql`insert into usage_minutes (minute, principal, model, upstream, long_context, requests, input_tokens, output_tokens, cache_read_tokens,
       cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests, input_micro_cents, output_micro_cents, cache_read_micro_cents,
       cache_write_5m_micro_cents, cache_write_1h_micro_cents, web_search_micro_cents)
@@ -102,9 +106,14 @@ t.test('usage and cost reports', async (t) => {
     const hours = await results('/usage_report/messages?bucket_width=1h&starting_at=2025-03-01T23:00:00Z&ending_at=2025-03-02T01:00:00Z&group_by[]=account_id')
     t.same(hours.map((b) => [b.starting_at, b.ending_at, b.results.map((x) => x.account_id)]), [
       ['2025-03-01T23:00:00Z', '2025-03-02T00:00:00Z', ['ben']], ['2025-03-02T00:00:00Z', '2025-03-02T01:00:00Z', ['ann']]])
-    const minutes = await results('/usage_report/messages?bucket_width=1m&starting_at=2025-03-01T23:58:00Z&ending_at=2025-03-02T00:01:00Z')
-    t.same(minutes.map((b) => [b.starting_at, b.results.map((x) => x.output_tokens)]), [
-      ['2025-03-01T23:58:00Z', []], ['2025-03-01T23:59:00Z', [20]], ['2025-03-02T00:00:00Z', [1]]])
+    // Minute detail reaches back 31 days: a recent midnight.
+    const midnight = Math.floor(Date.now() / 86_400_000) * 86_400_000
+    const at = (ms: number): string => new Date(ms).toISOString()
+    await sql`insert into usage_minutes (minute, principal, model, requests, output_tokens) values
+      (${at(midnight - 60_000)}, 'm-dev', 'claude-haiku-4-5', 1, 20), (${at(midnight)}, 'm-dev', 'claude-haiku-4-5', 1, 1)`
+    const minutes = await results(`/usage_report/messages?bucket_width=1m&starting_at=${at(midnight - 120_000)}&ending_at=${at(midnight + 60_000)}&account_ids[]=m-dev`)
+    t.same(minutes.map((b) => [b.starting_at.slice(11), b.results.map((x) => x.output_tokens)]), [
+      ['23:58:00Z', []], ['23:59:00Z', [20]], ['00:00:00Z', [1]]])
   })
 
   await t.test('paging: limit buckets a page, an opaque next_page, the pages add up to the whole', async (t) => {
@@ -200,7 +209,8 @@ t.test('usage and cost reports', async (t) => {
       [`/usage_report/messages?${MARCH}&limit=0`, 'limit: must be an integer between 1 and 31 for bucket_width 1d'],
       [`/usage_report/messages?${MARCH}&limit=32`, 'limit: must be an integer between 1 and 31 for bucket_width 1d'],
       [`/usage_report/messages?${MARCH}&bucket_width=1h&limit=169`, 'limit: must be an integer between 1 and 168 for bucket_width 1h'],
-      [`/usage_report/messages?${MARCH}&bucket_width=1m&limit=1441`, 'limit: must be an integer between 1 and 1440 for bucket_width 1m'],
+      [`/usage_report/messages?starting_at=${new Date(Date.now() - 3_600_000).toISOString()}&bucket_width=1m&limit=1441`, 'limit: must be an integer between 1 and 1440 for bucket_width 1m'],
+      [`/usage_report/messages?${MARCH}&bucket_width=1m`, 'starting_at: minute buckets (bucket_width 1m) reach back 31 days; use 1h or 1d for older usage'],
       [`/usage_report/messages?${MARCH}&group_by[]=speed`, "group_by[]: 'speed' is not one of model, context_window, account_id, user_email, idp_group, upstream, api_key_id, workspace_id, service_tier, inference_geo"],
       [`/usage_report/messages?${MARCH}&group_by[]=model&group_by=model`, 'group_by[]: a value is given twice'],
       [`/usage_report/messages?${MARCH}&workspace_ids[]=w`, 'workspace_ids[]: unknown query parameter'],
