@@ -5,10 +5,10 @@
  */
 /**
  * One admin request, as the worker forwards it. `base` names the resource (the spend-limits API,
- * or Weir's `principals` and `spend_report` extensions); `path` is what follows its prefix ('' or '/…').
+ * Weir's `principals` and `spend_report` extensions, or the usage and cost reports, lib/reports/); `path` is what follows its prefix ('' or '/…').
  */
 export interface AdminCall {
-  readonly base?: 'spend_limits' | 'principals' | 'spend_report'
+  readonly base?: 'spend_limits' | 'principals' | 'spend_report' | 'usage_report' | 'cost_report'
   readonly method: string
   readonly path: string
   readonly query: string

@@ -1,6 +1,6 @@
 /**
- * HTTP side of the admin API (the spend-limits API and Weir's `principals` and `spend_report`
- * extensions) and of `GET /api/oauth/usage`, on every worker. Served only when `admin:` is
+ * HTTP side of the admin API (the spend-limits API, Weir's `principals` and `spend_report`
+ * extensions, and the usage and cost reports of lib/reports/) and of `GET /api/oauth/usage`, on every worker. Served only when `admin:` is
  * configured; otherwise these paths fall through to the ordinary 404.
  *
  * Admin credentials, checked here before anything reaches the primary:
@@ -25,6 +25,7 @@ import { send, sendError, sendJson } from '../http/respond.js'
 import { clientIp, type Router } from '../http/router.js'
 import { CidrList } from '../net/cidr.js'
 import type { Services } from '../services.js'
+import { COST_REPORT_PREFIX, USAGE_REPORT_PREFIX } from '../reports/service.js'
 import { SPEND_RPC } from '../spend/link.js'
 import type { WorkerContext } from '../worker-context.js'
 import type { AdminCall, AdminReply } from './call.js'
@@ -115,6 +116,8 @@ export function registerSpendRoutes (router: Router, ctx: WorkerContext, svc: Se
   router.under('*', ADMIN_PREFIX, serve(ADMIN_PREFIX, 'spend_limits'))
   router.under('*', PRINCIPALS_PREFIX, serve(PRINCIPALS_PREFIX, 'principals'))
   router.under('*', REPORT_PREFIX, serve(REPORT_PREFIX, 'spend_report'))
+  router.under('*', USAGE_REPORT_PREFIX, serve(USAGE_REPORT_PREFIX, 'usage_report'))
+  router.under('*', COST_REPORT_PREFIX, serve(COST_REPORT_PREFIX, 'cost_report'))
 
   const cache = new Map<string, { at: number, body: Promise<unknown> }>()
   router.on('GET', '/api/oauth/usage', async (res, rq) => {

@@ -38,7 +38,8 @@ export function registerTelemetryRoutes (router: Router, ctx: WorkerContext, svc
   if (telemetry.gateway_metrics !== undefined) enableRecorder()
   for (const signal of SIGNALS) {
     const route = `/v1/${signal}`
-    const wanted = telemetry.forward_to.some((d) => d[signal])
+    // Metrics are also read for the Claude Code analytics whenever `admin:` is configured.
+    const wanted = telemetry.forward_to.some((d) => d[signal]) || (signal === 'metrics' && ctx.config.admin !== undefined)
     const ok = (res: Parameters<typeof send>[0], rq: Req): void => {
       send(res, rq, 200, '')
       recordRequest(route, 200, performance.now() - rq.t0)

@@ -4,7 +4,8 @@
  * Every FLUSH_MS (100 ms) the batches that arrived are priced and summed per ledger row by one
  * task on the primary's Piscina pool (task.ts; inline when the pool's queue is full), added to the
  * rows still waiting to be written, and written in one transaction (store.ts `writeLedger`):
- * spend per principal bucket, pooled spend per group, and the lease charges of the same requests.
+ * spend per principal bucket, pooled spend per group, usage and cost by kind per minute
+ * (`usage_minutes`, usage.ts), and the lease charges of the same requests.
  * Only one write runs at a time, so metering holds at most one of the pool's connections.
  *
  * When Postgres is down the rows stay in memory, already summed (so memory grows with distinct
@@ -20,6 +21,7 @@ import type { PricingSettings } from '../spend/pricing.js'
 import { recordIdentities, writeLedger, type LeaseDelta, type LedgerTotals, type Seen } from '../spend/store.js'
 import type { UsageBatch } from './records.js'
 import { aggregate, type Aggregate, type AggregateTask, type Rows } from './task.js'
+import { UsageSums } from './usage.js'
 
 /** Flush interval, ms (WEIR_METER_FLUSH_MS overrides it, e.g. for shutdown tests). */
 export const FLUSH_MS = Number(process.env.WEIR_METER_FLUSH_MS) > 0 ? Number(process.env.WEIR_METER_FLUSH_MS) : 100
@@ -64,6 +66,7 @@ export class Meter {
   private spend: Sums = new Map()
   private pooled: Sums = new Map()
   private models: Sums = new Map()
+  private usage = new UsageSums()
   private charges = new Map<string, LeaseDelta>()
   private identities = new Map<string, Seen>()
   private running: Promise<void> | null = null
@@ -92,7 +95,7 @@ export class Meter {
   }
 
   /** Rows waiting for a successful write. */
-  get backlog (): number { return this.spend.size + this.pooled.size + this.models.size + this.charges.size }
+  get backlog (): number { return this.spend.size + this.pooled.size + this.models.size + this.usage.size + this.charges.size }
 
   /** One flush (joins the one in progress). */
   async tick (): Promise<void> {
@@ -114,7 +117,8 @@ export class Meter {
       const batches = this.queue
       this.queue = []
       const agg = await this.price(batches)
-      this.dropped += addRows(this.spend, agg.spend) + addRows(this.pooled, agg.pooled) + addRows(this.models, agg.models)
+      this.dropped += addRows(this.spend, agg.spend) + addRows(this.pooled, agg.pooled) + addRows(this.models, agg.models) +
+        this.usage.merge(agg.usage, MAX_ROWS)
       for (const b of batches) {
         for (const [kind, subject, bucket, epoch, micro] of b.charges) {
           const k = `${kind}\u0000${subject}\u0000${bucket}\u0000${b.holder}\u0000${epoch}`
@@ -132,6 +136,7 @@ export class Meter {
     const spend = this.spend
     const pooled = this.pooled
     const models = this.models
+    const usage = this.usage
     const charges = this.charges
     const ids = this.identities
     const records = this.pendingRecords
@@ -139,12 +144,13 @@ export class Meter {
     this.spend = new Map()
     this.pooled = new Map()
     this.models = new Map()
+    this.usage = new UsageSums()
     this.charges = new Map()
     this.identities = new Map()
     this.pendingRecords = 0
     this.pendingMicro = 0
     try {
-      const totals = await writeLedger(this.sql, toRows(spend), toRows(pooled), [...charges.values()], toRows(models))
+      const totals = await writeLedger(this.sql, toRows(spend), toRows(pooled), [...charges.values()], toRows(models), usage.rows())
       // The ledger is committed: from here on a failure may put back identities, never spend.
       if (ids.size > 0) {
         try { await recordIdentities(this.sql, [...ids.values()]) } catch (err) {
@@ -160,7 +166,8 @@ export class Meter {
       if (this.dropped > 0) { ops.error(`spend meter dropped ${this.dropped} ledger row(s) while Postgres was unreachable (more than ${MAX_ROWS} waiting)`); this.dropped = 0 }
     } catch (err) {
       // Put everything back (summed with what arrived meanwhile) and retry with backoff.
-      this.dropped += addRows(this.spend, toRows(spend)) + addRows(this.pooled, toRows(pooled)) + addRows(this.models, toRows(models))
+      this.dropped += addRows(this.spend, toRows(spend)) + addRows(this.pooled, toRows(pooled)) + addRows(this.models, toRows(models)) +
+        this.usage.merge(usage.rows(), MAX_ROWS)
       for (const [k, c] of charges) { const x = this.charges.get(k); if (x !== undefined) x[5] += c[5]; else this.charges.set(k, c) }
       for (const [k, v] of ids) if (!this.identities.has(k)) this.identities.set(k, v)
       this.pendingRecords += records

@@ -7,11 +7,14 @@
  * effect when its request was admitted, and its cost is added to the principal's daily, weekly
  * and monthly buckets of that moment and, when a pooled group paid, to the group's monthly
  * bucket, and to the requested model's three buckets. The result is one entry per distinct row, ready for `unnest` upserts, which is also
- * what Postgres needs: one INSERT … ON CONFLICT may not touch a row twice.
+ * what Postgres needs: one INSERT … ON CONFLICT may not touch a row twice. Every record (free ones
+ * too) is also added to its `usage_minutes` row (usage.ts): tokens by kind and the cost split by
+ * kind, whose parts add up to the amount added to the spend rows.
  */
 import { bucketsAt } from '../spend/periods.js'
 import { Pricer, type Counts, type PricingSettings } from '../spend/pricing.js'
 import { C, NONE, WIDTH, type UsageBatch } from './records.js'
+import { LONG_CONTEXT_TOKENS, U_WIDTH, UsageSums, type UsageRow } from './usage.js'
 
 export interface AggregateTask {
   readonly batches: readonly UsageBatch[]
@@ -26,6 +29,8 @@ export interface Aggregate {
   readonly pooled: Rows
   /** Spend per client-requested model and bucket (the spend report's `by model`). */
   readonly models: Rows
+  /** Tokens and cost by kind per minute, principal, model, upstream and context size. */
+  readonly usage: UsageRow[]
   /** Records priced and their total, micro-cents. */
   readonly records: number
   readonly total: number
@@ -65,6 +70,8 @@ export function aggregate (task: AggregateTask): Aggregate {
   const spend = new Sums()
   const pooled = new Sums()
   const models = new Sums()
+  const usage = new UsageSums()
+  const v = new Array<number>(U_WIDTH).fill(0)
   let records = 0
   let total = 0
   const c: Counts = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0, webSearch: 0, fast: false }
@@ -86,7 +93,13 @@ export function aggregate (task: AggregateTask): Aggregate {
       c.fast = rows[o + C.fast] === 1
       const clientModel = s[rows[o + C.clientModel] as number] as string
       const priced = p.resolve(up === NONE ? null : s[up] as string, um === NONE ? null : s[um] as string, clientModel)
-      const micro = p.cost(c, priced, at)
+      const parts = p.costParts(c, priced, at)
+      const micro = parts[0] + parts[1] + parts[2] + parts[3] + parts[4] + parts[5]
+      const oneHour = Math.min(Math.max(0, c.cacheWrite1h), Math.max(0, c.cacheWrite))
+      v[0] = 1; v[1] = c.input; v[2] = c.output; v[3] = c.cacheRead; v[4] = c.cacheWrite - oneHour; v[5] = oneHour; v[6] = c.webSearch
+      for (let k = 0; k < 6; k++) v[7 + k] = parts[k] as number
+      const long = c.input + c.cacheRead + c.cacheWrite > LONG_CONTEXT_TOKENS
+      usage.add(Math.floor(at / 60_000) * 60_000, sub, clientModel, up === NONE ? '' : s[up] as string, long, v)
       records++
       if (micro <= 0) continue
       total += micro
@@ -99,5 +112,5 @@ export function aggregate (task: AggregateTask): Aggregate {
       if (pool !== NONE) pooled.add(s[pool] as string, bk.keys[2], micro)
     }
   }
-  return { spend: spend.rows(), pooled: pooled.rows(), models: models.rows(), records, total }
+  return { spend: spend.rows(), pooled: pooled.rows(), models: models.rows(), usage: usage.rows(), records, total }
 }

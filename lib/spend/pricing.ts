@@ -91,6 +91,32 @@ export function costAt (c: Counts, rates: Rates, multiplierPpm: bigint): number 
   return Number((total * multiplierPpm + HALF) / SCALE)
 }
 
+/** A cost split by kind: input, output, cache read, 5-minute and 1-hour cache writes, web search. */
+export type CostParts = [input: number, output: number, cacheRead: number, cacheWrite5m: number, cacheWrite1h: number, webSearch: number]
+
+/**
+ * {@link costAt} split by token kind, in whole micro-cents that always add up to exactly
+ * `costAt(c, rates, multiplierPpm)`: each kind's exact share is rounded down and the micro-cents
+ * the rounding left over go, one each, to the kinds with the largest remainders (earlier kinds
+ * first on a tie).
+ */
+export function costPartsAt (c: Counts, rates: Rates, multiplierPpm: bigint): CostParts {
+  const r = intRates(rates)
+  const oneHour = Math.min(Math.max(0, c.cacheWrite1h), Math.max(0, c.cacheWrite))
+  const raw = [big(c.input) * r.i, big(c.output) * r.o, big(c.cacheRead) * r.r, big(c.cacheWrite - oneHour) * r.w5, big(oneHour) * r.w1, big(c.webSearch) * r.ws]
+    .map((x) => x * multiplierPpm)
+  const total = (raw.reduce((a, b) => a + b, 0n) + HALF) / SCALE
+  const parts = raw.map((x) => x / SCALE)
+  let left = total - parts.reduce((a, b) => a + b, 0n)
+  const order = raw.map((x, i) => ({ i, rem: x % SCALE })).sort((a, b) => (a.rem === b.rem ? a.i - b.i : a.rem > b.rem ? -1 : 1))
+  for (const o of order) {
+    if (left <= 0n) break
+    parts[o.i] = (parts[o.i] as bigint) + 1n
+    left--
+  }
+  return parts.map(Number) as CostParts
+}
+
 const overrideVersion = (o: PricingSettings['overrides'][number]): PriceVersion => Object.freeze({
   since: '1970-01-01',
   standard: Object.freeze({ input: o.input, output: o.output, cacheWrite5m: o.cache_write, cacheWrite1h: o.cache_write, cacheRead: o.cache_read, webSearch: 0.01 }),
@@ -160,6 +186,13 @@ export class Pricer {
     if (this.free) return 0
     const version = p.versions.length === 1 ? p.versions[0] as PriceVersion : versionAt(p.versions, at)
     return costAt(c, ratesFor(version, c), this.multiplierPpm)
+  }
+
+  /** {@link cost} split by token kind (the parts add up to it exactly). */
+  costParts (c: Counts, p: Priced, at: number): CostParts {
+    if (this.free) return [0, 0, 0, 0, 0, 0]
+    const version = p.versions.length === 1 ? p.versions[0] as PriceVersion : versionAt(p.versions, at)
+    return costPartsAt(c, ratesFor(version, c), this.multiplierPpm)
   }
 
   /**

@@ -9,6 +9,8 @@
 import type { CapRow } from './caps.js'
 import type { LeaseReply } from './budget.js'
 import type { Rows } from '../metering/task.js'
+import type { UsageRow } from '../metering/usage.js'
+import { writeUsage } from '../reports/ledger.js'
 import type { Sql } from '../store/db.js'
 
 /** Longest the admission path waits for the database (the reference's pre-check timeout). */
@@ -80,10 +82,11 @@ export async function releaseLeases (sql: Sql, list: readonly LeaseDelta[]): Pro
 
 /**
  * Write one flush: spend per principal bucket, pooled spend per group bucket, spend per model
- * bucket, and the lease charges of the same requests, in one transaction. Returns the new total of
+ * bucket, token usage and cost by kind per minute (`usage_minutes`), and the lease charges of the
+ * same requests, in one transaction. Returns the new total of
  * every principal and pooled group bucket written (spend alerts compare them with the caps).
  */
-export async function writeLedger (sql: Sql, spend: Rows, pooled: Rows, charges: readonly LeaseDelta[], models?: Rows): Promise<LedgerTotals> {
+export async function writeLedger (sql: Sql, spend: Rows, pooled: Rows, charges: readonly LeaseDelta[], models?: Rows, usage?: readonly UsageRow[]): Promise<LedgerTotals> {
   return await sql.begin(async (tx) => {
     await tx`select set_config('statement_timeout', '10000', true)`
     const totals: LedgerTotals = { spend: [], pooled: [] }
@@ -120,6 +123,7 @@ export async function writeLedger (sql: Sql, spend: Rows, pooled: Rows, charges:
         on conflict (model, period) do update set
           micro_cents = spend_by_model.micro_cents + excluded.micro_cents, updated_at = now()`
     }
+    if (usage !== undefined) await writeUsage(tx as unknown as Sql, usage)
     await drawDown(tx as unknown as Sql, charges)
     return totals
   })

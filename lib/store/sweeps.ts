@@ -4,6 +4,9 @@
  * - Expired `kv` rows, every 30 s.
  * - Retention, at start and hourly: admin audit rows older than `audit_retention_days`, spend
  *   buckets (per principal, pooled per group, and per model) not updated for `spend_retention_months`,
+ *   hourly usage (`usage_hours`, the report ledger) and Claude Code analytics days
+ *   (`claude_code_daily`) older than the same window, minute usage (`usage_minutes`) older than
+ *   MINUTE_DETAIL_DAYS,
  *   spend alerts and their webhook deliveries created longer ago than the same window, and
  *   identity rows not updated for `identity_retention_days`.
  *
@@ -14,6 +17,9 @@
  */
 import { ops, describeError } from '../log.js'
 import type { Sql } from './db.js'
+
+/** Days of minute-level usage detail kept (1m report buckets; lib/reports/params.ts refuses older). */
+export const MINUTE_DETAIL_DAYS = 31
 
 /** Retention windows, from the `admin:` config block. A value that is not a positive number disables that sweep. */
 export interface RetentionSettings {
@@ -37,8 +43,8 @@ type Cutoff = { days: number } | { months: number }
 
 /** One table's retention rule: rows whose `column` is older than the cutoff go. */
 interface Rule {
-  table: 'admin_audit' | 'spend' | 'pooled_spend' | 'spend_by_model' | 'principal_emails' | 'spend_alerts' | 'alert_deliveries'
-  column: 'at' | 'updated_at' | 'created_at'
+  table: 'admin_audit' | 'spend' | 'pooled_spend' | 'spend_by_model' | 'usage_minutes' | 'usage_hours' | 'claude_code_daily' | 'principal_emails' | 'spend_alerts' | 'alert_deliveries'
+  column: 'at' | 'updated_at' | 'created_at' | 'minute' | 'hour' | 'day'
   cutoff: Cutoff
 }
 
@@ -102,6 +108,9 @@ export async function sweepRetention (sql: Sql, s: RetentionSettings): Promise<R
     out.spend = await sweepTable(sql, { table: 'spend', column: 'updated_at', cutoff }) +
       await sweepTable(sql, { table: 'pooled_spend', column: 'updated_at', cutoff }) +
       await sweepTable(sql, { table: 'spend_by_model', column: 'updated_at', cutoff }) +
+      await sweepTable(sql, { table: 'usage_minutes', column: 'minute', cutoff: { days: MINUTE_DETAIL_DAYS } }) +
+      await sweepTable(sql, { table: 'usage_hours', column: 'hour', cutoff }) +
+      await sweepTable(sql, { table: 'claude_code_daily', column: 'day', cutoff }) +
       await sweepTable(sql, { table: 'spend_alerts', column: 'created_at', cutoff }) +
       await sweepTable(sql, { table: 'alert_deliveries', column: 'created_at', cutoff })
   }

@@ -5,7 +5,10 @@
  *     bodies HTTP workers post, stamps identity in the shared Piscina pool, forwards them;
  *   - the gateway's own metrics (`registry.ts`, `exporter.ts`), when `telemetry.gateway_metrics`
  *     is set: sums the workers' snapshots, adds pool and relay gauges, exports over OTLP and/or
- *     serves Prometheus text.
+ *     serves Prometheus text;
+ *   - Claude Code analytics (`analytics.ts`), when `admin:` is configured: the metrics bodies are
+ *     also summed per developer and day into Postgres for the Claude Code usage report, whether
+ *     or not a collector is configured (a body both need is copied, since the relay moves its own).
  * At stop, queued telemetry gets two seconds to go out, the metrics get a last export, and the
  * pool lease is returned.
  */
@@ -13,8 +16,10 @@ import { BootError } from '../errors.js'
 import { onEvent } from '../ipc.js'
 import { ops } from '../log.js'
 import { guardedAgent } from '../net/ssrf.js'
+import type { Sql } from '../store/db.js'
 import { acquirePrimaryPool, primaryPoolStats } from '../workers-pool.js'
 import type { LoadedConfig } from '../config/load.js'
+import { CodeAnalytics } from './analytics.js'
 import { startMetricsOutputs } from './exporter.js'
 import { googleAuthHeaders } from './google-auth.js'
 import { reloadStatus } from '../config/reload-state.js'
@@ -26,7 +31,7 @@ import { MetricsRegistry } from './registry.js'
 /** How long queued telemetry may still be delivered at shutdown. */
 const STOP_GRACE_MS = 2000
 
-export async function startTelemetry (ctx: { loaded: LoadedConfig, boot: { port: number } }): Promise<{ stop: () => Promise<void> | void } | undefined> {
+export async function startTelemetry (ctx: { loaded: LoadedConfig, boot: { port: number }, sql?: Sql }): Promise<{ stop: () => Promise<void> | void } | undefined> {
   const { config } = ctx.loaded
   const t = config.telemetry
   const gm = t.gateway_metrics
@@ -39,11 +44,21 @@ export async function startTelemetry (ctx: { loaded: LoadedConfig, boot: { port:
     const on = SIGNALS.filter((s) => dests.some((d) => d[s]))
     ops.info(`telemetry relay: ${dests.length} collector(s), signals: ${on.length === 0 ? 'none' : on.join(', ')}`)
   }
-  if (dests.length === 0 && gm === undefined) return undefined
+  const analyticsOn = config.admin !== undefined && ctx.sql !== undefined
+  if (dests.length === 0 && gm === undefined && !analyticsOn) return undefined
 
   const registry = new MetricsRegistry()
   const cleanups: Array<() => Promise<void> | void> = []
+  const relayWants = (signal: BatchMessage['signal']): boolean => dests.some((d) => d[signal])
+  let analytics: CodeAnalytics | undefined
   try {
+    if (analyticsOn && ctx.sql !== undefined) {
+      const pool = acquirePrimaryPool()
+      cleanups.push(() => pool.release())
+      const a = new CodeAnalytics(ctx.sql, pool, Math.max(config.limits.max_request_bytes, 64 * 1024 * 1024)).start()
+      analytics = a
+      cleanups.push(async () => { await a.stop() })
+    }
     if (dests.length > 0) {
       const pool = acquirePrimaryPool()
       cleanups.push(() => pool.release())
@@ -56,8 +71,14 @@ export async function startTelemetry (ctx: { loaded: LoadedConfig, boot: { port:
           return google === undefined ? undefined : googleAuthHeaders(google.service_account_json)
         },
       })
-      cleanups.push(onEvent(BATCH_EVENT, (m: BatchMessage) => { relay.accept(m) }))
+      cleanups.push(onEvent(BATCH_EVENT, (m: BatchMessage) => {
+        if (analytics !== undefined && m.signal === 'metrics') analytics.accept({ ...m, body: relayWants('metrics') ? m.body.slice(0) : m.body })
+        if (relayWants(m.signal)) relay.accept(m)
+      }))
       cleanups.push(() => relay.stop(STOP_GRACE_MS))
+    } else if (analytics !== undefined) {
+      const a = analytics
+      cleanups.push(onEvent(BATCH_EVENT, (m: BatchMessage) => { if (m.signal === 'metrics') a.accept(m) }))
     }
     // The pool is shared (metering uses it too): report it whether or not the relay is on.
     registry.gauge('weir.pool.threads', 'Threads in the primary worker pool', '{thread}', [], () => [[[], primaryPoolStats()?.threads ?? 0]])

@@ -112,10 +112,30 @@ t.test('the Meter writes the mix to Postgres to the cent, through the Piscina po
   t.equal(held?.m, '2240000', "ann's lease was drawn down by what her requests cost, in the same transaction")
   const [who] = await sql`select email, groups from principal_emails where principal = 'ann'`
   t.same(who, { email: 'ann@example.com', groups: ['eng'] })
+  // The report ledger: tokens by kind and the cost split by kind, adding up to the spend ledger.
+  const usage = await sql<Array<Record<string, string>>>`
+    select principal, model, upstream, long_context::text as long, requests::text, input_tokens::text as i, output_tokens::text as o,
+      cache_read_tokens::text as r, cache_write_5m_tokens::text as w5, cache_write_1h_tokens::text as w1, web_search_requests::text as ws,
+      (input_micro_cents + output_micro_cents + cache_read_micro_cents + cache_write_5m_micro_cents + cache_write_1h_micro_cents + web_search_micro_cents)::text as micro,
+      extract(epoch from minute)::bigint::text as minute
+    from usage_minutes order by principal, model, upstream`
+  t.equal(usage.length, 7)
+  t.same(usage[0], { principal: 'ann', model: 'claude-opus-4-6', upstream: 'anthropic', long: 'false', requests: '1', i: '100', o: '200', r: '0', w5: '0', w1: '0', ws: '0', micro: '3300000', minute: String(AT / 1000) })
+  t.same(usage[1], { principal: 'ann', model: 'claude-sonnet-4-5', upstream: 'anthropic', long: 'false', requests: '1', i: '1000', o: '500', r: '2000', w5: '2000', w1: '1000', ws: '2', micro: '4460000', minute: String(AT / 1000) })
+  t.equal(usage.find((u) => u.model === 'claude-sonnet-4-6' && u.principal === 'ben')?.long, 'true', 'a 210k-token prompt is long context')
+  const [sumUsage] = await sql`select sum(input_micro_cents + output_micro_cents + cache_read_micro_cents + cache_write_5m_micro_cents + cache_write_1h_micro_cents + web_search_micro_cents)::text as s from usage_minutes`
+  t.equal(sumUsage?.s, '109709872', 'the report ledger adds up to the spend ledger exactly')
+  const [split] = await sql`select input_micro_cents::text as i, output_micro_cents::text as o, cache_read_micro_cents::text as r, cache_write_5m_micro_cents::text as w5, cache_write_1h_micro_cents::text as w1, web_search_micro_cents::text as ws from usage_minutes where principal = 'ann' and model = 'claude-sonnet-4-5'`
+  t.same(split, { i: '300000', o: '750000', r: '60000', w5: '750000', w1: '600000', ws: '2000000' }, 'Sonnet 4.5 by kind: 3, 15, 0.30, 3.75 and 6 dollars per MTok, one cent a search')
+  const [hours] = await sql`select count(*)::int as n, sum(requests)::int as r, sum(input_micro_cents + output_micro_cents + cache_read_micro_cents + cache_write_5m_micro_cents + cache_write_1h_micro_cents + web_search_micro_cents)::text as s,
+    min(extract(epoch from hour))::bigint::text as h from usage_hours`
+  t.same(hours, { n: 7, r: 7, s: '109709872', h: String(AT / 1000) }, 'and its hourly sums hold the same')
   meter.add(batchOf(MIX.slice(0, 1)))
   await meter.stop()
   const [again] = await sql`select micro_cents::text as m from spend where principal = 'ann' and period = '2026-08'`
   t.equal(again?.m, '12220000', 'stop() writes what is left')
+  const [row] = await sql`select requests::text as n, input_tokens::text as i from usage_minutes where principal = 'ann' and model = 'claude-sonnet-4-5'`
+  t.same(row, { n: '2', i: '2000' }, 'a later flush adds to the same minute row')
 })
 
 t.test('a failure to record identities after the ledger committed never writes the spend twice', async (t) => {

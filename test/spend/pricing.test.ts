@@ -4,7 +4,8 @@
  */
 import t from 'tap'
 import { PRICE_TABLE, type PriceVersion } from '../../lib/spend/price-table.js'
-import { meterPricing, Pricer, type Counts } from '../../lib/spend/pricing.js'
+import { costAt, costPartsAt, meterPricing, Pricer, type Counts } from '../../lib/spend/pricing.js'
+import { prng } from '../helpers/prng.js'
 
 const AT = Date.UTC(2026, 5, 15, 12)
 const counts = (c: Partial<Counts>): Counts => ({ input: 0, output: 0, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0, webSearch: 0, fast: false, ...c })
@@ -133,4 +134,27 @@ t.test('worst case bounds the cost of any request the body allows', async (t) =>
   t.ok(actual <= w, 'a real request from that body costs less')
   t.ok(p.worst('claude-sonnet-4-6', 300_000, 1000, AT) >= 301_024 * 12 * 100, 'a prompt past 200k bytes is bounded at the long-prompt rates')
   t.ok(p.worst('unknown-model', 0, undefined, AT) >= 65_536 * 25 * 100, 'no max_tokens: 64k output at the fallback rate')
+})
+
+t.test('the cost split by kind adds up to the cost exactly, each part within a micro-cent of its share', async (t) => {
+  const p = new Pricer({ multiplier: 1, overrides: OVERRIDES })
+  const sonnet = p.resolve('anthropic', 'claude-sonnet-4-5-20250929', 'claude-sonnet-4-5')
+  t.same(p.costParts(counts({ input: 1000, output: 500, cacheRead: 2000, cacheWrite: 3000, cacheWrite1h: 1000, webSearch: 2 }), sonnet, AT),
+    [300_000, 750_000, 60_000, 750_000, 600_000, 2_000_000])
+  t.same(new Pricer({ multiplier: 1, overrides: [], free: true }).costParts(counts({ input: 5 }), sonnet, AT), [0, 0, 0, 0, 0, 0])
+  const rand = prng(17)
+  const rates = { input: 0.8, output: 4, cacheWrite5m: 1, cacheWrite1h: 1.6, cacheRead: 0.08, webSearch: 0.01 }
+  for (let i = 0; i < 2000; i++) {
+    const n = (max: number): number => Math.floor(rand() * max)
+    const w = n(5000)
+    const c = counts({ input: n(300_000), output: n(64_000), cacheRead: n(100_000), cacheWrite: w, cacheWrite1h: n(w + 1), webSearch: n(4) })
+    const ppm = BigInt(1 + n(3_000_000))
+    const parts = costPartsAt(c, rates, ppm)
+    const total = costAt(c, rates, ppm)
+    if (parts.reduce((a, b) => a + b, 0) !== total || parts.some((x) => x < 0 || !Number.isInteger(x))) {
+      t.fail(`parts ${JSON.stringify(parts)} do not add up to ${total} for ${JSON.stringify(c)} at ${ppm} ppm`)
+      return
+    }
+  }
+  t.pass('2,000 random requests split exactly')
 })

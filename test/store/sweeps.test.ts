@@ -60,6 +60,25 @@ t.test('retention removes old rows from each table and keeps fresh ones', async 
   t.same(await sweepRetention(sql, RETENTION), { audit: 0, spend: 0, identity: 0 }, 'second pass finds nothing')
 })
 
+t.test('retention sweeps the report tables: usage_minutes after 31 days, usage_hours and claude_code_daily with the spend window', async (t) => {
+  const { sql } = await freshDatabase(t, { migrate: true })
+  await sql`insert into usage_minutes (minute, principal, model, requests, updated_at) values
+    (date_trunc('minute', now() - interval '32 days'), 'u1', 'm', 1, now()),
+    (date_trunc('minute', now() - interval '30 days'), 'u1', 'm', 1, now() - interval '14 months'),
+    (date_trunc('minute', now()), 'u2', 'm', 1, now())`
+  await sql`insert into usage_hours (hour, principal, model, requests, updated_at) values
+    (date_trunc('hour', now() - interval '14 months'), 'u1', 'm', 1, now()),
+    (date_trunc('hour', now() - interval '12 months'), 'u1', 'm', 1, now() - interval '14 months')`
+  t.same(await sweepRetention(sql, RETENTION), { audit: 0, spend: 2, identity: 0 })
+  t.same((await sql`select principal from usage_minutes order by minute`).map((r) => r.principal), ['u1', 'u2'], 'minute detail is kept 31 days, whatever its updated_at')
+  t.same((await sql`select count(*)::int as n from usage_hours`)[0]?.n, 1, 'hours follow the spend window')
+  await sql`insert into claude_code_daily (day, principal, metric, value) values
+    ((now() - interval '14 months')::date, 'u1', 'commit.count', 1), ((now() - interval '12 months')::date, 'u1', 'commit.count', 1)`
+  t.same(await sweepRetention(sql, RETENTION), { audit: 0, spend: 1, identity: 0 }, 'and the Claude Code analytics days, by day')
+  t.same((await sql`select count(*)::int as n from claude_code_daily`)[0]?.n, 1)
+  t.same(await sweepRetention(sql, { ...RETENTION, spendRetentionMonths: 0 }), { audit: 0, spend: 0, identity: 0 })
+})
+
 t.test('retention deletes in batches and a window of 0 disables a table', async (t) => {
   const { sql } = await freshDatabase(t, { migrate: true })
   const n = SWEEP_BATCH + 123

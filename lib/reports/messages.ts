@@ -1,0 +1,64 @@
+/**
+ * `GET /v1/organizations/usage_report/messages` in the shape of Anthropic's Admin API, from
+ * Weir's own ledger (`usage_minutes`), so dashboards written for that API work for fleets on any
+ * upstream.
+ *
+ *   group_by[]  model, context_window, account_id (the developer's IdP subject); Weir's extensions
+ *               user_email, idp_group (each group the developer was last seen in) and upstream (the
+ *               configured upstream that served the request); and api_key_id, workspace_id,
+ *               service_tier and inference_geo, which Weir accepts with their one value (null,
+ *               null, "standard", "not_available": Weir has no API keys or workspaces)
+ *   filters     models[], context_window[], account_ids[]; Weir's user_emails[] (any case),
+ *               idp_groups[], upstreams[]
+ *
+ * Every bucket of the page appears, with `results: []` when nothing was used. A result always has
+ * the token fields and `api_key_id`, `workspace_id`, `model`, `service_tier`, `context_window`
+ * (null unless grouped by); any other dimension appears only when grouped by. `model` is the
+ * model the client asked for. Tokens: `uncached_input_tokens` is the request's `input_tokens`;
+ * cache writes split by TTL.
+ */
+import type { Sql } from '../store/db.js'
+import type { AdminReply } from '../admin/call.js'
+import { BadParam, iso, pageToken, parseRange, type ParamSpec } from './params.js'
+import { byBucket, sumUsage, type SumRow } from './query.js'
+
+const CONSTANT: Record<string, string | null> = { api_key_id: null, workspace_id: null, service_tier: 'standard', inference_geo: 'not_available' }
+const ALWAYS = ['api_key_id', 'workspace_id', 'model', 'service_tier', 'context_window'] as const
+
+export const MESSAGES_SPEC: ParamSpec = {
+  groupBy: ['model', 'context_window', 'account_id', 'user_email', 'idp_group', 'upstream', 'api_key_id', 'workspace_id', 'service_tier', 'inference_geo'],
+  filters: ['models', 'context_window', 'account_ids', 'user_emails', 'idp_groups', 'upstreams'],
+  widths: ['1d', '1h', '1m'],
+}
+
+const COLUMNS = ['input_tokens', 'cache_write_1h_tokens', 'cache_write_5m_tokens', 'cache_read_tokens', 'output_tokens', 'web_search_requests']
+
+/** Dimension fields of a result, in output order. */
+export function dimensionFields (groupBy: readonly string[], row: SumRow): Record<string, string | null> {
+  const out: Record<string, string | null> = {}
+  const value = (d: string): string | null => (d in CONSTANT ? (groupBy.includes(d) ? CONSTANT[d] as string | null : null) : groupBy.includes(d) ? row.dims[d] ?? null : null)
+  for (const d of ALWAYS) out[d] = value(d)
+  for (const d of groupBy) if (!(ALWAYS as readonly string[]).includes(d)) out[d] = value(d)
+  return out
+}
+
+export async function messagesUsage (sql: Sql, q: URLSearchParams, now = Date.now()): Promise<AdminReply> {
+  let r
+  try { r = parseRange(q, MESSAGES_SPEC, now) } catch (err) {
+    if (err instanceof BadParam) return { status: 400, message: err.message }
+    throw err
+  }
+  const dims = r.groupBy.filter((d) => !(d in CONSTANT))
+  const rows = await sumUsage(sql, r, dims, COLUMNS)
+  const n = (row: SumRow, c: string): number => Number(row.sums[c] ?? '0')
+  const data = byBucket(r, rows, (row) => [{
+    uncached_input_tokens: n(row, 'input_tokens'),
+    cache_creation: { ephemeral_1h_input_tokens: n(row, 'cache_write_1h_tokens'), ephemeral_5m_input_tokens: n(row, 'cache_write_5m_tokens') },
+    cache_read_input_tokens: n(row, 'cache_read_tokens'),
+    output_tokens: n(row, 'output_tokens'),
+    server_tool_use: { web_search_requests: n(row, 'web_search_requests') },
+    ...dimensionFields(r.groupBy, row),
+  }]).map((b) => ({ starting_at: iso(b.start), ending_at: iso(b.start + r.widthMs), results: b.results }))
+  const more = r.to < r.end
+  return { status: 200, json: { data, has_more: more, next_page: more ? pageToken(r.to) : null } }
+}

@@ -1,0 +1,93 @@
+/**
+ * The one aggregate query both ledger reports run (migration 0016): sums of the chosen columns per
+ * time bucket and per the chosen dimensions, for one page of buckets — over `usage_minutes` for
+ * minute buckets, over its hourly sums `usage_hours` for hour and day buckets.
+ *
+ * Invariants: the SQL text is assembled only from the fixed DIMENSIONS/FILTERS tables below (every
+ * value the caller sent travels as a bind parameter); buckets are whole multiples of the width
+ * counted from the Unix epoch in UTC, so a day bucket is a UTC calendar day; sums come back as
+ * decimal text, so no amount passes through a float. Weir's dimensions join the developer's last
+ * seen identity (`principal_emails`): `idp_group` counts a developer in every group they were
+ * last seen in (so group rows need not add up to the total), and a developer with no known
+ * groups or email appears with null there.
+ */
+import type { Sql } from '../store/db.js'
+import type { Range } from './params.js'
+
+/** SQL of each dimension a report may group by. */
+const DIMENSIONS: Record<string, string> = {
+  model: 'u.model',
+  account_id: 'u.principal',
+  upstream: "nullif(u.upstream, '')",
+  context_window: "case when u.long_context then '200k-1M' else '0-200k' end",
+  user_email: 'e.email',
+  idp_group: 'g.name',
+}
+
+/** SQL of each filter; `$` stands for the bind parameter holding the values (text[]). */
+const FILTERS: Record<string, string> = {
+  models: 'u.model = any($)',
+  account_ids: 'u.principal = any($)',
+  upstreams: 'u.upstream = any($)',
+  context_window: "(case when u.long_context then '200k-1M' else '0-200k' end) = any($)",
+  user_emails: 'lower(e.email) = any(select lower(x) from unnest($::text[]) x)',
+  idp_groups: "exists (select 1 from jsonb_array_elements_text(case when jsonb_typeof(e.groups) = 'array' then e.groups else '[]'::jsonb end) x where x = any($))",
+}
+
+/** Names of the dimensions the query can group by. */
+export const GROUPABLE = Object.keys(DIMENSIONS)
+
+export interface SumRow {
+  /** Bucket start, ms. */
+  readonly bucket: number
+  /** Dimension values, by name. */
+  readonly dims: Record<string, string | null>
+  /** Column sums as decimal text, by column name. */
+  readonly sums: Record<string, string>
+}
+
+/** Sum `columns` per bucket of `r` and per `dims` (names in DIMENSIONS), filtered by `r.filters`. */
+export async function sumUsage (sql: Sql, r: Range, dims: readonly string[], columns: readonly string[]): Promise<SumRow[]> {
+  if (r.to <= r.from) return []
+  const params: unknown[] = [r.widthMs / 1000, new Date(r.from).toISOString(), new Date(r.to).toISOString()]
+  const bind = (v: unknown): string => { params.push(v); return `$${params.length}` }
+  const needIdentity = dims.some((d) => d === 'user_email' || d === 'idp_group') || r.filters.has('user_emails') || r.filters.has('idp_groups')
+  const byGroup = dims.includes('idp_group')
+  const [table, at] = r.width === '1m' ? ['usage_minutes', 'u.minute'] : ['usage_hours', 'u.hour']
+  const where = [`${at} >= $2::timestamptz`, `${at} < $3::timestamptz`]
+  for (const [name, vals] of r.filters) {
+    const f = FILTERS[name]
+    if (f === undefined) continue
+    where.push(f.replace('$', `${bind(vals)}::text[]`))
+    if (name === 'idp_groups' && byGroup) where.push(`g.name = any(${bind(vals)}::text[])`)
+  }
+  const dimSql = dims.map((d, i) => `${DIMENSIONS[d] as string} as d${i}`)
+  const sumSql = columns.map((c, i) => `sum(u.${c})::text as s${i}`)
+  const text = `
+    select (floor(extract(epoch from ${at}) / $1::int) * $1::int)::bigint::text as b${dimSql.map((x) => `, ${x}`).join('')}${sumSql.map((x) => `, ${x}`).join('')}
+    from ${table} u
+    ${needIdentity ? 'left join principal_emails e on e.principal = u.principal' : ''}
+    ${byGroup ? "left join lateral jsonb_array_elements_text(case when jsonb_typeof(e.groups) = 'array' then e.groups else '[]'::jsonb end) as g(name) on true" : ''}
+    where ${where.join(' and ')}
+    group by 1${dims.map((_d, i) => `, ${i + 2}`).join('')}
+    order by 1${dims.map((_d, i) => `, ${i + 2} nulls last`).join('')}`
+  const rows = await sql.unsafe(text, params as never[]) as unknown as Array<Record<string, string | null>>
+  return rows.map((row) => ({
+    bucket: Number(row.b) * 1000,
+    dims: Object.fromEntries(dims.map((d, i) => [d, row[`d${i}`] ?? null])),
+    sums: Object.fromEntries(columns.map((c, i) => [c, row[`s${i}`] ?? '0'])),
+  }))
+}
+
+/** Group `rows` into every bucket of the page, in order (empty buckets included). */
+export function byBucket<T> (r: Range, rows: readonly SumRow[], shape: (row: SumRow) => T[]): Array<{ start: number, results: T[] }> {
+  const out: Array<{ start: number, results: T[] }> = []
+  const index = new Map<number, T[]>()
+  for (let s = r.from; s < r.to; s += r.widthMs) {
+    const results: T[] = []
+    out.push({ start: s, results })
+    index.set(s, results)
+  }
+  for (const row of rows) index.get(row.bucket)?.push(...shape(row))
+  return out
+}
