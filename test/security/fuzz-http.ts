@@ -407,6 +407,12 @@ export function makeCase (seed: number, index: number, ctx: FuzzContext): FuzzCa
   conflicting = !blind && (framing === 'chunked' || distinctCl > 1 || clValues.some((v) => v.includes(',')) || extraConflict)
   if (conflicting) closeOk.add('ambiguous-framing')
   const headText = head.join(eol) + eol + eol
+  // A body shorter than its Content-Length with a request behind it: the declared length swallows
+  // the start of that request, and what is left is read as a malformed one, which the parser owns.
+  const declared = clValues.length === 1 && /^\d+$/.test((clValues[0] ?? '').trim()) ? Number(clValues[0]) : undefined
+  if (framing === 'cl' && declared !== undefined && extraAfter !== '' && payload.length !== declared) {
+    tags.push('misframed-tail'); parserOwned = true; closeOk.add('parser')
+  }
   // A head near or over the parser's size limit (lib/http/native.ts) may get the parser's own 431.
   if (headText.length >= parserMaxHeadBytes() - 1024) { if (!tags.includes('parser-head-limit')) tags.push('parser-head-limit'); parserOwned = true; closeOk.add('parser') }
   const bytes = Buffer.concat([Buffer.from(headText, 'latin1'), payload, Buffer.from(extraAfter, 'latin1')])
