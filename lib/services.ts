@@ -9,6 +9,7 @@ import { CidrList } from './net/cidr.js'
 import { Policies } from './policy/index.js'
 import { NO_ACCOUNTING, type Accounting } from './proxy/accounting.js'
 import type { ModelPolicy } from './proxy/messages.js'
+import { UpstreamPools } from './proxy/pools/index.js'
 import { ModelRouter } from './proxy/routing.js'
 import { buildUpstreams } from './proxy/upstreams/index.js'
 import type { Upstream } from './proxy/upstreams/types.js'
@@ -29,6 +30,8 @@ export interface Services {
   readonly accounting: Accounting
   /** Managed policies: settings delivery, availableModels, Desktop bootstrap (lib/policy). */
   readonly policy: Policies
+  /** `upstream_pools` (Weir extension): this worker's pool health and the session-affine order; null without pools. */
+  readonly pools: UpstreamPools | null
   /** Customer-routed inference admission (lib/cri), with this worker's issuer key cache; null unless `cri.enabled`. */
   readonly cri: CriGate | null
 }
@@ -40,7 +43,8 @@ export function buildServices (ctx: WorkerContext): Services {
   onEvent('sessions.revoked', (list: Revocation[]) => { sessions.applyRevocations(list) })
   const models = new ModelRouter(config.models ?? [], config.auto_include_builtin_models, config.upstreams.map((u) => ({ name: u.name, provider: u.provider, models: 'models' in u ? u.models : undefined })))
   const upstreams = buildUpstreams(config)
+  const pools = UpstreamPools.fromConfig(config.upstream_pools, config.upstreams.map((u) => u.name))
   const policy = Policies.fromConfig(config)
   const cri = config.cri?.enabled === true ? new CriGate(config.cri, trusted) : null
-  return { sessions, models, trusted, upstreams, modelPolicy: policy, accounting: config.admin !== undefined ? new SpendAccounting(config).listen() : NO_ACCOUNTING, policy, cri }
+  return { sessions, models, trusted, upstreams, pools, modelPolicy: policy, accounting: config.admin !== undefined ? new SpendAccounting(config).listen() : NO_ACCOUNTING, policy, cri }
 }
