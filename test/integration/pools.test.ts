@@ -86,3 +86,30 @@ t.test('a pool of three: sessions pinned across gateways, one member 429s, clien
     t.same(servedBy(`r3 ${s}`), [home.get(s)], 'back on its own member')
   }
 })
+
+t.test('a member that times out or drops the connection is cooled: its sessions go straight to their next choice', async (t) => {
+  served.clear()
+  const fakes = await Promise.all(NAMES.map(async () => await startFakeUpstream()))
+  fakes.forEach((f, i) => { serve(NAMES[i] as string, f); t.teardown(() => f.close()) })
+  const { url } = await startTestGateway(t, {
+    config: (c) => {
+      c.upstreams = NAMES.map((n, i) => ({ provider: 'anthropic', name: n, base_url: (fakes[i] as FakeUpstream).url, auth: { api_key: `sk-${n}` } }))
+      c.upstream_pools = [{ name: 'fleet', members: NAMES.map((n) => ({ upstream: n })), cooldown_seconds: 600, max_cooldown_seconds: 600 }]
+      c.timeouts = { upstream_ttfb_ms: 300 }
+    },
+  })
+  const home = new Map<string, string>()
+  for (const s of SESSIONS) { t.equal(await turn(url, s, 'home'), 200); home.set(s, servedBy(`home ${s}`)[0] as string) }
+  for (const [bad, answer] of [['a', { kind: 'hang' }], ['c', { kind: 'destroy' }]] as const) {
+    const f = fakes[NAMES.indexOf(bad)] as FakeUpstream
+    f.script = () => answer
+    const before = f.requests.length
+    const mine = SESSIONS.filter((s) => home.get(s) === bad)
+    t.ok(mine.length > 1, `${bad} has sessions`)
+    for (const s of mine) {
+      t.equal(await turn(url, s, `after-${bad}`), 200, 'the client sees no error')
+      t.not(servedBy(`after-${bad} ${s}`)[0], bad)
+    }
+    t.equal(f.requests.length - before, 1, `only the first request reached ${bad}; it is cooled for 600 s`)
+  }
+})
