@@ -340,11 +340,6 @@ async function start (f: Flow, body: Buffer): Promise<void> {
       return
     }
   }
-  if (deps.pools !== null) {
-    const plan = deps.pools.plan(f.candidates, f.rq.headers[SESSION_ID] ?? f.principal.sub)
-    f.candidates = plan.candidates
-    f.probe = plan.probe
-  }
   if (deps.billingGroupTag !== undefined && f.scan.tags !== null) {
     const v = (f.scan.tags.value as Record<string, unknown> | null)?.[deps.billingGroupTag]
     if (typeof v === 'string' && f.principal.groups.includes(v)) f.billingGroup = v
@@ -358,6 +353,13 @@ async function start (f: Flow, body: Buffer): Promise<void> {
       throw err
     }
     if (f.rq.aborted) { done(f, 499); return }
+  }
+  // Upstream pools order the candidates (and may hand this request a half-open probe) only now,
+  // right before the first attempt, so a refused request never holds a probe.
+  if (deps.pools !== null) {
+    const plan = deps.pools.plan(f.candidates, f.rq.headers[SESSION_ID] ?? f.principal.sub)
+    f.candidates = plan.candidates
+    f.probe = plan.probe
   }
   attempt(f)
 }
