@@ -41,7 +41,7 @@ import type { Req } from '../http/request.js'
 import { finish } from '../http/request.js'
 import { sendError, statusLine, writeBaseHeaders } from '../http/respond.js'
 import { audit, ops } from '../log.js'
-import { recordRequest, recordTokens, recordUpstream } from '../telemetry/metrics.js'
+import { recordRequest, recordTokens, recordUpstream, recordUpstreamTokens } from '../telemetry/metrics.js'
 import type { Principal } from '../session/token.js'
 import type { Accounting, Admission, Outcome } from './accounting.js'
 import { finalFailure, isFailoverStatus, type Attempt } from './failover.js'
@@ -825,6 +825,7 @@ function auditInference (f: Flow, status: number): void {
   const ms = performance.now() - f.rq.t0
   recordRequest(f.endpoint === 'messages' ? '/v1/messages' : '/v1/messages/count_tokens', status, ms, f.upstream?.name)
   if (u !== null) recordTokens(f.model, u.input_tokens, u.output_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens)
+  if (u !== null && f.upstream !== null) recordUpstreamTokens(f.upstream.name, u.input_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens)
   const extra = f.deps.policy.auditFields(f.rq.headers)
   const cri = f.principal?.cri
   audit('inference', {

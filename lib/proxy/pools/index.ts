@@ -20,6 +20,7 @@
  * Health, in-flight counts and latency are per worker (a worker learns from its own answers).
  */
 import type { PoolConfig } from '../../config/schema.js'
+import { recordPoolEvent } from '../../telemetry/metrics.js'
 import type { Candidate } from '../routing.js'
 import { Health, retryAfterMs } from './health.js'
 import { type Member, hashKey, member, score } from './rendezvous.js'
@@ -122,12 +123,26 @@ export class UpstreamPools {
     if (s === undefined) return
     const now = this.now()
     s.latency = s.latency === 0 ? ms : s.latency * 0.8 + ms * 0.2
+    const was = s.health.state(now)
     s.health.answered(status, now, status === 429 || status >= 500 ? retryAfterMs(raw, now) : undefined, probe)
+    this.transition(s, was, now)
+  }
+
+  /** Count a member's move into a cooldown, or back into service. */
+  private transition (s: Slot, was: string, now: number): void {
+    const is = s.health.state(now)
+    if (is === 'cooling' && was !== 'cooling') recordPoolEvent(this.names[s.pool] as string, s.member.name, 'cooldown')
+    else if (is === 'healthy' && was !== 'healthy') recordPoolEvent(this.names[s.pool] as string, s.member.name, 'recovered')
   }
 
   /** Upstream `i` gave no answer: connection error or timeout. */
   failed (i: number, probe: boolean): void {
-    this.slots[i]?.health.failed(this.now(), probe)
+    const s = this.slots[i]
+    if (s === undefined) return
+    const now = this.now()
+    const was = s.health.state(now)
+    s.health.failed(now, probe)
+    this.transition(s, was, now)
   }
 
   /** The request holding upstream `i`'s probe ended without an answer from it. */
