@@ -83,3 +83,17 @@ t.test('pools must fit upstreams: known names, one pool per upstream, members li
     'gateway.yaml:39:27 upstream_pools.1.max_cooldown_seconds: must be at least cooldown_seconds (30)',
   ])
 })
+
+t.test('a pool that mixes providers loads with a warning at its members', async (t) => {
+  const c = parse(BASE_YAML.replace('  - provider: mock\n', '') + `    name: first
+  - provider: bedrock
+    name: east
+    region: us-east-1
+upstream_pools:
+  - name: mixed
+    members:
+      - upstream: first
+      - upstream: east
+`)
+  t.match(c.warnings, [/^gateway\.yaml:23:7 upstream_pools\.0\.members: pool 'mixed' mixes providers \(anthropic, bedrock\)/])
+})
