@@ -17,6 +17,7 @@ import { CidrList } from './net/cidr.js'
 import { Policies } from './policy/index.js'
 import { NO_ACCOUNTING, type Accounting } from './proxy/accounting.js'
 import type { ModelPolicy } from './proxy/messages.js'
+import { UpstreamPools } from './proxy/pools/index.js'
 import { ModelRouter } from './proxy/routing.js'
 import { buildUpstreams } from './proxy/upstreams/index.js'
 import type { Upstream } from './proxy/upstreams/types.js'
@@ -37,6 +38,8 @@ export interface Services {
   readonly accounting: Accounting
   /** Managed policies: settings delivery, availableModels, Desktop bootstrap (lib/policy). */
   readonly policy: Policies
+  /** `upstream_pools` (Weir extension): this worker's pool health and the session-affine order; null without pools. */
+  readonly pools: UpstreamPools | null
   /** Customer-routed inference admission (lib/cri), with this worker's issuer key cache; null unless `cri.enabled`. */
   readonly cri: CriGate | null
   /** Resources to close once no live generation uses them. */
@@ -67,6 +70,8 @@ export function buildServices (ctx: WorkerContext, prev?: { config: Readonly<Con
   const models = new ModelRouter(config.models ?? [], config.auto_include_builtin_models, config.upstreams.map((u) => ({ name: u.name, provider: u.provider, models: 'models' in u ? u.models : undefined })))
   const upstreams = prev !== undefined && keep([(c) => c.upstreams, (c) => c.timeouts, (c) => c.load_test_mode]) ? prev.svc.upstreams : buildUpstreams(config)
   owned.push({ key: upstreams, close: async () => { await Promise.all(upstreams.map(async (u) => { await u.close() })) } })
+  // Pool health (cooldowns, probes) survives a reload that leaves the pools and upstreams alone.
+  const pools = prev !== undefined && keep([(c) => c.upstream_pools, (c) => c.upstreams]) ? prev.svc.pools : UpstreamPools.fromConfig(config.upstream_pools, config.upstreams.map((u) => u.name))
   const policy = Policies.fromConfig(config)
   const cri = config.cri?.enabled !== true
     ? null
@@ -78,5 +83,5 @@ export function buildServices (ctx: WorkerContext, prev?: { config: Readonly<Con
       : new SpendAccounting(config).listen()
     if (accounting instanceof SpendAccounting) { const a = accounting; owned.push({ key: a, close: () => { a.close() } }) }
   }
-  return { sessions, models, trusted, upstreams, modelPolicy: policy, accounting, policy, cri, owned }
+  return { sessions, models, trusted, upstreams, pools, modelPolicy: policy, accounting, policy, cri, owned }
 }

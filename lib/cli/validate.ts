@@ -12,6 +12,7 @@ import { resolve } from 'node:path'
 import { parseDocument } from 'yaml'
 import { type Path, describeChange, diffConfigs } from '../config/diff.js'
 import { loadConfig } from '../config/load.js'
+import { describePools } from '../config/schema/pools.js'
 import { parseFlags, reportBootError, UsageError } from './args.js'
 
 const HELP = `Usage: weir validate --config FILE
@@ -76,6 +77,7 @@ export async function runValidate (argv: string[]): Promise<number> {
     const loaded = loadConfig(resolve(values.config))
     for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`)
     process.stdout.write(`${loaded.path}: valid (sha256 ${loaded.sha256})\n`)
+    for (const line of describePools(loaded.config.upstream_pools, loaded.config.upstreams)) process.stdout.write(`${line}\n`)
     return 0
   } catch (err) {
     return reportBootError(err)

@@ -23,6 +23,7 @@ import {
 import {
   AccessControlSchema, LimitsSchema, ListenSchema, RateLimitsSchema, SessionSchema, StoreSchema, TimeoutsSchema,
 } from './schema/server.js'
+import { UpstreamPoolsSchema, poolIssues } from './schema/pools.js'
 import { UpstreamsSchema } from './schema/upstreams.js'
 
 /**
@@ -49,6 +50,8 @@ const RootObject = object({
   session: SessionSchema,
   store: StoreSchema,
   upstreams: UpstreamsSchema,
+  /** Weir extension: groups of upstreams that share load by session (schema/pools.ts). Default none: ordered failover. */
+  upstream_pools: optional(UpstreamPoolsSchema), // Weir extension
   /** Advertise and serve every built-in Claude model. Default true. */
   auto_include_builtin_models: def(bool(), true),
   /** Extra or remapped models. Default none. */
@@ -98,6 +101,7 @@ function crossIssues (c: Root): Issue[] {
     const first = rows.slice(0, i).find(o => o.upstream === r.upstream && String(o.model).toLowerCase() === model)
     if (first !== undefined) issues.push({ path: ['pricing', 'overrides', i], message: `duplicates the pricing override for '${String(first.model)}' on upstream '${r.upstream}'` })
   })
+  issues.push(...poolIssues(c.upstream_pools, c.upstreams))
   if (c.oidc === undefined && c.cri?.enabled !== true) {
     issues.push({ path: ['oidc'], message: 'missing required key (only a gateway with cri.enabled: true may leave out sign-in)' })
   }
@@ -116,6 +120,7 @@ export type Config = Infer<typeof ConfigSchema>
 
 export type { ListenConfig, SessionConfig, StoreConfig, AccessControlConfig, LimitsConfig, TimeoutsConfig, RateLimitsConfig } from './schema/server.js'
 export type { OidcConfig } from './schema/oidc.js'
+export type { PoolConfig } from './schema/pools.js'
 export type {
   UpstreamConfig, AnthropicUpstream, BedrockUpstream, MantleUpstream, AnthropicAwsUpstream, AnthropicGoogleCloudUpstream,
   VertexUpstream, FoundryUpstream, MockUpstream, Provider,

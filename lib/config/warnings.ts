@@ -117,6 +117,12 @@ export function configWarnings (c: Config, env: NodeJS.ProcessEnv): ConfigWarnin
     out.push({ path: ['load_test_mode', 'enabled'], message: 'load_test_mode is on: every model request is answered with a canned reply and none is sent upstream (credential calls such as AWS STS still are); turn it off and restart before developers use this gateway' })
   }
   out.push(...criWarnings(c))
+  for (const [i, p] of (c.upstream_pools ?? []).entries()) {
+    const providers = [...new Set(p.members.map(m => c.upstreams.find(u => u.name === m.upstream)?.provider).filter(x => x !== undefined))]
+    if (providers.length > 1) {
+      out.push({ path: ['upstream_pools', i, 'members'], message: `pool '${p.name}' mixes providers (${providers.join(', ')}): a session that moves between them can carry thinking-block signatures or betas the other provider refuses; pool upstreams of one provider` })
+    }
+  }
   return out
 }
 

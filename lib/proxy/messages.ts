@@ -41,13 +41,14 @@ import type { Req } from '../http/request.js'
 import { finish } from '../http/request.js'
 import { sendError, statusLine, writeBaseHeaders } from '../http/respond.js'
 import { audit, ops } from '../log.js'
-import { recordRequest, recordTokens, recordUpstream } from '../telemetry/metrics.js'
+import { recordRequest, recordTokens, recordUpstream, recordUpstreamTokens } from '../telemetry/metrics.js'
 import type { Principal } from '../session/token.js'
 import type { Accounting, Admission, Outcome } from './accounting.js'
 import { finalFailure, isFailoverStatus, type Attempt } from './failover.js'
 import { checkForwarded, forwardHeaders, relayable } from './headers.js'
 import { echo } from './echo.js'
 import { ScanError, scanRequest, type ScannedRequest } from './json-scan.js'
+import type { UpstreamPools } from './pools/index.js'
 import type { Candidate, ModelRouter } from './routing.js'
 import { UsageTap, usageFromJson, type Usage } from './sse-usage.js'
 import type { Endpoint, StreamDecoder, Upstream, UpstreamCall } from './upstreams/types.js'
@@ -83,11 +84,15 @@ export interface MessagesDeps {
   readonly upstreamGroups: ReadonlyArray<ReadonlySet<string> | null>
   /** `load_test_mode.enabled`: `x-load-test-user` picks a made-up developer; audit lines say `load_test`. */
   readonly loadTest: boolean
+  /** `upstream_pools` (Weir extension): session-affine order inside pools, with health; null for ordered failover. */
+  readonly pools: UpstreamPools | null
 }
 
 /** load_test_mode: `x-load-test-user: N` meters the request as developer `<sub>+loadtest-N`. */
 const LOAD_TEST_USER = 'x-load-test-user'
 const LOAD_TEST_USER_VALUE = /^\d{1,7}$/
+/** The Claude Code session a request belongs to: the key of upstream pool affinity. */
+const SESSION_ID = 'x-claude-code-session-id'
 
 const MAX_ERROR_BODY = 64 * 1024
 const MAX_JSON_BODY = 8 * 1024 * 1024
@@ -111,6 +116,10 @@ class Flow {
   admission: Admission | null = null
   billingGroup: string | undefined = undefined
   upstream: Upstream | null = null
+  /** Index of `upstream` in the configured list (-1 before the first attempt). */
+  upIndex = -1
+  /** The upstream whose half-open probe this request holds (upstream pools), or -1. */
+  probe = -1
   upstreamModel: string | null = null
   abort: ((reason: Error) => void) | null = null
   resume: (() => void) | null = null
@@ -345,6 +354,13 @@ async function start (f: Flow, body: Buffer): Promise<void> {
     }
     if (f.rq.aborted) { done(f, 499); return }
   }
+  // Upstream pools order the candidates (and may hand this request a half-open probe) only now,
+  // right before the first attempt, so a refused request never holds a probe.
+  if (deps.pools !== null) {
+    const plan = deps.pools.plan(f.candidates, f.rq.headers[SESSION_ID] ?? f.principal.sub)
+    f.candidates = plan.candidates
+    f.probe = plan.probe
+  }
   attempt(f)
 }
 
@@ -356,6 +372,7 @@ function attempt (f: Flow): void {
   if (cand === undefined) { fail(f); return }
   const up = f.deps.upstreams[cand.upstream] as Upstream
   f.upstream = up
+  f.upIndex = cand.upstream
   f.upstreamModel = cand.model
   const call: UpstreamCall = {
     endpoint: f.endpoint,
@@ -409,6 +426,7 @@ function callHeaders (f: Flow): Record<string, string> {
 
 function dispatch (f: Flow, up: Upstream, origin: string, path: string, headers: Record<string, string>, body: Buffer | string): void {
   if (f.rq.aborted) { done(f, 499); return }
+  f.deps.pools?.begin(f.upIndex)
   up.dispatcher.dispatch({ origin, path, method: 'POST', headers, body }, new AttemptHandler(f, up))
 }
 
@@ -420,7 +438,28 @@ class AttemptHandler {
   private errChunks: Buffer[] = []
   private errBytes = 0
   private readonly t0 = performance.now()
-  constructor (private readonly f: Flow, private readonly up: Upstream) {}
+  /** The upstream's index, for upstream pools (in flight until the attempt ends). */
+  private readonly idx: number
+  private open = true
+  private reported = false
+  constructor (private readonly f: Flow, private readonly up: Upstream) { this.idx = f.upIndex }
+
+  /** Tell upstream pools how this attempt went: an answer's status, or none (status 0) — once. */
+  private health (status: number, raw: Buffer[]): void {
+    const pools = this.f.deps.pools
+    if (pools === null || this.reported) return
+    this.reported = true
+    const probe = this.f.probe === this.idx
+    if (probe) this.f.probe = -1
+    if (status > 0) pools.answered(this.idx, status, raw, performance.now() - this.t0, probe)
+    else if (!this.f.rq.aborted) pools.failed(this.idx, probe)
+    else if (probe) pools.releaseProbe(this.idx)
+  }
+
+  /** The attempt is over (for upstream pools' in-flight counts). */
+  private close (): void {
+    if (this.open) { this.open = false; this.f.deps.pools?.end(this.idx) }
+  }
 
   onConnect (abort: (reason: Error) => void): void {
     if (this.f.rq.aborted) { abort(new Error('client closed the connection')); return }
@@ -432,6 +471,7 @@ class AttemptHandler {
     if (f.rq.aborted) return false
     f.resume = resume
     recordUpstream(this.up.name, status, performance.now() - this.t0)
+    this.health(status, raw)
     const retryable = isFailoverStatus(status)
     if (retryable || (status >= 400 && (this.up.sanitizeErrors || f.principal.cri !== undefined))) {
       // Collect the (small) error body: either fail over, or answer with a sanitised copy.
@@ -511,6 +551,7 @@ class AttemptHandler {
   onComplete (): void {
     const f = this.f
     f.abort = null
+    this.close()
     if (this.discard) {
       if (f.rq.aborted) { done(f, 499); return }
       if ((this.errStatus === 401 || this.errStatus === 403) && this.up.invalidateCredentials !== undefined && !f.credentialRetry) {
@@ -543,6 +584,8 @@ class AttemptHandler {
   onError (err: Error): void {
     const f = this.f
     f.abort = null
+    if (!f.committed) this.health(0, [])
+    this.close()
     if (f.rq.aborted) { done(f, 499); return }
     if (!f.committed) {
       recordUpstream(this.up.name, 0, performance.now() - this.t0)
@@ -771,6 +814,7 @@ function settle (f: Flow, status: number): void {
 function done (f: Flow, status: number): void {
   if (f.settled) return
   live.delete(f)
+  if (f.probe >= 0) { f.deps.pools?.releaseProbe(f.probe); f.probe = -1 }
   settle(f, status)
   auditInference(f, status)
   finish(f.rq)
@@ -781,6 +825,7 @@ function auditInference (f: Flow, status: number): void {
   const ms = performance.now() - f.rq.t0
   recordRequest(f.endpoint === 'messages' ? '/v1/messages' : '/v1/messages/count_tokens', status, ms, f.upstream?.name)
   if (u !== null) recordTokens(f.model, u.input_tokens, u.output_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens)
+  if (u !== null && f.upstream !== null) recordUpstreamTokens(f.upstream.name, u.input_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens)
   const extra = f.deps.policy.auditFields(f.rq.headers)
   const cri = f.principal?.cri
   audit('inference', {

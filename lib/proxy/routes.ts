@@ -17,6 +17,7 @@ export function registerInferenceRoutes (router: Router, ctx: WorkerContext, svc
     maxBodyBytes: ctx.config.limits.max_request_bytes,
     billingGroupTag: ctx.config.admin?.billing_group_tag,
     loadTest: ctx.config.load_test_mode?.enabled === true,
+    pools: svc.pools,
     upstreamGroups: ctx.config.upstreams.map((u) => 'groups' in u && u.groups !== undefined ? new Set(u.groups) : null),
   }
   router.on('POST', '/v1/messages', (res, rq) => handleMessages(res, rq, 'messages', deps))

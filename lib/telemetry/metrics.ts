@@ -15,6 +15,10 @@
  *   recordUpstream(upstream, status, ms)          one attempt against an upstream (failover makes
  *                                                 several per request); status 0 = no response
  *   recordTokens(model, input, output, cacheRead?, cacheWrite?)   usage of one response
+ *   recordUpstreamTokens(upstream, input, cacheRead, cacheWrite)   input side of one response, by
+ *                                                 the upstream that served it (cache-hit ratio per upstream)
+ *   recordPoolEvent(pool, upstream, event)        an upstream pool member was cooled down
+ *                                                 ('cooldown') or took its share back ('recovered')
  *   recordSpend(cents)                            metered cost of one response, in US cents
  *   recordThreshold(period, threshold)            a spend alert decided (lib/spend/alerts.ts)
  *   recordBlock(reason)                           a request refused by policy or a cap
@@ -53,6 +57,10 @@ export interface MetricsSnapshot {
   readonly blocks: Array<{ reason: string, count: number }>
   /** Spend thresholds crossed (alerts decided), by period and threshold ("0.75"). */
   readonly thresholds?: Array<{ period: string, threshold: string, count: number }>
+  /** Input-side tokens by the upstream that served them. */
+  readonly upstreamTokens?: Array<{ upstream: string, input: number, cacheRead: number, cacheWrite: number }>
+  /** Upstream pool member transitions. */
+  readonly poolEvents?: Array<{ pool: string, upstream: string, event: string, count: number }>
 }
 
 class Series {
@@ -103,6 +111,10 @@ const tokens = new Map<string, Float64Array>()
 const blocks = new Map<string, { n: number }>()
 // `${period} ${threshold}` → count
 const thresholds = new Map<string, { n: number }>()
+// upstream → [input, cache read, cache write]
+const upstreamTokens = new Map<string, Float64Array>()
+// `${pool} ${upstream} ${event}` → count (names from config: no spaces in pool names)
+const poolEvents = new Map<string, { n: number }>()
 let spendCents = 0
 let dirty = false
 let on = false
@@ -131,6 +143,21 @@ export function recordTokens (model: string, input: number, output: number, cach
   dirty = true
 }
 
+export function recordUpstreamTokens (upstream: string, input: number, cacheRead: number, cacheWrite: number): void {
+  if (!on) return
+  const t = slot(upstreamTokens, upstream, OTHER, () => new Float64Array(3))
+  t[0] = (t[0] as number) + input
+  t[1] = (t[1] as number) + cacheRead
+  t[2] = (t[2] as number) + cacheWrite
+  dirty = true
+}
+
+export function recordPoolEvent (pool: string, upstream: string, event: 'cooldown' | 'recovered'): void {
+  if (!on) return
+  slot(poolEvents, `${pool} ${upstream} ${event}`, OTHER, () => ({ n: 0 })).n++
+  dirty = true
+}
+
 export function recordSpend (cents: number): void {
   if (!on || !(cents > 0)) return
   spendCents += cents
@@ -154,7 +181,7 @@ export function recordBlock (reason: string): void {
 export function takeSnapshot (): MetricsSnapshot | null {
   if (!dirty) return null
   dirty = false
-  const snap: MetricsSnapshot = { requests: [], upstreams: [], tokens: [], spendCents, blocks: [], thresholds: [] }
+  const snap: MetricsSnapshot = { requests: [], upstreams: [], tokens: [], spendCents, blocks: [], thresholds: [], upstreamTokens: [], poolEvents: [] }
   spendCents = 0
   for (const [route, byUp] of requests) {
     for (const [upstream, byStatus] of byUp) {
@@ -173,6 +200,16 @@ export function takeSnapshot (): MetricsSnapshot | null {
     if (b.n === 0) continue
     const [period = OTHER, threshold = OTHER] = key.split(' ')
     ;(snap.thresholds as Array<{ period: string, threshold: string, count: number }>).push({ period, threshold, count: b.n })
+    b.n = 0
+  }
+  for (const [upstream, t] of upstreamTokens) {
+    if (t.some((x) => x > 0)) (snap.upstreamTokens as NonNullable<MetricsSnapshot['upstreamTokens']>).push({ upstream, input: t[0] as number, cacheRead: t[1] as number, cacheWrite: t[2] as number })
+    t.fill(0)
+  }
+  for (const [key, b] of poolEvents) {
+    if (b.n === 0) continue
+    const [pool = OTHER, upstream = OTHER, event = OTHER] = key.split(' ')
+    ;(snap.poolEvents as NonNullable<MetricsSnapshot['poolEvents']>).push({ pool, upstream, event, count: b.n })
     b.n = 0
   }
   return snap

@@ -95,6 +95,8 @@ export class MetricsRegistry {
   readonly tokens = this.counter('weir.tokens', 'Tokens used, by model and type (input, output, cache_read, cache_write)', '{token}', ['model', 'type'])
   readonly spend = this.counter('weir.spend', 'Metered spend, US cents', '{cent}', [])
   readonly blocks = this.counter('weir.blocks', 'Requests refused by policy or caps, by reason', '{request}', ['reason'])
+  readonly upstreamTokens = this.counter('weir.upstream.tokens', 'Input-side tokens by the upstream that served them and type (input, cache_read, cache_write): cache-hit ratio per upstream', '{token}', ['upstream', 'type'])
+  readonly poolEvents = this.counter('weir.pool.events', 'Upstream pool members cooled down or back in service, by pool, upstream and event (cooldown, recovered)', '{event}', ['pool', 'upstream', 'event'])
   readonly thresholds = this.counter('weir.spend.thresholds', 'Spend alerts: a principal crossed a threshold of a cap, once per period', '{alert}', ['period', 'threshold'])
 
   counter (name: string, help: string, unit: string, labels: Labels): Counter {
@@ -135,6 +137,12 @@ export class MetricsRegistry {
     if (snap.spendCents > 0) this.spend.add([], snap.spendCents)
     for (const b of snap.blocks) this.blocks.add([b.reason], b.count)
     for (const x of snap.thresholds ?? []) this.thresholds.add([x.period, x.threshold], x.count)
+    for (const u of snap.upstreamTokens ?? []) {
+      if (u.input > 0) this.upstreamTokens.add([u.upstream, 'input'], u.input)
+      if (u.cacheRead > 0) this.upstreamTokens.add([u.upstream, 'cache_read'], u.cacheRead)
+      if (u.cacheWrite > 0) this.upstreamTokens.add([u.upstream, 'cache_write'], u.cacheWrite)
+    }
+    for (const e of snap.poolEvents ?? []) this.poolEvents.add([e.pool, e.upstream, e.event], e.count)
   }
 
   private readGauge (g: Gauge): Array<readonly [readonly string[], number]> {
