@@ -21,6 +21,7 @@
  */
 import { GatewayError } from '../errors.js'
 import { ops } from '../log.js'
+import { betaList } from './upstreams/body-edit.js'
 import { CAPABILITY_REJECTED, capabilityClass } from './upstreams/error-class.js'
 import type { Endpoint, Upstream } from './upstreams/types.js'
 
@@ -77,6 +78,18 @@ function upstreamMessage (body: Buffer): { message: string, envelope: boolean } 
   if (o.type === 'error' && typeof e?.type === 'string' && typeof e.message === 'string') return { message: e.message, envelope: ANTHROPIC_TYPES.has(e.type) }
   const m = typeof e?.message === 'string' ? e.message : typeof o.message === 'string' ? o.message : typeof o.Message === 'string' ? o.Message : undefined
   return m === undefined ? undefined : { message: m, envelope: false }
+}
+
+/**
+ * The beta a 400 body says the upstream refused (`capability_rejected: beta_header:<value>`), when
+ * that value is one of the betas `sent`; else undefined.
+ */
+export function refusedBeta (body: Buffer, sent: string | undefined): string | undefined {
+  const u = upstreamMessage(body)
+  const cls = u === undefined ? undefined : capabilityClass(400, u.message)
+  if (cls?.startsWith('beta_header:') !== true) return undefined
+  const beta = cls.slice('beta_header:'.length)
+  return betaList(sent).includes(beta) ? beta : undefined
 }
 
 /**

@@ -44,7 +44,8 @@ import { audit, ops } from '../log.js'
 import { recordRequest, recordTokens, recordUpstream, recordUpstreamTokens } from '../telemetry/metrics.js'
 import type { Principal } from '../session/token.js'
 import type { Accounting, Admission, Outcome } from './accounting.js'
-import { finalFailure, isFailoverStatus, type Attempt } from './failover.js'
+import { crossedBody, withoutBetas } from './crossing.js'
+import { finalFailure, isFailoverStatus, refusedBeta, type Attempt } from './failover.js'
 import { checkForwarded, forwardHeaders, relayable } from './headers.js'
 import { echo } from './echo.js'
 import { ScanError, scanRequest, type ScannedRequest } from './json-scan.js'
@@ -103,6 +104,8 @@ const TICK_MS = Math.max(50, Math.min(5000, Math.floor(PING_AFTER_MS / 3)))
 const TAGS_BETA = /^request-tags-/
 /** Response header naming where a customer-routed request was served (only `cloud` is sent). */
 const CRI_KIND = 'x-cri-upstream-kind'
+/** Betas one request may shed after crossing providers (each costs one repeated attempt). */
+const MAX_DROPPED_BETAS = 4
 
 /** Everything one request carries through its attempts. One object, fixed shape. */
 class Flow {
@@ -148,6 +151,12 @@ class Flow {
   settled = false
   /** The upstream's cached credential was refreshed after a 401/403 and the attempt repeated once. */
   credentialRetry = false
+  /** The current attempt's provider differs from the first candidate's (crossing.ts). */
+  crossed = false
+  /** The body for crossing attempts, built on the first one. */
+  crossBody: { body: Buffer, scan: ScannedRequest } | null = null
+  /** Betas a crossing attempt was refused over, left out when it is repeated (crossing.ts). */
+  dropBetas: string[] = []
   /** Output tokens (estimated) past which spend control is asked again; Infinity for uncapped requests. */
   checkAt = Infinity
   /** Spend control is deciding (a lease call): the upstream is held, `heldChunk` unsent. */
@@ -374,12 +383,24 @@ function attempt (f: Flow): void {
   f.upstream = up
   f.upIndex = cand.upstream
   f.upstreamModel = cand.model
+  const first = f.candidates[0]
+  f.crossed = first !== undefined && (f.deps.upstreams[first.upstream] as Upstream).provider !== up.provider
+  let body = f.body
+  let scan = f.scan
+  if (f.crossed) {
+    if (f.crossBody === null) {
+      const b = crossedBody(f.body)
+      f.crossBody = { body: b, scan: b === f.body ? f.scan : scanRequest(b) }
+    }
+    body = f.crossBody.body
+    scan = f.crossBody.scan
+  }
   const call: UpstreamCall = {
     endpoint: f.endpoint,
     query: f.rq.query,
     headers: callHeaders(f),
-    body: f.body,
-    scan: f.scan,
+    body,
+    scan,
     model: cand.model,
     rewriteModel: cand.rewrite,
     stripTags: f.deps.billingGroupTag !== undefined && f.scan.tags !== null,
@@ -420,6 +441,11 @@ function callHeaders (f: Flow): Record<string, string> {
     const kept = h['anthropic-beta'].split(',').map((s) => s.trim()).filter((s) => s !== '' && !TAGS_BETA.test(s))
     if (kept.length === 0) delete h['anthropic-beta']
     else h['anthropic-beta'] = kept.join(',')
+  }
+  if (f.crossed && f.dropBetas.length > 0) {
+    const kept = withoutBetas(h['anthropic-beta'], f.dropBetas)
+    if (kept === undefined) delete h['anthropic-beta']
+    else h['anthropic-beta'] = kept
   }
   return h
 }
@@ -562,7 +588,19 @@ class AttemptHandler {
         attempt(f)
         return
       }
-      f.attempts.push({ upstream: this.up, status: this.errStatus, headers: this.errHeaders, body: Buffer.concat(this.errChunks) })
+      const errBody = Buffer.concat(this.errChunks)
+      if (f.crossed && this.errStatus === 400) {
+        // A crossing attempt refused over a beta the target lacks: the same upstream again without it.
+        const beta = refusedBeta(errBody, callHeaders(f)['anthropic-beta'])
+        if (beta !== undefined && f.dropBetas.length < MAX_DROPPED_BETAS) {
+          ops.warn(`upstream ${this.up.name} refused beta ${beta} after a provider crossing request_id=${f.rq.id}; repeating without it`)
+          f.dropBetas.push(beta)
+          f.next--
+          attempt(f)
+          return
+        }
+      }
+      f.attempts.push({ upstream: this.up, status: this.errStatus, headers: this.errHeaders, body: errBody })
       if (isFailoverStatus(this.errStatus)) attempt(f)
       else fail(f)
       return
