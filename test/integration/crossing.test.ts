@@ -1,0 +1,99 @@
+/**
+ * Failover across providers through the real wire formats: an Anthropic upstream answers 529, the
+ * request fails over to a Bedrock fake (SigV4, AWS event stream) that — like a real provider —
+ * refuses thinking signatures it did not mint and a beta it does not know. The client gets a 200
+ * and the streamed answer; a conversation that stays on Bedrock reaches it with its own thinking
+ * blocks untouched.
+ */
+import t from 'tap'
+import { keyRing, mintToken } from '../../lib/session/token.js'
+import { startFakeUpstream, type Answer, type FakeUpstream, type Recorded } from '../helpers/fake-upstream.js'
+import { startTestGateway, TEST_SECRET } from '../helpers/gateway.js'
+import { req } from '../helpers/http.js'
+import { AKID, bedrockScript, replyEvents, SECRET, sseOf } from '../proxy/upstreams/fakes.js'
+
+const bearer = mintToken(keyRing([TEST_SECRET]), { sub: 'u-alice', email: 'alice@example.com', groups: ['eng'] }, { ttlHours: 1 }).token
+const AUTH = { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }
+const FIRST_PARTY_BETA = 'first-party-only-2026-02-02'
+const ANTHROPIC_SIG = 'EqQBCkgIARABGAIiQLx-minted-by-anthropic'
+const BEDROCK_SIG = 'bdrk-EqQBCkgIARABGAIiQ-minted-by-bedrock'
+
+/** A conversation in a tool loop whose earlier turns carry thinking signed by `sig`. */
+function conversation (sig: string): string {
+  return JSON.stringify({
+    model: 'claude-sonnet-4-5-20250929',
+    max_tokens: 4096,
+    stream: true,
+    thinking: { type: 'enabled', budget_tokens: 2048 },
+    tools: [{ name: 'Read', input_schema: { type: 'object', properties: { p: { type: 'string' } } } }],
+    messages: [
+      { role: 'user', content: 'what is in a?' },
+      { role: 'assistant', content: [{ type: 'thinking', thinking: 'read it', signature: sig }, { type: 'redacted_thinking', data: sig }, { type: 'tool_use', id: 'tu1', name: 'Read', input: { p: 'a' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'tu1', content: 'A' }] },
+    ],
+  })
+}
+
+/** Bedrock that refuses a signature it did not mint and a beta it does not know, as AWS words it. */
+function strictBedrock (): (r: Recorded) => Answer {
+  const inner = bedrockScript()
+  return (r) => {
+    const j = JSON.parse(r.body.toString('utf8')) as { messages?: Array<{ role: string, content: unknown }>, anthropic_beta?: string[], thinking?: unknown }
+    for (const [i, m] of (j.messages ?? []).entries()) {
+      if (m.role !== 'assistant' || !Array.isArray(m.content)) continue
+      for (const [k, b] of (m.content as Array<{ type: string, signature?: string, data?: string }>).entries()) {
+        if (b.type === 'thinking' && b.signature?.startsWith('bdrk-') !== true) return { kind: 'json', status: 400, body: { message: `messages.${i}.content.${k}: Invalid \`signature\` in \`thinking\` block` } }
+        if (b.type === 'redacted_thinking' && b.data?.startsWith('bdrk-') !== true) return { kind: 'json', status: 400, body: { message: `messages.${i}.content.${k}: Invalid data in redacted_thinking block` } }
+      }
+    }
+    if (j.thinking !== undefined && Array.isArray(j.messages?.[1]?.content) && (j.messages[1].content as Array<{ type: string }>)[0]?.type === 'tool_use') {
+      return { kind: 'json', status: 400, body: { message: 'messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`.' } }
+    }
+    const bad = (j.anthropic_beta ?? []).find((b) => b === FIRST_PARTY_BETA)
+    if (bad !== undefined) return { kind: 'json', status: 400, body: { message: `invalid beta flag in anthropic_beta: ${bad}` } }
+    return inner(r)
+  }
+}
+
+const bedrockUp = (fake: FakeUpstream): Record<string, unknown> => ({ provider: 'bedrock', name: 'bedrock', region: 'us-east-1', base_url: fake.url, auth: { aws_access_key_id: AKID, aws_secret_access_key: SECRET } })
+
+t.test('Anthropic 529 → Bedrock: foreign thinking and an unknown beta never reach the client as a 400', async (t) => {
+  const primary = await startFakeUpstream(() => ({ kind: 'json', status: 529, body: { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } } }))
+  const bedrock = await startFakeUpstream(strictBedrock())
+  t.teardown(() => primary.close())
+  t.teardown(() => bedrock.close())
+  const { url } = await startTestGateway(t, { config: (c) => { c.upstreams = [{ provider: 'anthropic', name: 'primary', base_url: primary.url, auth: { api_key: 'sk-p' } }, bedrockUp(bedrock)] } })
+
+  const sent = conversation(ANTHROPIC_SIG)
+  const r = await req(`${url}/v1/messages`, { method: 'POST', headers: { ...AUTH, 'anthropic-beta': `interleaved-thinking-2025-05-14,${FIRST_PARTY_BETA}` }, body: sent })
+  t.equal(r.status, 200, 'the client gets a 200')
+  t.match(r.headers['content-type'], /^text\/event-stream/)
+  t.equal(r.text, sseOf(replyEvents()), 'and the answer Bedrock streamed')
+  t.equal(primary.requests.length, 1)
+  t.equal(primary.requests[0]?.body.toString(), sent, 'the first-choice provider got the client\'s bytes untouched')
+  const last = JSON.parse((bedrock.requests.at(-1) as Recorded).body.toString())
+  t.notOk(JSON.stringify(last).includes(ANTHROPIC_SIG), 'no Anthropic-minted signature reached Bedrock')
+  t.same(last.anthropic_beta, ['interleaved-thinking-2025-05-14'], 'the refused beta was left out, the others kept')
+  t.equal(last.thinking, undefined, 'the tool loop that lost its thinking is answered without extended thinking')
+  t.same(last.messages[1].content, [{ type: 'tool_use', id: 'tu1', name: 'Read', input: { p: 'a' } }])
+  t.same(last.tools, JSON.parse(sent).tools)
+
+  // Without a beta to shed the refusal stands: a real 400 that is not about crossing is still the answer.
+  const plain = JSON.stringify({ model: 'claude-sonnet-4-5-20250929', max_tokens: 16, stream: true, messages: [{ role: 'user', content: 'hi' }] })
+  const ok = await req(`${url}/v1/messages`, { method: 'POST', headers: AUTH, body: plain })
+  t.equal(ok.status, 200, 'a plain conversation fails over as before')
+})
+
+t.test('staying on Bedrock: its own thinking blocks reach it untouched', async (t) => {
+  const bedrock = await startFakeUpstream(strictBedrock())
+  const spare = await startFakeUpstream()
+  t.teardown(() => bedrock.close())
+  t.teardown(() => spare.close())
+  const { url } = await startTestGateway(t, { config: (c) => { c.upstreams = [bedrockUp(bedrock), { provider: 'anthropic', name: 'spare', base_url: spare.url, auth: { api_key: 'sk-s' } }] } })
+  const r = await req(`${url}/v1/messages`, { method: 'POST', headers: AUTH, body: conversation(BEDROCK_SIG) })
+  t.equal(r.status, 200)
+  const got = JSON.parse((bedrock.requests.at(-1) as Recorded).body.toString())
+  t.same(got.messages, JSON.parse(conversation(BEDROCK_SIG)).messages, 'thinking and redacted_thinking kept, signatures and all')
+  t.same(got.thinking, { type: 'enabled', budget_tokens: 2048 })
+  t.equal(spare.requests.length, 0)
+})
