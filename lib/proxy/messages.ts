@@ -151,7 +151,9 @@ class Flow {
   settled = false
   /** The upstream's cached credential was refreshed after a 401/403 and the attempt repeated once. */
   credentialRetry = false
-  /** The current attempt's provider differs from the first candidate's (crossing.ts). */
+  /** The upstream whose provider is taken to have produced the earlier turns (crossing.ts), or -1. */
+  home = -1
+  /** The current attempt's provider differs from `home`'s (crossing.ts). */
   crossed = false
   /** The body for crossing attempts, built on the first one. */
   crossBody: { body: Buffer, scan: ScannedRequest } | null = null
@@ -369,7 +371,9 @@ async function start (f: Flow, body: Buffer): Promise<void> {
     const plan = deps.pools.plan(f.candidates, f.rq.headers[SESSION_ID] ?? f.principal.sub)
     f.candidates = plan.candidates
     f.probe = plan.probe
+    f.home = plan.home
   }
+  if (f.home < 0) f.home = f.candidates[0]?.upstream ?? -1
   attempt(f)
 }
 
@@ -383,8 +387,8 @@ function attempt (f: Flow): void {
   f.upstream = up
   f.upIndex = cand.upstream
   f.upstreamModel = cand.model
-  const first = f.candidates[0]
-  f.crossed = first !== undefined && (f.deps.upstreams[first.upstream] as Upstream).provider !== up.provider
+  const home = f.deps.upstreams[f.home]
+  f.crossed = home !== undefined && home.provider !== up.provider
   let body = f.body
   let scan = f.scan
   if (f.crossed) {

@@ -6,6 +6,7 @@
  * blocks untouched.
  */
 import t from 'tap'
+import { UpstreamPools } from '../../lib/proxy/pools/index.js'
 import { keyRing, mintToken } from '../../lib/session/token.js'
 import { startFakeUpstream, type Answer, type FakeUpstream, type Recorded } from '../helpers/fake-upstream.js'
 import { startTestGateway, TEST_SECRET } from '../helpers/gateway.js'
@@ -96,4 +97,35 @@ t.test('staying on Bedrock: its own thinking blocks reach it untouched', async (
   t.same(got.messages, JSON.parse(conversation(BEDROCK_SIG)).messages, 'thinking and redacted_thinking kept, signatures and all')
   t.same(got.thinking, { type: 'enabled', budget_tokens: 2048 })
   t.equal(spare.requests.length, 0)
+})
+
+t.test('a mixed pool: sessions homed on Anthropic move to Bedrock and keep working; Bedrock-homed ones are untouched', async (t) => {
+  const a = await startFakeUpstream(() => ({ kind: 'json', status: 529, body: { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } } }))
+  const b = await startFakeUpstream(strictBedrock())
+  t.teardown(() => a.close())
+  t.teardown(() => b.close())
+  const pool = { name: 'mixed', members: [{ upstream: 'a', weight: 1 }, { upstream: 'b', weight: 1 }], cooldown_seconds: 60, max_cooldown_seconds: 300 }
+  const { url } = await startTestGateway(t, {
+    config: (c) => {
+      c.upstreams = [{ provider: 'anthropic', name: 'a', base_url: a.url, auth: { api_key: 'sk-a' } }, { ...bedrockUp(b), name: 'b' }]
+      c.upstream_pools = [{ name: pool.name, members: pool.members, cooldown_seconds: pool.cooldown_seconds }]
+    },
+  })
+  // The same rendezvous order the gateway computes, to know each session's home.
+  const order = UpstreamPools.fromConfig([pool], ['a', 'b']) as UpstreamPools
+  const cands = [{ upstream: 0, model: 'm', rewrite: false }, { upstream: 1, model: 'm', rewrite: false }]
+  const sessions = Array.from({ length: 16 }, (_, i) => `c4055${i.toString(16).padStart(3, '0')}-7c1d-4b6e-9a7f-0123456789ab`)
+  const homes = sessions.map((s) => order.plan(cands, s).home)
+  t.ok(homes.includes(0) && homes.includes(1), 'both members are home to some session')
+  for (let round = 0; round < 2; round++) {
+    for (const [i, s] of sessions.entries()) {
+      const sent = conversation(homes[i] === 0 ? ANTHROPIC_SIG : BEDROCK_SIG)
+      const r = await req(`${url}/v1/messages`, { method: 'POST', headers: { ...AUTH, 'x-claude-code-session-id': s }, body: sent })
+      t.equal(r.status, 200, `round ${round}, session homed on ${homes[i] === 0 ? 'Anthropic' : 'Bedrock'}: no 400`)
+      const got = JSON.parse((b.requests.at(-1) as Recorded).body.toString())
+      if (homes[i] === 1) t.same(got.messages, JSON.parse(sent).messages, 'a Bedrock-homed session reaches Bedrock untouched')
+      else t.notOk(JSON.stringify(got).includes(ANTHROPIC_SIG), 'no Anthropic signature reaches Bedrock, also while Anthropic cools')
+    }
+  }
+  t.ok(a.requests.length <= 1 + sessions.length, 'the cooled member is not asked on every request')
 })

@@ -29,6 +29,12 @@ import { type Member, hashKey, member, score } from './rendezvous.js'
 export interface Plan {
   readonly candidates: readonly Candidate[]
   readonly probe: number
+  /**
+   * The upstream this session goes to while every member is healthy (its first choice, cooldowns
+   * ignored), or -1 when the candidates are kept as given: whose provider produced the session's
+   * earlier turns (lib/proxy/crossing.ts).
+   */
+  readonly home: number
 }
 
 interface Slot {
@@ -80,15 +86,16 @@ export class UpstreamPools {
   /** Order `candidates` for a request with this key ('' for none). */
   plan (candidates: readonly Candidate[], key: string): Plan {
     const slots = this.slots
-    if (!candidates.some((c) => slots[c.upstream] !== undefined)) return { candidates, probe: -1 }
+    if (!candidates.some((c) => slots[c.upstream] !== undefined)) return { candidates, probe: -1, home: -1 }
     const now = this.now()
     const k = key === '' ? null : hashKey(key)
     const out: Candidate[] = []
     const done = new Set<number>()
     let probe = -1
+    let home = -1
     for (const c of candidates) {
       const s = slots[c.upstream]
-      if (s === undefined) { out.push(c); continue }
+      if (s === undefined) { if (home < 0) home = c.upstream; out.push(c); continue }
       if (done.has(s.pool)) continue
       done.add(s.pool)
       const members = candidates.filter((x) => slots[x.upstream]?.pool === s.pool)
@@ -97,12 +104,13 @@ export class UpstreamPools {
         return k !== null ? score(k, m.member) : -(m.inFlight * 1e6 + m.latency)
       }
       const scored = members.map((x) => ({ x, v: value(x), ok: (slots[x.upstream] as Slot).health.available(now) }))
+      if (home < 0) home = scored.reduce((a, b) => b.v > a.v ? b : a).x.upstream
       scored.sort((p, q) => Number(q.ok) - Number(p.ok) || q.v - p.v)
       const first = scored[0]
       if (first !== undefined && probe < 0 && first.ok && (slots[first.x.upstream] as Slot).health.takeProbe(now)) probe = first.x.upstream
       for (const e of scored) out.push(e.x)
     }
-    return { candidates: out, probe }
+    return { candidates: out, probe, home }
   }
 
   /** A request to upstream `i` was sent. */

@@ -88,3 +88,16 @@ t.test('without a key: the least loaded member first', async (t) => {
   t.equal(names(p.plan(cands(), '').candidates)[1], 'a')
   t.match(p.snapshot(), [{ upstream: 'a', inFlight: 0 }, { upstream: 'b', inFlight: 2 }, { upstream: 'c', inFlight: 1 }])
 })
+
+t.test('home: the session\'s first choice while everything is healthy, kept while it cools', async (t) => {
+  let now = 0
+  const p = UpstreamPools.fromConfig([pool], NAMES, () => now) as UpstreamPools
+  t.equal(p.plan(cands(), 'anyone').home, 0, 'an upstream outside a pool listed first is home')
+  const k = sessions(200, 4).find((s) => names(p.plan(cands([1, 2, 3, 4]), s).candidates)[0] === 'b') as string
+  t.equal(p.plan(cands([1, 2, 3, 4]), k).home, 2, 'b is home for a b-session')
+  p.answered(2, 529, [], 5, false)
+  const cooled = p.plan(cands([1, 2, 3, 4]), k)
+  t.not(names(cooled.candidates)[0], 'b', 'the session is served elsewhere while b cools')
+  t.equal(cooled.home, 2, 'b is still the session\'s home')
+  t.equal((UpstreamPools.fromConfig([pool], NAMES) as UpstreamPools).plan(cands([0, 4]), k).home, -1, 'no member among the candidates: -1')
+})
