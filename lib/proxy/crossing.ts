@@ -4,12 +4,15 @@
  * the Anthropic API to Bedrock).
  *
  * Whose turns are they? Weir keeps no per-session record of which upstream answered, so the
- * provider of the request's first candidate (after the pool's ordering: the session's affinity
- * choice, or the first configured upstream) is taken as the one that produced the earlier
- * assistant turns: that is where this session's requests go while it is healthy. An attempt whose
- * upstream has a different `provider` is a crossing. Turns produced before a pool moved the
- * session for good are not tracked; such a turn can still be refused, and the client then gets
- * `capability_rejected: thinking_signature` and recovers (docs/configuration.md says so).
+ * session's home is taken to have produced the earlier assistant turns: in an upstream pool the
+ * member its rendezvous order puts first with cooldowns ignored (pools/index.ts `Plan.home`),
+ * else the first candidate (the first configured upstream serving the model). That is where the
+ * session's requests go while everything is healthy, and it stays the home while that member
+ * cools, so every request served elsewhere meanwhile is a crossing. An attempt whose upstream's
+ * `provider` differs from the home's is a crossing; same-provider failover (two Bedrock regions,
+ * two Anthropic keys) is not. The gap: turns produced elsewhere during a cooldown go back to the
+ * home unchanged once it recovers; if the home refuses them the client gets
+ * `capability_rejected: thinking_signature` and recovers by itself (docs/configuration.md).
  *
  * Invariants:
  *   - No crossing, or nothing to change: the body is the client's bytes, untouched (same Buffer).
