@@ -45,7 +45,9 @@ export function crossedBody (body: Buffer): Buffer {
   let ms
   try { ms = members(body) } catch { return body }
   const msg = ms.find((m) => m.key === 'messages')
-  if (msg === undefined || body.indexOf('thinking', msg.valueStart) === -1) return body
+  if (msg === undefined) return body
+  const hit = body.indexOf('thinking', msg.valueStart)
+  if (hit === -1 || hit >= msg.end) return body
   let list: unknown
   try { list = valueOf(body, msg) } catch { return body }
   if (!Array.isArray(list)) return body

@@ -20,6 +20,8 @@ t.test('nothing to change: the same Buffer, byte for byte', async (t) => {
     '{"model":"m","messages":[{"role":"assistant","content":"thinking as a string"}]}',
     '{"model":"m","messages":"not a list, thinking"}',
     '{"model":"m"}',
+    '{"messages":[{"role":"assistant","content":[{"type":"text","text":"x"}]}],"thinking":{"type":"enabled","budget_tokens":1024}}',
+    'not json at all',
   ]
   for (const s of cases) {
     const b = Buffer.from(s)
