@@ -3,12 +3,13 @@
  * request fails over to a Bedrock fake (SigV4, AWS event stream) that — like a real provider —
  * refuses thinking signatures it did not mint and a beta it does not know. The client gets a 200
  * and the streamed answer; a conversation that stays on Bedrock reaches it with its own thinking
- * blocks untouched.
+ * blocks untouched. The same through a mixed pool (sessions homed on each provider, one member
+ * cooling) and from Bedrock to Vertex (a beta refused in Vertex's header).
  */
 import t from 'tap'
 import { UpstreamPools } from '../../lib/proxy/pools/index.js'
 import { keyRing, mintToken } from '../../lib/session/token.js'
-import { startFakeUpstream, type Answer, type FakeUpstream, type Recorded } from '../helpers/fake-upstream.js'
+import { simpleStream, startFakeUpstream, type Answer, type FakeUpstream, type Recorded } from '../helpers/fake-upstream.js'
 import { startTestGateway, TEST_SECRET } from '../helpers/gateway.js'
 import { req } from '../helpers/http.js'
 import { AKID, bedrockScript, replyEvents, SECRET, sseOf } from '../proxy/upstreams/fakes.js'
@@ -128,4 +129,30 @@ t.test('a mixed pool: sessions homed on Anthropic move to Bedrock and keep worki
     }
   }
   t.ok(a.requests.length <= 1 + sessions.length, 'the cooled member is not asked on every request')
+})
+
+t.test('Bedrock 529 → Vertex: Bedrock-minted thinking and a beta Vertex refuses in its header', async (t) => {
+  const bedrock = await startFakeUpstream(() => ({ kind: 'json', status: 529, body: { message: 'Bedrock is unable to process your request.' } }))
+  const vertex = await startFakeUpstream((r) => {
+    const j = JSON.parse(r.body.toString('utf8')) as { messages: Array<{ role: string, content: unknown }> }
+    const refuse = (message: string): Answer => ({ kind: 'json', status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message } } })
+    if (JSON.stringify(j.messages).includes('"signature"')) return refuse('messages.1.content.0: Invalid `signature` in `thinking` block')
+    const betas = String(r.headers['anthropic-beta'] ?? '').split(',')
+    if (betas.includes(FIRST_PARTY_BETA)) return refuse(`Unexpected value(s) \`${FIRST_PARTY_BETA}\` for the \`anthropic-beta\` header. Please consult our documentation.`)
+    return { kind: 'sse', frames: simpleStream('from vertex') }
+  })
+  t.teardown(() => bedrock.close())
+  t.teardown(() => vertex.close())
+  const { url } = await startTestGateway(t, {
+    config: (c) => {
+      c.upstreams = [bedrockUp(bedrock), { provider: 'vertex', name: 'vertex', region: 'us-east5', project_id: 'corp-prod', base_url: `${vertex.url}/v1`, auth: { access_token: 'ya29.vertex' } }]
+    },
+  })
+  const r = await req(`${url}/v1/messages`, { method: 'POST', headers: { ...AUTH, 'anthropic-beta': `${FIRST_PARTY_BETA},interleaved-thinking-2025-05-14` }, body: conversation(BEDROCK_SIG) })
+  t.equal(r.status, 200)
+  t.match(r.text, /from vertex/)
+  const last = vertex.requests.at(-1) as Recorded
+  t.equal(last.headers['anthropic-beta'], 'interleaved-thinking-2025-05-14', 'the refused beta left the header, the other stayed')
+  t.notOk(last.body.toString().includes(BEDROCK_SIG))
+  t.equal(bedrock.requests.length, 1)
 })
