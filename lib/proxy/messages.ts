@@ -26,7 +26,8 @@
  * upstream held while it asks a lease. When it refuses (the stream ran past its reservation and
  * the cap is reached) the stream is cut at the next event boundary with an SSE `error` event, the
  * upstream request is aborted, and what reached the client is settled.
- * Silent SSE streams get an `event: ping` every 15 s from one shared per-worker ticker (no
+ * Silent SSE streams from upstreams that need them (the cloud paths; the Anthropic API sends its
+ * own, relayed as they come) get an `event: ping` every 15 s from one shared per-worker ticker (no
  * per-request timers), only at event boundaries and only while the client is keeping up.
  * A customer-routed-inference bearer (`deps.cri`, lib/cri) replaces step 1: its key-free checks run
  * synchronously, its signature check runs while the body is read, and the body is then screened
@@ -513,7 +514,7 @@ class AttemptHandler {
     f.committed = true
     f.rq.started = true
     f.lastWrite = clock
-    if (f.sse) track(f)
+    if (f.sse && this.up.needsPings) track(f)
     return true
   }
 
