@@ -177,21 +177,6 @@ export function upstreamFailure (err: unknown, message?: string): GatewayError {
   return new GatewayError(typeof code === 'string' && UPSTREAM_TIMEOUTS.has(code) ? 'GW_UPSTREAM_TIMEOUT' : 'GW_UPSTREAM_UNAVAILABLE', message)
 }
 
-/** Map an Anthropic `error.type` and status from an upstream to the nearest code, for cloud upstream errors. */
-export function codeForUpstreamStatus (status: number): GatewayErrorCode {
-  switch (status) {
-    case 400: return 'GW_BAD_REQUEST'
-    case 401: return 'GW_AUTH_INVALID'
-    case 403: return 'GW_FORBIDDEN'
-    case 404: return 'GW_NOT_FOUND'
-    case 413: return 'GW_BODY_TOO_LARGE'
-    case 429: return 'GW_RATE_LIMITED'
-    case 501: return 'GW_NOT_SUPPORTED'
-    case 529: return 'GW_UPSTREAM_OVERLOADED'
-    default: return 'GW_INTERNAL'
-  }
-}
-
 /** Boot-time failure (bad config, unreachable Postgres, failed discovery). Exit code 78 for config problems, 1 otherwise. */
 export class BootError extends Error {
   readonly exitCode: number
