@@ -133,6 +133,17 @@ export function errorHeaders (err: GatewayError): Record<string, string> {
 }
 
 /**
+ * The Anthropic error envelope, the one shape every gateway-authored Anthropic error takes on the
+ * wire (a JSON body or an SSE `error` event's data): `{"type":"error","error":{type,message},"request_id"?}`.
+ * `type` is a registry type, or the one an upstream's status maps to when its answer is rewritten.
+ */
+export function anthropicEnvelope (type: string, message: string, requestId?: string): string {
+  return requestId === undefined
+    ? JSON.stringify({ type: 'error', error: { type, message } })
+    : JSON.stringify({ type: 'error', error: { type, message }, request_id: requestId })
+}
+
+/**
  * The JSON body for an error. Anthropic envelope: `{"type":"error","error":{...},"request_id"?}`;
  * OAuth: `{"error":code,"error_description"?}`.
  */
@@ -143,24 +154,27 @@ export function errorBody (err: GatewayError, requestId?: string): string {
       ? JSON.stringify({ error: spec.type })
       : JSON.stringify({ error: spec.type, error_description: err.message })
   }
-  return requestId === undefined
-    ? JSON.stringify({ type: 'error', error: { type: spec.type, message: err.message } })
-    : JSON.stringify({ type: 'error', error: { type: spec.type, message: err.message }, request_id: requestId })
+  return anthropicEnvelope(spec.type, err.message, requestId)
 }
 
-/** Map an Anthropic `error.type` and status from an upstream to the nearest code, for cloud upstream errors. */
-export function codeForUpstreamStatus (status: number): GatewayErrorCode {
-  switch (status) {
-    case 400: return 'GW_BAD_REQUEST'
-    case 401: return 'GW_AUTH_INVALID'
-    case 403: return 'GW_FORBIDDEN'
-    case 404: return 'GW_NOT_FOUND'
-    case 413: return 'GW_BODY_TOO_LARGE'
-    case 429: return 'GW_RATE_LIMITED'
-    case 501: return 'GW_NOT_SUPPORTED'
-    case 529: return 'GW_UPSTREAM_OVERLOADED'
-    default: return 'GW_INTERNAL'
-  }
+/** The SSE `error` event that ends a stream already under way (its status line was sent). */
+export function errorEvent (err: GatewayError, requestId?: string): string {
+  return `event: error\ndata: ${anthropicEnvelope(ERRORS[err.code].type, err.message, requestId)}\n\n`
+}
+
+/** undici's codes for an upstream that went silent: no response headers, or no body bytes, in time. */
+const UPSTREAM_TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
+
+/**
+ * The registry error for an upstream request that failed without an answer (the one place
+ * undici's error codes are read): a headers or body timeout is `GW_UPSTREAM_TIMEOUT`; anything
+ * else (refused, reset, DNS, TLS, a connect timeout, a broken stream) is `GW_UPSTREAM_UNAVAILABLE`.
+ * A `GatewayError` is returned as it is.
+ */
+export function upstreamFailure (err: unknown, message?: string): GatewayError {
+  if (isGatewayError(err)) return err
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined
+  return new GatewayError(typeof code === 'string' && UPSTREAM_TIMEOUTS.has(code) ? 'GW_UPSTREAM_TIMEOUT' : 'GW_UPSTREAM_UNAVAILABLE', message)
 }
 
 /** Boot-time failure (bad config, unreachable Postgres, failed discovery). Exit code 78 for config problems, 1 otherwise. */

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ERRORS, GatewayError, codeForUpstreamStatus, errorBody, errorHeaders, isGatewayError } from '../lib/errors.js'
+import { ERRORS, GatewayError, errorBody, errorEvent, errorHeaders, isGatewayError, upstreamFailure } from '../lib/errors.js'
 
 t.test('every code renders in its envelope', async (t) => {
   for (const code of Object.keys(ERRORS) as Array<keyof typeof ERRORS>) {
@@ -24,11 +24,23 @@ t.test('401s and 501 say x-should-retry: false; extra headers merge', async (t) 
   t.same(JSON.parse(errorBody(new GatewayError('GW_INVALID_JSON'))), { type: 'error', error: { type: 'invalid_request_error', message: 'invalid JSON' } })
 })
 
-t.test('brand check and upstream status mapping', async (t) => {
+t.test('brand check', async (t) => {
   t.ok(isGatewayError(new GatewayError('GW_INTERNAL')))
   t.notOk(isGatewayError(new Error('x')))
   t.notOk(isGatewayError({ code: 'GW_INTERNAL' }))
-  t.equal(codeForUpstreamStatus(529), 'GW_UPSTREAM_OVERLOADED')
-  t.equal(codeForUpstreamStatus(418), 'GW_INTERNAL')
   t.equal(new GatewayError('GW_INTERNAL', 'x', { cause: new Error('y') }).cause instanceof Error, true)
+})
+
+t.test('upstreamFailure: undici timeouts, every other failure, and the SSE error event', async (t) => {
+  const e = (code: string): Error => Object.assign(new Error(code), { code })
+  t.equal(upstreamFailure(e('UND_ERR_HEADERS_TIMEOUT')).code, 'GW_UPSTREAM_TIMEOUT')
+  t.equal(upstreamFailure(e('UND_ERR_BODY_TIMEOUT')).status, 504)
+  for (const c of ['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND']) t.equal(upstreamFailure(e(c)).code, 'GW_UPSTREAM_UNAVAILABLE', c)
+  t.equal(upstreamFailure('boom').status, 502)
+  t.equal(upstreamFailure(null, 'gone').message, 'gone')
+  const own = new GatewayError('GW_NOT_SUPPORTED')
+  t.equal(upstreamFailure(own), own, 'a registry error is kept')
+  t.equal(errorEvent(new GatewayError('GW_SPEND_BLOCKED', 'cut'), 'req_1'),
+    'event: error\ndata: {"type":"error","error":{"type":"billing_error","message":"cut"},"request_id":"req_1"}\n\n')
+  t.equal(errorEvent(new GatewayError('GW_UPSTREAM_TIMEOUT')), 'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"upstream did not answer in time"}}\n\n')
 })

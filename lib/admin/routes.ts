@@ -16,12 +16,12 @@
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto'
 import type { HttpResponse } from 'uWebSockets.js'
-import { GatewayError, errorBody, errorHeaders, type GatewayErrorCode } from '../errors.js'
+import { GatewayError, type GatewayErrorCode } from '../errors.js'
 import { callPrimary } from '../ipc.js'
 import { audit, describeError, ops } from '../log.js'
 import { readBody } from '../http/body.js'
 import type { Req } from '../http/request.js'
-import { send, sendError, sendJson } from '../http/respond.js'
+import { sendError, sendJson } from '../http/respond.js'
 import { clientIp, type Router } from '../http/router.js'
 import { CidrList } from '../net/cidr.js'
 import type { Services } from '../services.js'
@@ -61,7 +61,7 @@ export function registerSpendRoutes (router: Router, ctx: WorkerContext, svc: Se
       sendJson(res, rq, 200, r.json, rq.method === 'GET' ? { 'request-id': rid, 'cache-control': 'no-store' } : { 'request-id': rid })
     } else {
       const e = new GatewayError(CODES[r.status] ?? 'GW_STORE_UNAVAILABLE', 'message' in r ? r.message : undefined)
-      send(res, rq, e.status, errorBody(e, rid), { 'content-type': 'application/json', ...errorHeaders(e), 'request-id': rid })
+      sendError(res, rq, e, { requestId: rid, headers: { 'request-id': rid } })
     }
     ops.info(`admin ${rq.method} ${rq.path} -> ${r.status} (${rid})`)
   }
@@ -109,7 +109,7 @@ export function registerSpendRoutes (router: Router, ctx: WorkerContext, svc: Se
       reply(res, rq, rid, r)
     }, (err: unknown) => {
       // A body refusal (411/413/408/529, a length mismatch) keeps its own code and envelope.
-      if (err instanceof GatewayError) send(res, rq, err.status, errorBody(err, rid), { 'content-type': 'application/json', ...errorHeaders(err), 'request-id': rid })
+      if (err instanceof GatewayError) sendError(res, rq, err, { requestId: rid, headers: { 'request-id': rid } })
       else sendError(res, rq, err)
     })
   }

@@ -110,9 +110,11 @@ const JSON_CT = { 'content-type': 'application/json' } as const
 /**
  * Send an error. A `GatewayError` renders in its registered envelope; anything else is logged and
  * becomes a 500 `api_error` that reveals nothing. When the status line was already sent (a stream
- * in progress) the connection is closed instead, since no envelope can follow.
+ * in progress) the connection is closed instead, since no envelope can follow. The body's
+ * `request_id` is the request's own id, another id (`requestId: '…'`, e.g. the admin API's), or
+ * none (`requestId: false`).
  */
-export function sendError (res: HttpResponse, rq: Req, err: unknown, opts?: { requestId?: boolean, headers?: Headers }): void {
+export function sendError (res: HttpResponse, rq: Req, err: unknown, opts?: { requestId?: boolean | string, headers?: Headers }): void {
   if (rq.aborted || rq.done) return
   let ge: GatewayError
   if (isGatewayError(err)) {
@@ -128,7 +130,8 @@ export function sendError (res: HttpResponse, rq: Req, err: unknown, opts?: { re
     return
   }
   const headers: Headers = { ...JSON_CT, ...errorHeaders(ge), ...opts?.headers }
-  send(res, rq, ge.status, errorBody(ge, opts?.requestId === false || ge.envelope === 'oauth' ? undefined : rq.id), headers)
+  const rid = opts?.requestId === false || ge.envelope === 'oauth' ? undefined : typeof opts?.requestId === 'string' ? opts.requestId : rq.id
+  send(res, rq, ge.status, errorBody(ge, rid), headers)
 }
 
 /** Shorthand: send the error for a registry code. */

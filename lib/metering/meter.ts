@@ -19,12 +19,11 @@ import type { Sql } from '../store/db.js'
 import { recordSpend } from '../telemetry/metrics.js'
 import type { PricingSettings } from '../spend/pricing.js'
 import { recordIdentities, writeLedger, type LeaseDelta, type LedgerTotals, type Seen } from '../spend/store.js'
+import { FLUSH_MS } from './outbox.js'
 import type { UsageBatch } from './records.js'
 import { aggregate, type Aggregate, type AggregateTask, type Rows } from './task.js'
 import { UsageSums } from './usage.js'
 
-/** Flush interval, ms (WEIR_METER_FLUSH_MS overrides it, e.g. for shutdown tests). */
-export const FLUSH_MS = Number(process.env.WEIR_METER_FLUSH_MS) > 0 ? Number(process.env.WEIR_METER_FLUSH_MS) : 100
 /** Most distinct ledger rows kept while the database is unreachable. */
 export const MAX_ROWS = 250_000
 

@@ -14,12 +14,15 @@
  *   - failover was taken and every upstream failed: a gateway-authored answer with no upstream
  *     text. The last 429 wins, else the last 401/403, else the last 404, else the last 501 (a
  *     provider refusing the endpoint counts as one), each with its status, error type and a
- *     generic message (a 429 keeps `retry-after`); else `502 api_error all upstreams failed
- *     (N attempted)`, N being the configured upstreams (skipped ones included, as the reference
- *     counts them). Other 5xx bodies are dropped.
+ *     generic message (a 429 keeps `retry-after`); else, when every attempt timed out waiting
+ *     for the upstream (no headers, or no body bytes, in time), `504 api_error upstream did not
+ *     answer in time (N attempted)` — Weir's choice: the reference answers 502 here too; else
+ *     `502 api_error all upstreams failed (N attempted)`, N being the configured upstreams
+ *     (skipped ones included, as the reference counts them). Other 5xx bodies are dropped.
+ * Which undici errors count as timeouts is decided in one place, `upstreamFailure` (lib/errors.ts).
  * The full upstream text always goes to the operator's log, never to the client after a failover.
  */
-import { GatewayError } from '../errors.js'
+import { GatewayError, anthropicEnvelope, upstreamFailure } from '../errors.js'
 import { ops } from '../log.js'
 import { betaList } from './upstreams/body-edit.js'
 import { CAPABILITY_REJECTED, capabilityClass } from './upstreams/error-class.js'
@@ -120,7 +123,7 @@ export function sanitisedBody (status: number, body: Buffer | undefined, request
       }
     }
   }
-  return Buffer.from(JSON.stringify({ type: 'error', error: { type, message }, request_id: requestId }))
+  return Buffer.from(anthropicEnvelope(type, message, requestId))
 }
 
 /** Response headers for a sanitised answer: JSON, the upstream's `retry-after` on a 429, `x-should-retry: false` on a 501. */
@@ -192,5 +195,10 @@ export function finalFailure (attempts: readonly Attempt[], requestId: string, e
   if (pick?.status !== undefined) {
     return { relay: { status: pick.status, headers: sanitisedHeaders(pick.status, pick.headers), body: sanitisedBody(pick.status, undefined, requestId) }, error: null }
   }
-  return { relay: null, error: new GatewayError('GW_UPSTREAM_UNAVAILABLE', `all upstreams failed (${Math.max(configured, attempts.length)} attempted)`) }
+  const n = Math.max(configured, attempts.length)
+  // Every attempt went unanswered because the upstream stayed silent (undici's headers/body timeout).
+  if (attempts.length > 0 && attempts.every((a) => a.status === undefined && upstreamFailure(a.error).code === 'GW_UPSTREAM_TIMEOUT')) {
+    return { relay: null, error: new GatewayError('GW_UPSTREAM_TIMEOUT', `upstream did not answer in time (${n} attempted)`) }
+  }
+  return { relay: null, error: new GatewayError('GW_UPSTREAM_UNAVAILABLE', `all upstreams failed (${n} attempted)`) }
 }

@@ -29,7 +29,8 @@
  * upstream held while it asks a lease. When it refuses (the stream ran past its reservation and
  * the cap is reached) the stream is cut at the next event boundary with an SSE `error` event, the
  * upstream request is aborted, and what reached the client is settled.
- * Silent SSE streams get an `event: ping` every 15 s from one shared per-worker ticker (no
+ * Silent SSE streams from upstreams that need them (the cloud paths; the Anthropic API sends its
+ * own, relayed as they come) get an `event: ping` every 15 s from one shared per-worker ticker (no
  * per-request timers), only at event boundaries and only while the client is keeping up.
  * A customer-routed-inference bearer (`deps.cri`, lib/cri) replaces step 1: its key-free checks run
  * synchronously, its signature check runs while the body is read, and the body is then screened
@@ -38,7 +39,7 @@
  * answers from cloud providers.
  */
 import type { HttpResponse } from 'uWebSockets.js'
-import { GatewayError, errorBody, errorHeaders } from '../errors.js'
+import { GatewayError, errorEvent, upstreamFailure } from '../errors.js'
 import { readBody } from '../http/body.js'
 import type { Req } from '../http/request.js'
 import { finish } from '../http/request.js'
@@ -546,7 +547,7 @@ class AttemptHandler {
     f.committed = true
     f.rq.started = true
     f.lastWrite = clock
-    if (f.sse) track(f)
+    if (f.sse && this.up.needsPings) track(f)
     return true
   }
 
@@ -768,7 +769,7 @@ function cutStream (f: Flow, chunk: Buffer, first = false): boolean {
   }
   const a = f.abort
   f.abort = null
-  streamError(f, 'billing_error', 'spend limit reached: the response ran past what was reserved for it and was cut')
+  streamError(f, new GatewayError('GW_SPEND_BLOCKED', 'spend limit reached: the response ran past what was reserved for it and was cut'))
   done(f, f.status)
   a?.(new Error('stream cut at the spend limit'))
   return false
@@ -783,9 +784,8 @@ function boundaryEnd (b: Buffer): number {
 }
 
 /** End the client's SSE stream with an `error` event (after a blank line if an event was left unfinished). */
-function streamError (f: Flow, type: string, message: string): void {
-  const ev = `${f.atBoundary ? '' : '\n\n'}event: error\ndata: ${JSON.stringify({ type: 'error', error: { type, message }, request_id: f.rq.id })}\n\n`
-  send(f, Buffer.from(ev))
+function streamError (f: Flow, err: GatewayError): void {
+  send(f, Buffer.from(`${f.atBoundary ? '' : '\n\n'}${errorEvent(err, f.rq.id)}`))
   end(f)
 }
 
@@ -796,7 +796,8 @@ function midStreamFailure (f: Flow, err: unknown): void {
   f.abortReason = 'upstream_error'
   if (f.rq.aborted) { done(f, 499); return }
   if (f.sse) {
-    streamError(f, 'api_error', 'the upstream connection failed while streaming')
+    const e = upstreamFailure(err)
+    streamError(f, e.code === 'GW_UPSTREAM_TIMEOUT' ? new GatewayError(e.code, 'the upstream went silent while streaming') : new GatewayError('GW_UPSTREAM_UNAVAILABLE', 'the upstream connection failed while streaming'))
   } else {
     flush(f)
     if (!f.rq.aborted) f.res.cork(() => f.res.close())
@@ -829,14 +830,7 @@ function fail (f: Flow): void {
     return
   }
   const err = r.error as GatewayError
-  const h = { 'content-type': 'application/json', ...errorHeaders(err) }
-  res.cork(() => {
-    res.writeStatus(statusLine(err.status))
-    writeBaseHeaders(res, f.rq)
-    for (const k in h) res.writeHeader(k, h[k as keyof typeof h] as string)
-    res.end(errorBody(err, f.rq.id))
-  })
-  f.rq.started = true
+  sendError(res, f.rq, err)
   f.status = err.status
   done(f, err.status)
 }

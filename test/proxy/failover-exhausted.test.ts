@@ -100,3 +100,32 @@ t.test('the operator log carries every upstream answer in full', async (t) => {
   t.ok(log.includes('end-of-text') && log.includes('123456789012'), 'the whole upstream body is logged')
   t.match(log, /upstream b failed request_id=req_log: ECONNREFUSED/)
 })
+
+t.test('upstreams that never send headers: the timeout error, not a 502', async (t) => {
+  const a = await startFakeUpstream(() => ({ kind: 'hang' }))
+  const b = await startFakeUpstream(() => ({ kind: 'hang' }))
+  t.teardown(() => a.close())
+  t.teardown(() => b.close())
+  const { url } = await startTestGateway(t, {
+    config: (c) => {
+      c.timeouts = { upstream_ttfb_ms: 300 }
+      c.upstreams = [
+        { provider: 'anthropic', name: 'a', base_url: a.url, auth: { api_key: 'sk-a' } },
+        { provider: 'anthropic', name: 'b', base_url: b.url, auth: { api_key: 'sk-b' } },
+      ]
+    },
+  })
+  const r = await post(url)
+  t.equal(r.status, 504, 'the documented 5xx for an upstream that did not answer in time')
+  t.match(r.headers['content-type'], /^application\/json/)
+  const body = r.json() as { type: string, error: { type: string, message: string }, request_id: string }
+  t.same({ type: body.type, error: body.error }, { type: 'error', error: { type: 'api_error', message: 'upstream did not answer in time (2 attempted)' } })
+  t.equal(body.request_id, r.headers['x-request-id'])
+  t.equal(a.requests.length + b.requests.length, 2, 'both were tried')
+
+  // One silent, one refusing the connection: not every failure was a timeout.
+  b.script = () => ({ kind: 'destroy' })
+  const mixed = await post(url)
+  t.equal(mixed.status, 502)
+  t.same((mixed.json() as { error: unknown }).error, { type: 'api_error', message: 'all upstreams failed (2 attempted)' })
+})

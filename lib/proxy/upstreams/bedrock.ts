@@ -16,6 +16,7 @@
  * over, and answers 501 when no upstream can count.
  */
 import type { BedrockUpstream } from '../../config/schema.js'
+import { GatewayError } from '../../errors.js'
 import { ops } from '../../log.js'
 import { lookupModel } from '../catalog.js'
 import { basePath, upstreamDispatcher, type PoolOptions } from './anthropic.js'
@@ -24,7 +25,7 @@ import { betaList, members, rebuild, TAGS_BETA, valueOf, type Member } from './b
 import { BEDROCK_VERSION, BedrockCounter } from './bedrock-count.js'
 import { EVENTSTREAM_TYPE, EventStreamDecoder } from './eventstream.js'
 import { GUARD_CONFIG_KEY, stripTrace, tagInput } from './guardrail.js'
-import { CloudSender, cloudUpstream, localAnswer } from './sender.js'
+import { CloudSender, cloudUpstream } from './sender.js'
 import type { Outgoing, Upstream, UpstreamCall } from './types.js'
 
 export { BEDROCK_VERSION }
@@ -92,7 +93,7 @@ export function bedrockUpstream (cfg: BedrockUpstream, o: PoolOptions & { env: N
     const ms = members(call.body)
     if (guarded) {
       const own = ms.find((m) => /^amazon-bedrock-/i.test(m.key))
-      if (own !== undefined) return refuse(call, `${own.key} is not permitted: this gateway applies a guardrail to Bedrock requests`)
+      if (own !== undefined) refuse(`${own.key} is not permitted: this gateway applies a guardrail to Bedrock requests`)
     }
     const betas = mergedBetas(call.headers['anthropic-beta'], call.body, ms)
     const add: Array<[string, string]> = []
@@ -106,7 +107,7 @@ export function bedrockUpstream (cfg: BedrockUpstream, o: PoolOptions & { env: N
       try {
         tagged = msg === undefined ? null : tagInput(valueOf(call.body, msg), sys === undefined ? undefined : valueOf(call.body, sys), tagging)
       } catch {
-        return refuse(call, 'the request could not be prepared for the guardrail this gateway applies to Bedrock requests, so it was not sent')
+        refuse('the request could not be prepared for the guardrail this gateway applies to Bedrock requests, so it was not sent')
       }
       if (tagged !== null) {
         replace.set('messages', tagged.messages)
@@ -147,7 +148,7 @@ export function bedrockUpstream (cfg: BedrockUpstream, o: PoolOptions & { env: N
 
 const DROP = new Set(['model', 'stream', 'tags', 'anthropic_beta'])
 
-/** A client error answered by the gateway itself (see sender.ts). */
-function refuse (call: UpstreamCall, message: string): Outgoing {
-  return { origin: 'http://weir.invalid', path: '/', headers: localAnswer(400, 'invalid_request_error', message), body: call.body }
+/** A client error found while preparing the request: the hot path answers it (400) without sending anything. */
+function refuse (message: string): never {
+  throw new GatewayError('GW_BAD_REQUEST', message)
 }

@@ -16,6 +16,7 @@
  */
 import { EventStreamCodec } from '@smithy/eventstream-codec'
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8'
+import { anthropicEnvelope } from '../../errors.js'
 import { ops } from '../../log.js'
 import type { StreamDecoder } from './types.js'
 
@@ -44,8 +45,9 @@ export function sseEvent (type: string, json: string | Buffer): Buffer {
   return Buffer.concat([head, body, Buffer.from('\n\n')])
 }
 
+/** An upstream's in-stream exception as the Anthropic SSE `error` event (the envelope from lib/errors.ts). */
 export function errorEvent (type: string, message: string): Buffer {
-  return sseEvent('error', JSON.stringify({ type: 'error', error: { type, message } }))
+  return sseEvent('error', anthropicEnvelope(type, message))
 }
 
 const TYPE_PREFIX = Buffer.from('{"type":"')

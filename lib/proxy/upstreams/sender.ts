@@ -2,9 +2,6 @@
  * The dispatcher cloud upstreams hand the hot path: their connection pool, plus what the pool
  * alone cannot do, each decided per request from what `prepare` put in the outgoing request:
  *
- *   - answer locally: a request `prepare` refused with a client error (e.g. a Bedrock body that
- *     tries to set the guardrail's own fields) carries `x-weir-local-answer`; it gets that Anthropic
- *     error as its response without touching the network, so the client sees a normal 4xx;
  *   - watch credentials: a 401/403 from the provider drops the cached credential (at most once per
  *     30 s), so the next request fetches a new one — this request still fails over as usual;
  *   - reshape a reply: Bedrock's CountTokens answers `{"inputTokens":N}`; it is turned into the
@@ -18,13 +15,6 @@ import type { Dispatcher } from 'undici'
 import { GatewayError } from '../../errors.js'
 import { ops } from '../../log.js'
 import type { Sender, Upstream } from './types.js'
-
-export const LOCAL_ANSWER = 'x-weir-local-answer'
-
-/** A header value that makes the sender answer `status` with an Anthropic error envelope. */
-export function localAnswer (status: number, type: string, message: string): Record<string, string> {
-  return { [LOCAL_ANSWER]: Buffer.from(JSON.stringify({ status, type, message })).toString('base64url') }
-}
 
 type Legacy = Required<Pick<Dispatcher.DispatchHandler, 'onConnect' | 'onHeaders' | 'onData' | 'onComplete' | 'onError'>>
 
@@ -50,20 +40,6 @@ export interface SenderHooks {
 }
 
 const enc = (s: string): Buffer => Buffer.from(s, 'latin1')
-
-function answerLocally (handler: Legacy, encoded: string): void {
-  let spec: { status: number, type: string, message: string }
-  try { spec = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8')) as typeof spec } catch { spec = { status: 500, type: 'api_error', message: 'internal error' } }
-  let aborted = false
-  handler.onConnect(() => { aborted = true })
-  queueMicrotask(() => {
-    if (aborted) return
-    const body = Buffer.from(JSON.stringify({ type: 'error', error: { type: spec.type, message: spec.message } }))
-    handler.onHeaders(spec.status, [enc('content-type'), enc('application/json')], () => {}, '')
-    if (!aborted) handler.onData(body)
-    if (!aborted) handler.onComplete([])
-  })
-}
 
 /** Calls `hook` when the response status is 401/403; otherwise a transparent pass-through. */
 class AuthWatch implements Legacy {
@@ -150,9 +126,6 @@ export class CloudSender implements Sender {
   constructor (readonly inner: Sender, private readonly name: string, private readonly hooks: SenderHooks = {}) {}
 
   dispatch (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const headers = opts.headers as Record<string, string> | undefined
-    const local = headers?.[LOCAL_ANSWER]
-    if (local !== undefined) { answerLocally(handler as Legacy, local); return true }
     let h = handler as Legacy
     const count = this.hooks.count
     if (count !== undefined && count.matches(String(opts.path))) h = new CountReply(h, String(opts.path), count)

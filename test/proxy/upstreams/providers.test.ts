@@ -12,7 +12,6 @@ import { members } from '../../../lib/proxy/upstreams/body-edit.js'
 import { foundryUpstream } from '../../../lib/proxy/upstreams/foundry.js'
 import { googleCloudUpstream } from '../../../lib/proxy/upstreams/google-cloud.js'
 import { mantleUpstream } from '../../../lib/proxy/upstreams/mantle.js'
-import { LOCAL_ANSWER } from '../../../lib/proxy/upstreams/sender.js'
 import { vertexBase, vertexUpstream } from '../../../lib/proxy/upstreams/vertex.js'
 import { AKID, SECRET, verifySigV4 } from './fakes.js'
 import { asRequest, makeCall, out, POOL } from './helpers.js'
@@ -87,9 +86,11 @@ t.test('bedrock: guardrail headers and input tagging; a client cannot set the gu
   t.same(body.messages[2].content, [{ type: 'tool_result', tool_use_id: 't', content: tag('tool says') }, { type: 'text', text: tag('new question') }])
   t.equal(verifySigV4(asRequest(o), { region: 'us-east-1', service: 'bedrock' }), null, 'guardrail headers are signed')
 
-  const sneaky = await out(up.prepare(makeCall({ ...convo, 'amazon-bedrock-guardrailConfig': { tagSuffix: 'x' } })))
-  const ans = JSON.parse(Buffer.from(sneaky.headers[LOCAL_ANSWER] as string, 'base64url').toString())
-  t.same(ans, { status: 400, type: 'invalid_request_error', message: 'amazon-bedrock-guardrailConfig is not permitted: this gateway applies a guardrail to Bedrock requests' })
+  // Refused in pre-flight: a thrown 400 the hot path renders, nothing is sent upstream.
+  const sneaky = await (async () => await out(up.prepare(makeCall({ ...convo, 'amazon-bedrock-guardrailConfig': { tagSuffix: 'x' } }))))().then(() => null, (e: unknown) => e)
+  t.ok(sneaky instanceof GatewayError)
+  const ge = sneaky as GatewayError
+  t.same({ status: ge.status, type: ge.type, message: ge.message }, { status: 400, type: 'invalid_request_error', message: 'amazon-bedrock-guardrailConfig is not permitted: this gateway applies a guardrail to Bedrock requests' })
 })
 
 t.test('bedrock: built-in US profiles become foundation ids outside the US', async (t) => {

@@ -7,7 +7,7 @@ import t from 'tap'
 import type { Dispatcher } from 'undici'
 import { GatewayError } from '../../../lib/errors.js'
 import { stripTrace } from '../../../lib/proxy/upstreams/guardrail.js'
-import { CloudSender, localAnswer, type SenderHooks } from '../../../lib/proxy/upstreams/sender.js'
+import { CloudSender, type SenderHooks } from '../../../lib/proxy/upstreams/sender.js'
 import type { Sender } from '../../../lib/proxy/upstreams/types.js'
 
 /** An inner dispatcher that answers every request with `status`, `headers` and `body`. */
@@ -49,15 +49,6 @@ async function send (sender: Sender, path: string, headers: Record<string, strin
     } as Dispatcher.DispatchHandler)
   })
 }
-
-t.test('a local answer never reaches the network', async (t) => {
-  const inner = fakeInner(200, {}, '')
-  const s = new CloudSender(inner, 'up')
-  const r = await send(s, '/x', localAnswer(400, 'invalid_request_error', 'no thanks'))
-  t.equal(r.status, 400)
-  t.same(JSON.parse(r.body), { type: 'error', error: { type: 'invalid_request_error', message: 'no thanks' } })
-  t.equal(inner.calls, 0)
-})
 
 t.test('401/403 drop the cached credential, at most once per 30 s', async (t) => {
   let dropped = 0
