@@ -18,8 +18,16 @@ export interface PrimaryContext {
   readonly boot: BootInfo
 }
 
-/** What a started module leaves behind: how to stop it (flush, close listeners, end pools). */
-export interface Running { stop (): Promise<void> | void }
+/**
+ * What a started module leaves behind: how to stop it (flush, close listeners, end pools), and,
+ * for a module with settings that apply live, how to take a reloaded config. `reload` runs in
+ * the primary before the workers get the new generation; it must switch synchronously and never
+ * throw (what it cannot apply must be in lib/config/diff.ts RESTART_KEYS instead).
+ */
+export interface Running {
+  stop (): Promise<void> | void
+  reload? (loaded: LoadedConfig): void
+}
 
 export type PrimaryModule = (ctx: PrimaryContext) => Promise<Running | undefined> | Running | undefined
 

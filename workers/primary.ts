@@ -14,8 +14,9 @@
  * sweeps, and worker supervision: a worker that dies is logged and replaced. `stop()` drains:
  * workers stop accepting, in-flight requests get up to the drain timeout, then the pool closes.
  *
- * `reload()` re-reads the config (lib/config/reload.ts): live changes go to every worker as one new
- * frozen config generation; a replacement worker starts on the current generation.
+ * `reload()` re-reads the config (lib/config/reload.ts): live changes go first to the primary's
+ * modules that take them (`Running.reload`: telemetry destinations, pricing), then to every worker
+ * as one new frozen config generation; a replacement worker starts on the current generation.
  */
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -125,7 +126,12 @@ export async function startGateway (loaded: LoadedConfig, opts: StartOptions = {
       identityRetentionDays: config.admin?.identity_retention_days ?? 90,
     })
     const read = opts.read ?? (() => loadConfig(loaded.path, env))
-    return await superviseWorkers(loaded, read, boot, sql, { stop: async () => { sweeps?.stop(); await stopModules() } }, {
+    const reloadModules = (next: LoadedConfig): void => {
+      for (const { name, r } of running) {
+        try { r.reload?.(next) } catch (err) { ops.error(`config reload: ${name} could not apply the new config: ${describeError(err)}`) }
+      }
+    }
+    return await superviseWorkers(loaded, read, boot, sql, { stop: async () => { sweeps?.stop(); await stopModules() }, reload: reloadModules }, {
       count: Math.max(1, opts.workers ?? availableParallelism()),
       drainTimeoutMs: opts.drainTimeoutMs ?? (Number(env.CLAUDE_GATEWAY_DRAIN_TIMEOUT_MS) || 30_000),
     })
@@ -138,12 +144,14 @@ export async function startGateway (loaded: LoadedConfig, opts: StartOptions = {
   }
 }
 
-async function superviseWorkers (loaded: LoadedConfig, read: () => LoadedConfig, boot: BootInfo, sql: Sql, background: { stop: () => Promise<void> },
+async function superviseWorkers (loaded: LoadedConfig, read: () => LoadedConfig, boot: BootInfo, sql: Sql,
+  background: { stop: () => Promise<void>, reload: (next: LoadedConfig) => void },
   o: { count: number, drainTimeoutMs: number }): Promise<Gateway> {
   const { config } = loaded
   let generation = 1
   const reloader = new ConfigReloader(loaded, read, (next, g) => {
     generation = g
+    background.reload(next)
     broadcast(RELOAD_EVENT, { config: next.config, generation: g })
   }, (s) => { broadcast(RELOAD_STATUS_EVENT, s) })
   onWorkerJoin((send) => { send(RELOAD_STATUS_EVENT, reloadStatus()) })

@@ -25,8 +25,9 @@ export interface RestartKey {
  * Subtrees that cannot change while the gateway runs. Decided from what the primary and the
  * workers set up once: the listen socket and TLS context (workers/http-worker.ts), the Postgres
  * pool (workers/primary.ts), the discovered identity provider (BootInfo.oidc), and the primary
- * modules started once from the boot config (workers/primary-modules.ts: telemetry exporters, the
- * spend meter and alert delivery, the revocation bound, the load-test guard).
+ * modules started once from the boot config (workers/primary-modules.ts: the metrics exporters,
+ * spend alert delivery and cap rules, the revocation bound, the load-test guard). Telemetry
+ * destinations and pricing are not here: those modules take them through `Running.reload`.
  */
 export const RESTART_KEYS: readonly RestartKey[] = Object.freeze([
   { path: ['listen', 'host'], why: 'the listen socket is opened at boot' },
@@ -35,8 +36,7 @@ export const RESTART_KEYS: readonly RestartKey[] = Object.freeze([
   { path: ['store'], why: 'the Postgres pool is opened at boot' },
   { path: ['oidc', 'issuer'], why: "the identity provider's discovery document is fetched at boot" },
   { path: ['session', 'ttl_hours'], why: "the primary bounds sign-out revocations by the boot session lifetime" },
-  { path: ['telemetry'], why: 'the relay and metrics exporters start with the primary' },
-  { path: ['pricing'], why: "the primary's meter prices usage with the boot pricing" },
+  { path: ['telemetry', 'gateway_metrics'], why: "Weir's metrics exporters and Prometheus listener start with the primary" },
   { path: ['load_test_mode'], why: 'the load-test database guard runs at boot' },
   { path: ['admin', 'alerts'], why: 'spend alert delivery starts with the primary' },
   { path: ['admin', 'group_limit_mode'], why: "the primary's cap resolver starts with it" },

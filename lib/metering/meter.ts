@@ -62,6 +62,8 @@ export interface MeterOptions {
 
 export class Meter {
   private queue: UsageBatch[] = []
+  /** Batches that arrived before a pricing change, with the pricing they are due. */
+  private earlier: Array<{ pricing: PricingSettings | undefined, batches: UsageBatch[] }> = []
   private spend: Sums = new Map()
   private pooled: Sums = new Map()
   private models: Sums = new Map()
@@ -79,7 +81,17 @@ export class Meter {
   private pendingRecords = 0
   private pendingMicro = 0
 
-  constructor (private readonly sql: Sql, private readonly pricing: PricingSettings | undefined, private readonly opts: MeterOptions = {}) {}
+  constructor (private readonly sql: Sql, private pricing: PricingSettings | undefined, private readonly opts: MeterOptions = {}) {}
+
+  /**
+   * A config reload changed pricing: batches that arrive from now on are priced with `p`; those
+   * already queued keep the pricing in force when they arrived.
+   */
+  setPricing (p: PricingSettings | undefined): void {
+    if (this.queue.length > 0) this.earlier.push({ pricing: this.pricing, batches: this.queue })
+    this.queue = []
+    this.pricing = p
+  }
 
   start (): this {
     this.timer = setInterval(() => { void this.tick() }, this.opts.flushMs ?? FLUSH_MS)
@@ -103,8 +115,8 @@ export class Meter {
     await this.running
   }
 
-  private async price (batches: UsageBatch[]): Promise<Aggregate> {
-    const task: AggregateTask = { batches, pricing: this.pricing }
+  private async price (batches: UsageBatch[], pricing: PricingSettings | undefined): Promise<Aggregate> {
+    const task: AggregateTask = { batches, pricing }
     if (this.opts.runTask !== undefined) {
       try { return await this.opts.runTask(task) } catch (err) { ops.debug(`metering pool unavailable, pricing inline: ${describeError(err)}`) }
     }
@@ -112,10 +124,10 @@ export class Meter {
   }
 
   private async flushOnce (): Promise<void> {
-    if (this.queue.length > 0) {
-      const batches = this.queue
-      this.queue = []
-      const agg = await this.price(batches)
+    const due = [...this.earlier.splice(0), ...(this.queue.length > 0 ? [{ pricing: this.pricing, batches: this.queue }] : [])]
+    this.queue = []
+    for (const { pricing, batches } of due) {
+      const agg = await this.price(batches, pricing)
       this.dropped += addRows(this.spend, agg.spend) + addRows(this.pooled, agg.pooled) + addRows(this.models, agg.models) +
         this.usage.merge(agg.usage, MAX_ROWS)
       for (const b of batches) {

@@ -55,8 +55,12 @@ export interface Outcome {
 export interface Accounting {
   /** Admit (or refuse with a thrown GatewayError) before proxying. May be async when a budget lease must be fetched. */
   admit (p: Principal, r: AdmitRequest): Admission | null | Promise<Admission | null>
-  /** `anthropic-ratelimit-unified-*` headers for a successful response, or null for an uncapped principal. */
-  headers (a: Admission | null): Record<string, string> | null
+  /**
+   * `anthropic-ratelimit-unified-*` headers for a successful response, or null for an uncapped
+   * principal. `sofar`, when given, is what the request has used by the time the headers are
+   * written; its cost counts as spent, so the request that crosses a threshold reports it.
+   */
+  headers (a: Admission | null, sofar?: Outcome): Record<string, string> | null
   /** Called exactly once per admitted request when it is over. */
   settle (a: Admission | null, p: Principal, o: Outcome): void
   /**

@@ -138,6 +138,11 @@ class Flow {
   held = false
   /** Output queued for this tick's write: the status line and headers, chunks, the end. */
   head: Array<string | Buffer> | null = null
+  /**
+   * A capped stream's usage headers wait for its first bytes (`message_start` carries the input
+   * usage), so they count what the request itself costs; added to `head` at that flush.
+   */
+  spendHead = false
   out: Buffer[] = []
   ended = false
   queued = false
@@ -221,6 +226,13 @@ function flush (f: Flow, last = false): void {
   f.queued = false
   if (f.rq.aborted) { f.head = null; f.out = []; return }
   if (f.head === null && f.out.length === 0 && !last) return
+  // A capped stream's head goes out with its first bytes (or the end), with its usage headers.
+  if (f.spendHead && f.head !== null && f.out.length === 0 && !last) return
+  if (f.spendHead && f.head !== null) {
+    f.spendHead = false
+    const spend = f.deps.accounting.headers(f.admission, outcome(f, f.status, 0))
+    if (spend !== null) for (const k in spend) f.head.push(k, spend[k] as string)
+  }
   const res = f.res
   const head = f.head
   const out = f.out
@@ -539,8 +551,11 @@ class AttemptHandler {
         if (f.admission !== null) f.checkAt = f.scan.maxTokens !== undefined && f.scan.maxTokens > 0 ? f.scan.maxTokens : 65_536
       } else f.json = []
     }
-    const spend = ok && f.endpoint === 'messages' ? f.deps.accounting.headers(f.admission) : null
-    if (spend !== null) for (const k in spend) head.push(k, spend[k] as string)
+    if (ok && f.endpoint === 'messages' && f.tap !== null && f.admission !== null) f.spendHead = true
+    else {
+      const spend = ok && f.endpoint === 'messages' ? f.deps.accounting.headers(f.admission) : null
+      if (spend !== null) for (const k in spend) head.push(k, spend[k] as string)
+    }
     if (f.principal.cri !== undefined && this.up.sanitizeErrors) head.push(CRI_KIND, 'cloud')
     f.head = head
     schedule(f)

@@ -248,11 +248,15 @@ export class SpendAccounting implements Accounting {
 
   // ---- headers and settle ----------------------------------------------------------------------
 
-  headers (a: Admission | null): Record<string, string> | null {
+  headers (a: Admission | null, sofar?: Outcome): Record<string, string> | null {
     const adm = a as unknown as SpendAdmission | null
     if (adm === null || !adm.checked || adm.users.length === 0) return null
+    // This request's cost so far (micro-cents): not settled yet, so in no bucket's estimate.
+    const c = sofar === undefined ? null : countsOf(sofar)
+    const own = c === null || sofar === undefined ? 0 : this.pricer.cost(c, this.pricer.resolve(sofar.upstream, sofar.upstreamModel, sofar.clientModel), adm.at) / 1e6
     const states = adm.users.map((b, i) => {
-      const s = this.state(b, (adm.caps[i] as EffectiveCap).scope)
+      const s0 = this.state(b, (adm.caps[i] as EffectiveCap).scope)
+      const s = own > 0 ? { ...s0, spentCents: s0.spentCents + own } : s0
       // Admitted, so describe it as allowed even if a concurrent request just filled the bucket.
       return s.capCents > 0 && s.spentCents >= s.capCents ? { ...s, spentCents: s.capCents * 0.999 } : s
     })

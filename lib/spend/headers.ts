@@ -7,7 +7,11 @@
  * is not; among exceeded caps the one that resets last (the block lasts that long); otherwise the
  * fullest. Utilization is spent / cap (1 for a zero cap). While a request is allowed the reported
  * utilization is kept below 1 (at most 0.99); the client shows its usage notice once
- * `surpassed-threshold` reports 0.75 and again at 0.95.
+ * `surpassed-threshold` reports 0.75 and again at 0.95. A threshold counts as surpassed once spend
+ * reaches it (inclusive, as the spend alerts count it). On a streamed reply the spend described
+ * includes what the request itself has cost by the time its headers go out (the input side
+ * reported in `message_start`, lib/spend/accounting.ts), so the request that crosses a threshold
+ * is the one that says so.
  */
 import type { Period } from './periods.js'
 
@@ -49,8 +53,8 @@ export function binding<T extends CapState> (states: readonly T[]): T | null {
 export function limitHeaders (s: CapState, now: number): Record<string, string> {
   const reset = String(Math.floor(s.resetsAt / 1000))
   const over = exceeded(s)
-  const u = utilization(s)
-  const threshold = over ? 1 : u > 0.95 ? 0.95 : u > 0.75 ? 0.75 : undefined
+  // Inclusive, like the spend alerts (alerts.ts `reached`): spend at exactly 75% has crossed 0.75.
+  const threshold = over ? 1 : s.spentCents * 100 >= s.capCents * 95 ? 0.95 : s.spentCents * 100 >= s.capCents * 75 ? 0.75 : undefined
   const status = over ? 'rejected' : threshold !== undefined ? 'allowed_warning' : 'allowed'
   const h: Record<string, string> = {
     'anthropic-ratelimit-unified-status': status,

@@ -13,10 +13,15 @@
  *   - upkeep: expired lease rows are deleted every minute.
  * Without an `admin:` block nothing starts (no caps, no metering, no admin API).
  *
+ * `reload(loaded)` applies a reloaded `pricing` (and a changed model list's exactness warnings):
+ * usage batches that arrive afterwards are priced with it, those already queued keep the pricing
+ * they arrived under. The cap rules and alert delivery are fixed at boot (lib/config/diff.ts).
+ *
  * `stop()` runs after the workers drained: it writes every usage record they sent (their exit
  * hooks send what is left) and their returned leases, then releases the pool.
  */
 import { fileURLToPath } from 'node:url'
+import { isDeepStrictEqual } from 'node:util'
 import type { LoadedConfig } from '../config/load.js'
 import { onEvent, registerRpc } from '../ipc.js'
 import { describeError, ops } from '../log.js'
@@ -69,16 +74,20 @@ async function usageFor (sql: Sql, feed: CapFeed, rules: PoolRules, sub: string,
   return usageBody(states)
 }
 
-export async function startSpend (ctx: { sql: Sql, loaded: LoadedConfig }): Promise<{ stop: () => Promise<void> } | undefined> {
+export async function startSpend (ctx: { sql: Sql, loaded: LoadedConfig }): Promise<{ stop: () => Promise<void>, reload: (loaded: LoadedConfig) => void } | undefined> {
   const { sql } = ctx
   const config = ctx.loaded.config
   const admin = config.admin
   if (admin === undefined) return undefined
   const rules: PoolRules = { mode: admin.group_limit_mode, priority: admin.pooled_conflict_rule === 'priority_list' ? admin.pooled_priority_order : undefined }
 
-  // Boot warning for configured models the meter cannot price exactly (Pricer warns once each).
-  const pricer = new Pricer(meterPricing(config))
-  for (const m of config.models ?? []) pricer.resolve(null, null, m.id)
+  // Warnings for configured models the meter cannot price exactly (Pricer warns once each).
+  const warnInexact = (c: LoadedConfig['config']): void => {
+    const pricer = new Pricer(meterPricing(c))
+    for (const m of c.models ?? []) pricer.resolve(null, null, m.id)
+  }
+  warnInexact(config)
+  let pricing = meterPricing(config)
 
   const feed = new CapFeed(sql)
   await feed.start()
@@ -117,6 +126,14 @@ export async function startSpend (ctx: { sql: Sql, loaded: LoadedConfig }): Prom
   prune.unref()
 
   return {
+    reload: (next: LoadedConfig) => {
+      const p = meterPricing(next.config)
+      if (isDeepStrictEqual(p, pricing)) return
+      pricing = p
+      warnInexact(next.config)
+      meter.setPricing(p)
+      ops.info('spend meter: pricing reloaded; usage that arrives from now on is priced with it')
+    },
     stop: async () => {
       clearInterval(prune)
       for (const off of offs) off()

@@ -49,7 +49,10 @@ export class CodeAnalytics {
   /** Bodies read so far. */
   accepted = 0
 
-  constructor (private readonly sql: Sql, private readonly pool: PoolLease | null, private readonly maxBytes: number, private readonly flushMs = FLUSH_MS) {}
+  constructor (private readonly sql: Sql, private readonly pool: PoolLease | null, private maxBytes: number, private readonly flushMs = FLUSH_MS) {}
+
+  /** The decode bound after a reload changed limits.max_request_bytes (later bodies). */
+  setMaxBytes (n: number): void { this.maxBytes = n }
 
   start (): this {
     this.timer = setInterval(() => { void this.flush() }, this.flushMs)

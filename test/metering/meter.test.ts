@@ -156,3 +156,20 @@ t.test('a failure to record identities after the ledger committed never writes t
   const [who] = await sql`select email from principal_emails where principal = 'ann'`
   t.equal(who?.email, 'ann@example.com', 'the identity was recorded on the next flush')
 })
+
+t.test('a pricing reload: queued batches keep the pricing they arrived under, later ones get the new one', async (t) => {
+  const { sql } = await freshDatabase(t, { migrate: true })
+  const meter = new Meter(sql, { multiplier: 1, overrides: [] })
+  // ben's 'my-custom-model' request: 3 ¢ at the default fallback price.
+  meter.add(batchOf(MIX.slice(3, 4)))
+  meter.setPricing({ multiplier: 2, overrides: [] })
+  meter.add(batchOf(MIX.slice(3, 4)))
+  await meter.tick()
+  const [one] = await sql`select micro_cents::text as m from spend where principal = 'ben' and period = '2026-08'`
+  t.equal(one?.m, '9000000', 'the batch queued before the change at 3 ¢, the one after at 6 ¢, in the same flush')
+  meter.setPricing(undefined)
+  meter.add(batchOf(MIX.slice(3, 4)))
+  await meter.stop()
+  const [two] = await sql`select micro_cents::text as m from spend where principal = 'ben' and period = '2026-08'`
+  t.equal(two?.m, '12000000', 'back to the default pricing')
+})

@@ -22,6 +22,17 @@ t.test('success headers, with the warning thresholds', async (t) => {
   t.equal(near['anthropic-ratelimit-unified-overage-utilization'], '0.99', 'kept below 1 while allowed')
 })
 
+t.test('a threshold is surpassed once spend reaches it (inclusive, as the spend alerts count)', async (t) => {
+  const at75 = limitHeaders(s('daily', 4, 3, '2026-08-08T00:00:00Z'), NOW)
+  t.equal(at75['anthropic-ratelimit-unified-status'], 'allowed_warning')
+  t.equal(at75['anthropic-ratelimit-unified-overage-surpassed-threshold'], '0.75')
+  const at95 = limitHeaders(s('daily', 20, 19, '2026-08-08T00:00:00Z'), NOW)
+  t.equal(at95['anthropic-ratelimit-unified-overage-surpassed-threshold'], '0.95')
+  const under = limitHeaders(s('daily', 4, 2.99, '2026-08-08T00:00:00Z'), NOW)
+  t.equal(under['anthropic-ratelimit-unified-status'], 'allowed')
+  t.equal(under['anthropic-ratelimit-unified-overage-surpassed-threshold'], undefined)
+})
+
 t.test('the 429 set: no representative-claim or overage-status', async (t) => {
   t.same(limitHeaders(s('daily', 1000, 1234, '2026-08-08T00:00:00Z'), NOW), {
     'anthropic-ratelimit-unified-status': 'rejected',

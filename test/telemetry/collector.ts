@@ -23,6 +23,8 @@ export interface Collector {
   readonly seen: () => number
   /** Decide each answer: a status, or 'hang' to never answer. Default 200. */
   answer: (r: Received, n: number) => number | 'hang' | { status: number, headers: Record<string, string> }
+  /** While set, requests are read and counted in `seen()` but answered (and recorded) only once it resolves. */
+  gate?: Promise<void> | undefined
   close: () => Promise<void>
 }
 
@@ -50,11 +52,16 @@ export async function startCollector (): Promise<Collector> {
       let body = raw
       if (req.headers['content-encoding'] === 'gzip') { try { body = gunzipSync(raw) } catch { body = Buffer.from('(not gzip)') } }
       const r: Received = { path: req.url ?? '', headers: req.headers, raw, body }
-      const a = c.answer(r, n++)
-      if (a === 'hang') { hanging.add(res); return }
-      received.push(r)
-      if (typeof a === 'number') res.writeHead(a).end()
-      else res.writeHead(a.status, a.headers).end()
+      const i = n++
+      const reply = (): void => {
+        const a = c.answer(r, i)
+        if (a === 'hang') { hanging.add(res); return }
+        received.push(r)
+        if (typeof a === 'number') res.writeHead(a).end()
+        else res.writeHead(a.status, a.headers).end()
+      }
+      if (c.gate !== undefined) void c.gate.then(reply)
+      else reply()
     })
   })
   server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)) })

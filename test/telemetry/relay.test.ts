@@ -184,3 +184,32 @@ t.test('relay budget: over the held-bytes budget or the pending cap, batches are
   t.equal(bodyFormat('application/protobuf'), 'protobuf')
   t.equal(bodyFormat('text/plain'), null)
 })
+
+t.test('retarget: bodies still being stamped go to the collectors they were accepted for; later ones to the new list', async (t) => {
+  const a = await startCollector()
+  const b = await startCollector()
+  t.teardown(() => a.close())
+  t.teardown(() => b.close())
+  const pool = acquirePrimaryPool()
+  t.teardown(() => pool.release())
+  const registry = new MetricsRegistry()
+  const relay = new Relay({ forward_to: [{ url: a.url, headers: {}, metrics: true, logs: false, traces: false }] }, registry, pool, agent, { maxRequestBytes: 1 << 20 })
+  t.teardown(() => relay.stop(0))
+  const ab = (buf: Buffer): ArrayBuffer => buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer
+  const msg = (marker: string): BatchMessage => ({
+    signal: 'metrics', contentType: 'application/x-protobuf', encoding: '', sub: 'u-alice', email: undefined, groups: [],
+    body: ab(otlpBody('metrics', 'protobuf', { resource: {}, record: { 'session.id': marker } })),
+  })
+  const marks = (got: typeof a.received): string[] =>
+    [...new Set(got.flatMap((r) => decode('metrics', 'application/x-protobuf', r.body).records.map((x) => String(x['session.id']))))].sort()
+  // Accepted and handed to the pool, not stamped yet, when the reload switches the destinations.
+  for (let i = 0; i < 5; i++) relay.accept(msg(`a-${i}`))
+  t.ok(relay.stats().pending > 0, 'bodies are still in the pool')
+  const retired = relay.retarget({ forward_to: [{ url: b.url, headers: {}, metrics: true, logs: false, traces: false }] }, { maxRequestBytes: 1 << 20, graceMs: 30_000 })
+  for (let i = 0; i < 3; i++) relay.accept(msg(`b-${i}`))
+  await retired
+  await until('three bodies at b', () => marks(b.received).length === 3)
+  t.same(marks(a.received), ['a-0', 'a-1', 'a-2', 'a-3', 'a-4'], 'every body accepted before the switch reached a; the retirement waited for them')
+  t.same(marks(b.received), ['b-0', 'b-1', 'b-2'])
+  t.equal(relay.stats().dropped, 0)
+})
