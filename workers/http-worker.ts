@@ -13,7 +13,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { configureBodies } from '../lib/http/body.js'
-import { buildRouter } from '../lib/http/routes.js'
+import { buildRouter } from './routes.js'
 import { buildServices, type Services } from '../lib/services.js'
 import type { Config } from '../lib/config/schema.js'
 import { RELOAD_APPLIED_EVENT, RELOAD_EVENT, RELOAD_STATUS_EVENT, RELOAD_WORKER_FAILED_EVENT, type ReloadStatus, setReloadStatus } from '../lib/config/reload-state.js'

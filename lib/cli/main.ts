@@ -1,6 +1,10 @@
 /**
  * `weir` command-line entry: dispatches to the sub-commands. Each sub-command parses its own flags
  * strictly (unknown flags are errors) and answers `--help`.
+ *
+ * The commands that run a gateway (`serve`, `gateway`, `dev`) wire every feature together, so they
+ * live in workers/ and reach this table from the entry point (bin/weir.ts): nothing under lib/
+ * imports workers/.
  */
 import { EX_USAGE, UsageError } from './args.js'
 import { VERSION } from '../version.js'
@@ -21,27 +25,27 @@ Commands:
 Run 'weir <command> --help' for a command's flags.
 `
 
-type Command = (argv: string[]) => Promise<number>
+export type Command = (argv: string[]) => Promise<number>
+/** A command, loaded when it is run (each pulls in only what it needs). */
+export type CommandLoader = () => Promise<Command>
 
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  serve: async () => (await import('./serve.js')).runServe,
-  gateway: async () => (await import('./serve.js')).runServe,
+const COMMANDS: Record<string, CommandLoader> = {
   validate: async () => (await import('./validate.js')).runValidate,
   migrate: async () => (await import('./migrate.js')).runMigrate,
-  dev: async () => (await import('../dev/run.js')).runDev,
   'client-settings': async () => (await import('./client-settings.js')).runClientSettings,
   admin: async () => (await import('./admin.js')).runAdmin,
   version: async () => (await import('./version.js')).runVersion,
 }
 
-export async function main (argv: string[]): Promise<number> {
+/** Run one command line; `wired` adds the commands that live outside lib/ (bin/weir.ts passes them). */
+export async function main (argv: string[], wired: Record<string, CommandLoader> = {}): Promise<number> {
   const [cmd, ...rest] = argv
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(USAGE)
     return cmd === undefined ? EX_USAGE : 0
   }
   if (cmd === '--version' || cmd === '-v') { process.stdout.write(VERSION + '\n'); return 0 }
-  const load = COMMANDS[cmd]
+  const load = wired[cmd] ?? COMMANDS[cmd]
   if (load === undefined) {
     process.stderr.write(`weir: unknown command '${cmd}'\n\n${USAGE}`)
     return EX_USAGE

@@ -1,6 +1,6 @@
 /**
  * Managed policies: which policy applies to a signed-in developer, what settings it delivers, and
- * which models it allows. The HTTP side lives in lib/http/managed-routes.ts; the inference hot
+ * which models it allows. The HTTP side lives in lib/policy/routes.ts; the inference hot
  * path calls `checkModel` and `auditFields`.
  *
  * Policy selection: `managed.policies` in order, first match wins (`match.groups` any-of,

@@ -5,12 +5,12 @@
  */
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
-import { loadConfig } from '../config/load.js'
-import { exposureNotice } from '../config/warnings.js'
-import { watchConfig } from '../config/watch.js'
-import { audit, describeError, flushLines, ops } from '../log.js'
-import { bootSummary, startGateway } from '../../workers/primary.js'
-import { parseFlags, positiveInt, reportBootError, UsageError } from './args.js'
+import { loadConfig } from '../lib/config/load.js'
+import { exposureNotice } from '../lib/config/warnings.js'
+import { watchConfig } from '../lib/config/watch.js'
+import { audit, describeError, flushLines, ops } from '../lib/log.js'
+import { bootSummary, startGateway } from './primary.js'
+import { parseFlags, positiveInt, reportBootError, UsageError } from '../lib/cli/args.js'
 
 const HELP = `Usage: weir serve --config FILE [--workers N] [--watch]
 

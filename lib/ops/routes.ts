@@ -8,10 +8,10 @@ import { readinessDetail } from '../config/reload-state.js'
 import { storePing } from '../store/client.js'
 import { VERSION } from '../version.js'
 import type { WorkerContext } from '../worker-context.js'
-import { baseUrl } from './base-url.js'
+import { baseUrl } from '../http/base-url.js'
 import { CRI_PROTOCOL_MARKDOWN, PROTOCOL_MARKDOWN } from './protocol-page.js'
-import { escapeHtml, fail, htmlHeaders, send, sendJson } from './respond.js'
-import type { Router } from './router.js'
+import { escapeHtml, fail, htmlHeaders, send, sendJson } from '../http/respond.js'
+import type { Router } from '../http/router.js'
 
 /** How often each worker pings the store for /readyz. */
 const PING_EVERY_MS = 1000

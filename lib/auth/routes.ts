@@ -21,9 +21,9 @@
  * Without an `oidc` block none of these routes exists (404).
  */
 import type { HttpResponse } from 'uWebSockets.js'
-import { IdpUnavailable, SignInError } from '../auth/errors.js'
-import { GRANT_TTL_S } from '../auth/grants.js'
-import { buildSignIn, refreshHash, refreshHashes, type SignIn } from '../auth/signin.js'
+import { IdpUnavailable, SignInError } from './errors.js'
+import { GRANT_TTL_S } from './grants.js'
+import { buildSignIn, refreshHash, refreshHashes, type SignIn } from './signin.js'
 import { GatewayError } from '../errors.js'
 import { audit, describeError, ops } from '../log.js'
 import type { Services } from '../services.js'
@@ -33,9 +33,9 @@ import { canonicalSpelling, TokenRefused, verifySession } from '../session/token
 import { kvIncr } from '../store/client.js'
 import type { WorkerContext } from '../worker-context.js'
 import { readForm, registerDevicePages } from './device-pages.js'
-import type { Req } from './request.js'
-import { send, sendJson } from './respond.js'
-import type { Router } from './router.js'
+import type { Req } from '../http/request.js'
+import { send, sendJson } from '../http/respond.js'
+import type { Router } from '../http/router.js'
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
 /** Seconds between polls the client is told to keep (`interval`). */

@@ -15,16 +15,16 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { HttpResponse } from 'uWebSockets.js'
-import { SignInError } from '../auth/errors.js'
-import type { Loaded } from '../auth/grants.js'
-import { type DevicePageOptions, devicePage, deviceHeaders, resultPage } from '../auth/pages.js'
-import { seal, unseal } from '../auth/seal.js'
-import type { SignIn } from '../auth/signin.js'
+import { SignInError } from './errors.js'
+import type { Loaded } from './grants.js'
+import { type DevicePageOptions, devicePage, deviceHeaders, resultPage } from './pages.js'
+import { seal, unseal } from './seal.js'
+import type { SignIn } from './signin.js'
 import { audit, describeError, ops } from '../log.js'
-import { readBody } from './body.js'
-import { getCookie, parseForm, parseQuery, type Req } from './request.js'
-import { send } from './respond.js'
-import type { Router } from './router.js'
+import { readBody } from '../http/body.js'
+import { getCookie, parseForm, parseQuery, type Req } from '../http/request.js'
+import { send } from '../http/respond.js'
+import type { Router } from '../http/router.js'
 
 /** Lifetime of the browser cookie and of the sealed state. */
 const COOKIE_TTL_S = 600

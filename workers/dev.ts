@@ -12,14 +12,14 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { resolve, join } from 'node:path'
-import { parseConfig } from '../config/load.js'
-import { audit, describeError, ops } from '../log.js'
-import { startGateway, type Gateway } from '../../workers/primary.js'
-import { parseFlags, positiveInt, reportBootError } from '../cli/args.js'
-import { startDevIdp, type DevIdp } from './idp.js'
-import { startDevPostgres, type DevPostgres } from './postgres.js'
-import { devBearer } from './bearer.js'
-import { installCommand, managedSettingsPath, writeManagedSettings } from './managed-file.js'
+import { parseConfig } from '../lib/config/load.js'
+import { audit, describeError, ops } from '../lib/log.js'
+import { startGateway, type Gateway } from './primary.js'
+import { parseFlags, positiveInt, reportBootError } from '../lib/cli/args.js'
+import { startDevIdp, type DevIdp } from '../lib/dev/idp.js'
+import { startDevPostgres, type DevPostgres } from '../lib/dev/postgres.js'
+import { devBearer } from '../lib/dev/bearer.js'
+import { installCommand, managedSettingsPath, writeManagedSettings } from '../lib/dev/managed-file.js'
 
 const HELP = `Usage: weir dev [flags]
 

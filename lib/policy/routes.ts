@@ -13,13 +13,13 @@
  * - `GET /v1/models`: the models the caller may request, in the Anthropic list shape.
  */
 import { audit, ops } from '../log.js'
-import { bootstrapBody } from '../policy/bootstrap.js'
-import { type CompiledPolicy, isDesktopSession } from '../policy/index.js'
+import { bootstrapBody } from './bootstrap.js'
+import { type CompiledPolicy, isDesktopSession } from './index.js'
 import type { Services } from '../services.js'
 import type { WorkerContext } from '../worker-context.js'
-import { baseUrl } from './base-url.js'
-import { fail, send, sendEmpty, sendJson } from './respond.js'
-import type { Router } from './router.js'
+import { baseUrl } from '../http/base-url.js'
+import { fail, send, sendEmpty, sendJson } from '../http/respond.js'
+import type { Router } from '../http/router.js'
 
 const VARY = { vary: 'User-Agent' } as const
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const

@@ -16,14 +16,14 @@
  */
 import { sendToPrimary } from '../ipc.js'
 import type { Services } from '../services.js'
-import { recordRequest, enableRecorder } from '../telemetry/metrics.js'
-import { SIGNALS } from '../telemetry/otlp.js'
-import { BATCH_EVENT, type BatchMessage } from '../telemetry/relay.js'
+import { recordRequest, enableRecorder } from './metrics.js'
+import { SIGNALS } from './otlp.js'
+import { BATCH_EVENT, type BatchMessage } from './relay.js'
 import type { WorkerContext } from '../worker-context.js'
-import { readBody } from './body.js'
-import type { Req } from './request.js'
-import { send, sendError } from './respond.js'
-import type { Router } from './router.js'
+import { readBody } from '../http/body.js'
+import type { Req } from '../http/request.js'
+import { send, sendError } from '../http/respond.js'
+import type { Router } from '../http/router.js'
 
 const noop = (): void => {}
 
