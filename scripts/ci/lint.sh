@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Deploy assets and scripts: helm lint + template of the chart (default values and every
-# values-*.yaml beside it), kubectl kustomize of every overlay, and shellcheck on every shell
-# script in the repository. Expects helm/kubectl on PATH (scripts/ci/tools.sh) and shellcheck
-# (Debian package); a missing tool is reported as SKIP, a finding fails the stage.
+# Source layout and deploy assets: the folder rules (scripts/check-layers.mjs: lib/http/ below the
+# features, lib/ never importing workers/, no import circles), helm lint + template of the chart
+# (default values and every values-*.yaml beside it), kubectl kustomize of every overlay, and
+# shellcheck on every shell script in the repository. Expects helm/kubectl on PATH
+# (scripts/ci/tools.sh) and shellcheck (Debian package); a missing tool is reported as SKIP, a
+# finding fails the stage.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=scripts/ci/lib.sh
 . scripts/ci/lib.sh
 fail=0
+node scripts/check-layers.mjs || { echo "FAIL check-layers"; fail=1; }
 if command -v helm >/dev/null; then
   for chart in deploy/helm/*/; do
     helm lint "$chart" >/dev/null || { echo "FAIL helm lint $chart"; helm lint "$chart"; fail=1; }
