@@ -38,7 +38,7 @@ import { startSweeps } from '../lib/store/sweeps.js'
 import { HTTP_WORKER_FILE } from '../lib/version.js'
 import type { BootInfo, WorkerInit } from '../lib/worker-context.js'
 import { loadUws, uwsStartupLine } from '../lib/http/native.js'
-import { PRIMARY_MODULES, type Running } from './primary-modules.js'
+import { primaryModules, type Running } from './primary-modules.js'
 
 export interface StartOptions {
   /** HTTP worker threads (default: the machine's available parallelism). */
@@ -116,7 +116,7 @@ export async function startGateway (loaded: LoadedConfig, opts: StartOptions = {
     }
     const port = config.listen.port === 0 ? await freePort(config.listen.host) : config.listen.port
     const boot: BootInfo = { oidc, port, bodies: bodyKnobs(env) }
-    for (const m of PRIMARY_MODULES) {
+    for (const m of primaryModules()) {
       const r = await m.start({ sql, loaded, boot })
       if (r !== undefined) running.push({ name: m.name, r })
     }

@@ -4,8 +4,9 @@
  *
  *   - the cap table: loaded, kept current with LISTEN/NOTIFY and pushed to workers (cap-feed.ts);
  *   - RPCs: `spend.lease` (the atomic lease statement, under the pre-check deadline),
- *     `spend.release` (unused leases returned), `spend.caps`, `spend.usageFor`
- *     (`GET /api/oauth/usage`) and `admin.call` (the admin API, lib/admin/service.ts);
+ *     `spend.release` (unused leases returned), `spend.caps` and `spend.usageFor`
+ *     (`GET /api/oauth/usage`); the admin API is its own module (lib/admin/module.ts), which reads
+ *     the cap table through `caps`;
  *   - metering: usage batches from the workers go through the Meter (lib/metering/meter.ts),
  *     which prices them on the shared Piscina pool and writes the ledger in batched upserts;
  *   - spend alerts: each ledger write's totals are checked against the caps (alerts.ts) and the
@@ -27,7 +28,6 @@ import { onEvent, registerRpc } from '../ipc.js'
 import { describeError, ops } from '../log.js'
 import type { Sql } from '../store/db.js'
 import { acquirePrimaryPool } from '../workers-pool.js'
-import { handleAdmin, type AdminCall } from '../admin/service.js'
 import { Meter } from '../metering/meter.js'
 import type { Aggregate, AggregateTask } from '../metering/task.js'
 import type { UsageBatch } from '../metering/records.js'
@@ -35,7 +35,7 @@ import { USAGE_EVENT } from '../metering/outbox.js'
 import { AlertDelivery } from './alert-delivery.js'
 import { SpendAlerts } from './alerts.js'
 import { CapFeed } from './cap-feed.js'
-import type { PoolRules } from './caps.js'
+import type { CapBook, PoolRules } from './caps.js'
 import { uncappedUsageBody, usageBody, type CapState } from './headers.js'
 import { EXIT_EVENT, IDENTITY_EVENT, SPEND_RPC } from './link.js'
 import { bucketsAt, periodIndex } from './periods.js'
@@ -74,7 +74,14 @@ async function usageFor (sql: Sql, feed: CapFeed, rules: PoolRules, sub: string,
   return usageBody(states)
 }
 
-export async function startSpend (ctx: { sql: Sql, loaded: LoadedConfig }): Promise<{ stop: () => Promise<void>, reload: (loaded: LoadedConfig) => void } | undefined> {
+/** A started spend module: stop, reload, and the live cap table for the admin module. */
+export interface SpendModule {
+  stop: () => Promise<void>
+  reload: (loaded: LoadedConfig) => void
+  readonly caps: { readonly book: () => CapBook, readonly rules: PoolRules }
+}
+
+export async function startSpend (ctx: { sql: Sql, loaded: LoadedConfig }): Promise<SpendModule | undefined> {
   const { sql } = ctx
   const config = ctx.loaded.config
   const admin = config.admin
@@ -110,7 +117,6 @@ export async function startSpend (ctx: { sql: Sql, loaded: LoadedConfig }): Prom
     },
     [SPEND_RPC.usage]: async (a: { sub?: unknown, groups?: unknown }) =>
       await usageFor(sql, feed, rules, str(a?.sub, 'sub'), Array.isArray(a?.groups) ? a.groups.filter((g): g is string => typeof g === 'string') : []),
-    'admin.call': async (a: AdminCall) => await handleAdmin({ sql, book: () => feed.book, rules }, a),
   })
   const offs = [
     onEvent(USAGE_EVENT, (b: UsageBatch) => { meter.add(b) }),
@@ -126,6 +132,7 @@ export async function startSpend (ctx: { sql: Sql, loaded: LoadedConfig }): Prom
   prune.unref()
 
   return {
+    caps: { book: () => feed.book, rules },
     reload: (next: LoadedConfig) => {
       const p = meterPricing(next.config)
       if (isDeepStrictEqual(p, pricing)) return
