@@ -3,7 +3,7 @@
  *
  * Every FLUSH_MS (100 ms) the batches that arrived are priced and summed per ledger row by one
  * task on the primary's Piscina pool (task.ts; inline when the pool's queue is full), added to the
- * rows still waiting to be written, and written in one transaction (store.ts `writeLedger`):
+ * rows still waiting to be written, and written in one transaction (ledger.ts `writeLedger`):
  * spend per principal bucket, pooled spend per group, usage and cost by kind per minute
  * (`usage_minutes`, usage.ts), and the lease charges of the same requests.
  * Only one write runs at a time, so metering holds at most one of the pool's connections.
@@ -18,7 +18,8 @@ import { describeError, ops } from '../log.js'
 import type { Sql } from '../store/db.js'
 import { recordSpend } from '../telemetry/metrics.js'
 import type { PricingSettings } from '../spend/pricing.js'
-import { recordIdentities, writeLedger, type LeaseDelta, type LedgerTotals, type Seen } from '../spend/store.js'
+import type { LeaseDelta, LedgerTotals, Seen } from '../spend/store.js'
+import { recordIdentities, writeLedger } from './ledger.js'
 import { FLUSH_MS } from './outbox.js'
 import type { UsageBatch } from './records.js'
 import { aggregate, type Aggregate, type AggregateTask, type Rows } from './task.js'

@@ -1,6 +1,6 @@
 /**
  * Writes of the report ledger (migration 0016): `usage_minutes` and its hourly sums `usage_hours`,
- * run by the primary inside the metering flush's transaction (lib/spend/store.ts writeLedger), so
+ * run by the primary inside the metering flush's transaction (lib/metering/ledger.ts), so
  * usage and spend commit together or not at all. Two statements with a fixed number of array
  * parameters each, whatever the row count (the hourly one sums the minutes of an hour first);
  * rows sorted by key so concurrent replicas lock them in the same order; values are added to

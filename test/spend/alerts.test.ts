@@ -10,7 +10,7 @@ import { AlertDelivery, type WebhookSettings } from '../../lib/spend/alert-deliv
 import { dollars, webhookBody } from '../../lib/spend/alert-format.js'
 import { SpendAlerts, periodOfBucket, reached, type AlertPayload } from '../../lib/spend/alerts.js'
 import { CapBook, type CapRow } from '../../lib/spend/caps.js'
-import { writeLedger } from '../../lib/spend/store.js'
+import { writeLedger } from '../../lib/metering/ledger.js'
 import type { Rows } from '../../lib/metering/task.js'
 import { setLogSink } from '../../lib/log.js'
 import { enableRecorder, disableRecorder, takeSnapshot } from '../../lib/telemetry/metrics.js'

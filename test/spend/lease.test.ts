@@ -3,7 +3,8 @@
  * partial-remainder rule, expiry, metering's draw-down, and no over-grant under concurrency.
  */
 import t from 'tap'
-import { leaseBudget, writeLedger, type LeaseArgs } from '../../lib/spend/store.js'
+import { writeLedger } from '../../lib/metering/ledger.js'
+import { leaseBudget, type LeaseArgs } from '../../lib/spend/store.js'
 import { freshDatabase } from '../helpers/pg.js'
 
 const CAP = 100 // cents = 100,000,000 micro-cents
