@@ -29,6 +29,7 @@ import { COST_REPORT_PREFIX, USAGE_REPORT_PREFIX } from '../reports/service.js'
 import { SPEND_RPC } from '../spend/link.js'
 import type { WorkerContext } from '../worker-context.js'
 import type { AdminCall, AdminReply } from './call.js'
+import { BoundedCache } from '../cache.js'
 
 export const ADMIN_PREFIX = '/v1/organizations/spend_limits'
 /** Weir extensions served with the same credentials: people (lookup, sign-out) and the spend report. */
@@ -119,14 +120,13 @@ export function registerSpendRoutes (router: Router, ctx: WorkerContext, svc: Se
   router.under('*', USAGE_REPORT_PREFIX, serve(USAGE_REPORT_PREFIX, 'usage_report'))
   router.under('*', COST_REPORT_PREFIX, serve(COST_REPORT_PREFIX, 'cost_report'))
 
-  const cache = new Map<string, { at: number, body: Promise<unknown> }>()
+  const cache = new BoundedCache<string, { at: number, body: Promise<unknown> }>(10_000)
   router.on('GET', '/api/oauth/usage', async (res, rq) => {
     const p = svc.sessions.authenticate(rq)
     const now = Date.now()
     const key = `${p.sub}\u0000${p.groups.join('\u0000')}`
     let hit = cache.get(key)
     if (hit === undefined || now - hit.at >= USAGE_CACHE_MS) {
-      if (cache.size >= 10_000) cache.clear()
       hit = { at: now, body: callPrimary(SPEND_RPC.usage, { sub: p.sub, groups: [...p.groups] }, 3000) }
       hit.body.catch(() => { cache.delete(key) })
       cache.set(key, hit)

@@ -16,6 +16,7 @@ import { settingsChecksum } from './checksum.js'
 import { type Settings, mergeDesktop, mergeSettings } from './merge.js'
 import { ModelAllowlist } from './models.js'
 import { type RawPolicy, isCatchAll, telemetryPushed } from './sources.js'
+import { BoundedCache } from '../cache.js'
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const MAX_MODEL_CACHE = 1024
@@ -81,7 +82,7 @@ export class CompiledPolicy {
   readonly body: string
   /** Model allowlist; null when the settings set no `availableModels`. */
   readonly allowlist: ModelAllowlist | null
-  private readonly modelCache = new Map<string, boolean>()
+  private readonly modelCache = new BoundedCache<string, boolean>(MAX_MODEL_CACHE)
 
   constructor (
     /** Index of the policy in `managed.policies` (0 for the other sources). */
@@ -120,7 +121,6 @@ export class CompiledPolicy {
     let ok = this.modelCache.get(model)
     if (ok === undefined) {
       ok = this.allowlist.allows(model)
-      if (this.modelCache.size >= MAX_MODEL_CACHE) this.modelCache.clear()
       this.modelCache.set(model, ok)
     }
     return ok
@@ -156,7 +156,7 @@ export function compilePolicies (raw: readonly RawPolicy[], layered: boolean, c:
     const l = base === undefined || p === base ? { settings: p.settings, desktop: p.desktop, serveToDesktop: p.serveToDesktop } : layer(base, p)
     return new CompiledPolicy(p.index, undefined, l.settings, telemetry, p.underCode, l.desktop, l.serveToDesktop)
   })
-  const combined = new Map<string, CompiledPolicy>()
+  const combined = new BoundedCache<string, CompiledPolicy>(1024)
   const combine = (indexes: readonly number[]): CompiledPolicy => {
     const key = indexes.join(',')
     let hit = combined.get(key)
@@ -170,7 +170,6 @@ export function compilePolicies (raw: readonly RawPolicy[], layered: boolean, c:
       }
       const first = layers[0] as RawPolicy
       hit = new CompiledPolicy(first.index, indexes, acc.settings, telemetry, first.underCode, acc.desktop, acc.serveToDesktop)
-      if (combined.size >= 1024) combined.clear()
       combined.set(key, hit)
     }
     return hit

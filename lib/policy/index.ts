@@ -17,6 +17,7 @@ import { type CompiledPolicy, type CompiledSet, compilePolicies } from './compil
 import { displayModel } from './models.js'
 import { echo } from '../proxy/echo.js'
 import { type PolicyProblem, readPolicies } from './sources.js'
+import { BoundedCache } from '../cache.js'
 
 export type { CompiledPolicy } from './compile.js'
 export type { PolicyProblem } from './sources.js'
@@ -70,7 +71,7 @@ export class Policies {
   readonly desktopConfigured: boolean
   private readonly set: CompiledSet | null
   private readonly byPrincipal = new WeakMap<Principal, CompiledPolicy | null>()
-  private readonly byKey = new Map<string, CompiledPolicy | null>()
+  private readonly byKey = new BoundedCache<string, CompiledPolicy | null>(MAX_MATCH_CACHE)
 
   constructor (set: CompiledSet | null) {
     this.set = set
@@ -95,7 +96,6 @@ export class Policies {
     let found = this.byKey.get(key)
     if (found === undefined) {
       found = this.select(set, p)
-      if (this.byKey.size >= MAX_MATCH_CACHE) this.byKey.clear()
       this.byKey.set(key, found)
     }
     this.byPrincipal.set(p, found)

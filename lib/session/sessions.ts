@@ -18,6 +18,7 @@ import { clientIp } from '../http/router.js'
 import { audit } from '../log.js'
 import type { CidrList } from '../net/cidr.js'
 import { type KeyRing, type Principal, TokenRefused, verifySession } from './token.js'
+import { BoundedCache } from '../cache.js'
 
 /** One revocation, as stored and broadcast. */
 export interface Revocation {
@@ -34,7 +35,7 @@ export interface Revocation {
 const MAX_CACHE = 10_000
 
 export class Sessions {
-  private readonly cache = new Map<string, { p: Principal, id: string }>()
+  private readonly cache = new BoundedCache<string, { p: Principal, id: string }>(MAX_CACHE)
   private readonly revokedIds = new Map<string, number>()
   private readonly revokedBefore = new Map<string, { before: number, exp: number }>()
 
@@ -113,8 +114,8 @@ export class Sessions {
     for (const [sub, r] of this.revokedBefore) if (r.exp <= now) this.revokedBefore.delete(sub)
   }
 
+  /** Called when the cache is full: drop expired tokens first (the cache then evicts its oldest entry if none were). */
   private evict (now: number): void {
-    for (const [k, v] of this.cache) if (v.p.exp <= now) this.cache.delete(k)
-    if (this.cache.size >= MAX_CACHE) this.cache.clear()
+    for (const [k, v] of this.cache.entries()) if (v.p.exp <= now) this.cache.delete(k)
   }
 }

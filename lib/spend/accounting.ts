@@ -37,6 +37,7 @@ import { CAPS_EVENT, primaryLink, type CapsMessage, type SpendLink } from './lin
 import { LeaseKeeper } from './keeper.js'
 import { bucketsAt } from './periods.js'
 import { meterPricing, Pricer } from './pricing.js'
+import { BoundedCache } from '../cache.js'
 
 /** How long a capped request may wait for budget held by requests in flight elsewhere, ms. */
 export const CONTENTION_WAIT_MS = 5000
@@ -69,10 +70,10 @@ export class SpendAccounting implements Accounting {
   private readonly loadTest: { load_test?: true }
   readonly outbox: Outbox
   private book: CapBook | null = null
-  private readonly resolved = new Map<string, Resolution | null>()
+  private readonly resolved = new BoundedCache<string, Resolution | null>(10_000)
   private readonly byPrincipal = new WeakMap<Principal, { version: number, res: Resolution | null, day?: number, users?: Budget[], pools?: Budget[] }>()
   private readonly noted = new WeakMap<Principal, number>()
-  private readonly seen = new Map<string, number>()
+  private readonly seen = new BoundedCache<string, number>(10_000)
   private readonly rules: PoolRules
   private readonly link: SpendLink
   readonly clock: () => number
@@ -137,7 +138,6 @@ export class SpendAccounting implements Accounting {
     if (res === undefined) {
       const full = book.resolve(p.sub, p.groups, this.rules)
       res = full.caps.length === 0 && full.pools.length === 0 ? null : full
-      if (this.resolved.size >= 10_000) this.resolved.clear()
       this.resolved.set(key, res)
     }
     this.byPrincipal.set(p, { version: book.version, res })
@@ -344,7 +344,6 @@ export class SpendAccounting implements Accounting {
     const key = `${p.sub}\u0000${p.email ?? ''}\u0000${p.name ?? ''}\u0000${p.groups.join(',')}`
     const last = this.seen.get(key)
     if (last !== undefined && now - last < IDENTITY_EVERY_MS) return
-    if (this.seen.size >= 10_000) this.seen.clear()
     this.seen.set(key, now)
     this.link.identity({ sub: p.sub, email: p.email ?? null, name: p.name ?? null, groups: [...p.groups] })
   }

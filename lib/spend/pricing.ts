@@ -22,6 +22,7 @@
 import { lookupModel } from '../proxy/catalog.js'
 import { ops } from '../log.js'
 import { PRICE_TABLE, UNKNOWN_MODEL, versionAt, type PriceVersion, type Rates } from './price-table.js'
+import { BoundedCache } from '../cache.js'
 
 /** The `pricing:` config block (or its defaults). */
 export interface PricingSettings {
@@ -129,8 +130,8 @@ export class Pricer {
   private readonly multiplier: number
   private readonly free: boolean
   private readonly overrides = new Map<string, Array<{ model: string, family: string | null, version: PriceVersion }>>()
-  private readonly resolved = new Map<string, Priced>()
-  private readonly worstRates = new Map<string, { day: number, input: number, output: number, above: number, longInput: number, longOutput: number }>()
+  private readonly resolved = new BoundedCache<string, Priced>(10_000)
+  private readonly worstRates = new BoundedCache<string, { day: number, input: number, output: number, above: number, longInput: number, longOutput: number }>(10_000)
   private readonly warned = new Set<string>()
   /** The previous answer: most requests in a row ask about the same model. */
   private last: { u: string | null, um: string | null, cm: string, p: Priced } | null = null
@@ -175,7 +176,6 @@ export class Pricer {
         ops.warn(`spend meter has no exact rates for model '${m}' — metering at the unknown-model default tier`)
       }
     }
-    if (this.resolved.size >= 10_000) this.resolved.clear()
     this.resolved.set(key, p)
     this.last = { u: upstream, um: upstreamModel, cm: clientModel, p }
     return p
@@ -223,7 +223,6 @@ export class Pricer {
           w.longOutput = Math.max(w.longOutput, x.longPrompt.rates.output)
         }
       }
-      if (this.worstRates.size >= 10_000) this.worstRates.clear()
       this.worstRates.set(clientModel, w)
     }
     const prompt = Math.max(0, bodyBytes) + 1024
