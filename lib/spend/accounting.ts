@@ -19,6 +19,9 @@
  * default lets the request through unchecked (still metered). A failure marks the store down for
  * a second so a dead database costs each request nothing but a check of a timestamp, and no
  * admission ever waits longer than the pre-check deadline for Postgres.
+ *
+ * Beside it: which caps bind a principal and its budgets (resolver.ts), the identity notes for the
+ * admin API (identity.ts), and the admission object the proxy carries between calls (admission.ts).
  */
 import type { Config } from '../config/schema.js'
 import { GatewayError } from '../errors.js'
@@ -31,30 +34,17 @@ import { addUsageRecord, countsOf } from '../metering/records.js'
 import { Outbox, type Ship } from '../metering/outbox.js'
 import { acquire, releaseHolds, StaleCaps, StoreDown, topUp, type Acquired, type Hold } from './acquire.js'
 import type { Budget } from './budget.js'
-import { CapBook, type EffectiveCap, type PoolRules, type Resolution } from './caps.js'
+import type { EffectiveCap, PoolRules, Resolution } from './caps.js'
 import { FETCH_ERROR_HEADERS, binding, blockedMessage, limitHeaders, withBlockedMessage, type CapState } from './headers.js'
 import { CAPS_EVENT, primaryLink, type CapsMessage, type SpendLink } from './link.js'
 import { LeaseKeeper } from './keeper.js'
-import { bucketsAt } from './periods.js'
+import { IdentityNotes } from './identity.js'
+import { CapResolver } from './resolver.js'
+import { SpendAdmission } from './admission.js'
 import { meterPricing, Pricer } from './pricing.js'
-import { BoundedCache } from '../cache.js'
 
 /** How long a capped request may wait for budget held by requests in flight elsewhere, ms. */
 export const CONTENTION_WAIT_MS = 5000
-const IDENTITY_EVERY_MS = 15 * 60_000
-
-class SpendAdmission {
-  declare readonly __admission: true
-  constructor (
-    readonly at: number,
-    /** Grown in place while a stream runs past its worst case (outputCheck). */
-    readonly holds: Hold[],
-    readonly caps: readonly EffectiveCap[],
-    readonly users: readonly Budget[],
-    readonly pool: string | null,
-    readonly checked: boolean,
-  ) {}
-}
 
 export interface SpendOptions {
   link?: SpendLink
@@ -69,12 +59,8 @@ export class SpendAccounting implements Accounting {
   /** Extra audit fields: `load_test: true` in load_test_mode. */
   private readonly loadTest: { load_test?: true }
   readonly outbox: Outbox
-  private book: CapBook | null = null
-  private readonly resolved = new BoundedCache<string, Resolution | null>(10_000)
-  private readonly byPrincipal = new WeakMap<Principal, { version: number, res: Resolution | null, day?: number, users?: Budget[], pools?: Budget[] }>()
-  private readonly noted = new WeakMap<Principal, number>()
-  private readonly seen = new BoundedCache<string, number>(10_000)
-  private readonly rules: PoolRules
+  private readonly caps: CapResolver
+  private readonly identities: IdentityNotes
   private readonly link: SpendLink
   readonly clock: () => number
 
@@ -86,7 +72,9 @@ export class SpendAccounting implements Accounting {
     this.loadTest = config.load_test_mode?.enabled === true ? { load_test: true } : {}
     this.outbox = new Outbox(this.keeper.holder, opts.ship)
     const admin = config.admin
-    this.rules = { mode: admin?.group_limit_mode ?? 'min', priority: admin?.pooled_conflict_rule === 'priority_list' ? admin.pooled_priority_order : undefined }
+    const rules: PoolRules = { mode: admin?.group_limit_mode ?? 'min', priority: admin?.pooled_conflict_rule === 'priority_list' ? admin.pooled_priority_order : undefined }
+    this.caps = new CapResolver(rules, this.keeper)
+    this.identities = new IdentityNotes(this.link)
     process.on('exit', this.exitHook)
   }
 
@@ -100,19 +88,15 @@ export class SpendAccounting implements Accounting {
 
   private unlisten = (): void => {}
 
-  setCaps (m: CapsMessage): void {
-    if (this.book !== null && m.version < this.book.version) return
-    this.book = new CapBook(m.rows, m.version)
-    this.resolved.clear()
-  }
+  setCaps (m: CapsMessage): void { this.caps.setCaps(m) }
 
   // ---- admit -----------------------------------------------------------------------------------
 
   admit (p: Principal, r: AdmitRequest): Admission | null | Promise<Admission | null> {
     const now = this.clock()
-    this.noteIdentity(p, now)
-    if (this.book === null) return this.admitLater(p, r, now, 0)
-    const res = this.resolve(p)
+    this.identities.note(p, now)
+    if (!this.caps.ready) return this.admitLater(p, r, now, 0)
+    const res = this.caps.resolve(p)
     if (res === null) return null
     return this.admitCapped(p, r, res, now, 0)
   }
@@ -123,46 +107,13 @@ export class SpendAccounting implements Accounting {
     } catch (err) {
       return this.storeFailure(p, r, err, now)
     }
-    const res = this.resolve(p)
+    const res = this.caps.resolve(p)
     return res === null ? null : await this.admitCapped(p, r, res, now, tries)
-  }
-
-  private resolve (p: Principal): Resolution | null {
-    const book = this.book as CapBook
-    if (book.empty) return null
-    // Sessions hand out one Principal object per token, so this is one WeakMap lookup per request.
-    const mine = this.byPrincipal.get(p)
-    if (mine !== undefined && mine.version === book.version) return mine.res
-    const key = p.groups.length === 0 ? p.sub : `${p.sub}\u0000${p.groups.join('\u0000')}`
-    let res = this.resolved.get(key)
-    if (res === undefined) {
-      const full = book.resolve(p.sub, p.groups, this.rules)
-      res = full.caps.length === 0 && full.pools.length === 0 ? null : full
-      this.resolved.set(key, res)
-    }
-    this.byPrincipal.set(p, { version: book.version, res })
-    return res
-  }
-
-  /** The budgets of a principal today (cached on its Principal object for the day). */
-  private budgetsOf (p: Principal, res: Resolution, now: number): { users: Budget[], pools: Budget[] } {
-    const e = this.byPrincipal.get(p)
-    const day = bucketsAt(now).from
-    if (e !== undefined && e.res === res && e.day === day && e.users !== undefined && e.pools !== undefined &&
-      e.users.every((b) => !b.dead) && e.pools.every((b) => !b.dead)) {
-      for (const b of e.users) if (b.lastUse < now) b.lastUse = now
-      for (const b of e.pools) if (b.lastUse < now) b.lastUse = now
-      return { users: e.users, pools: e.pools }
-    }
-    const users = res.caps.map((c) => this.keeper.budget('u', p.sub, c.period, c, now))
-    const pools = res.pools.map((c) => this.keeper.budget('g', c.group, 'monthly', c, now))
-    if (e !== undefined && e.res === res) { e.day = day; e.users = users; e.pools = pools }
-    return { users, pools }
   }
 
   private admitCapped (p: Principal, r: AdmitRequest, res: Resolution, now: number, tries: number): Admission | Promise<Admission | null> {
     const worst = this.pricer.worst(r.model, r.bodyBytes, r.maxTokens, now)
-    const { users, pools } = this.budgetsOf(p, res, now)
+    const { users, pools } = this.caps.budgetsOf(p, res, now)
     // Fast path: every budget has room in this thread's lease already.
     let fits = users.every((b) => b.available(now) >= worst)
     let pool: Budget | null = null
@@ -335,16 +286,5 @@ export class SpendAccounting implements Accounting {
     this.outbox.close()
     process.off('exit', this.exitHook)
     this.unlisten()
-  }
-
-  private noteIdentity (p: Principal, now: number): void {
-    const at = this.noted.get(p)
-    if (at !== undefined && now - at < IDENTITY_EVERY_MS) return
-    this.noted.set(p, now)
-    const key = `${p.sub}\u0000${p.email ?? ''}\u0000${p.name ?? ''}\u0000${p.groups.join(',')}`
-    const last = this.seen.get(key)
-    if (last !== undefined && now - last < IDENTITY_EVERY_MS) return
-    this.seen.set(key, now)
-    this.link.identity({ sub: p.sub, email: p.email ?? null, name: p.name ?? null, groups: [...p.groups] })
   }
 }
