@@ -1,8 +1,11 @@
 /**
  * The admin API's call and reply as they cross from an HTTP worker to the primary over IPC: a
- * request the worker has already authenticated, and a status with a JSON value or an error
- * message. Types only, so every admin module can name them without importing the service.
+ * request the worker has already authenticated, and a JSON value or a refusal carrying its error
+ * registry code (lib/errors.ts), which the worker renders as is. Types only, so every admin module
+ * can name them without importing the service.
  */
+import type { GatewayErrorCode } from '../errors.js'
+
 /**
  * One admin request, as the worker forwards it. `base` names the resource (the spend-limits API,
  * Weir's `principals` and `spend_report` extensions, or the usage and cost reports, lib/reports/); `path` is what follows its prefix ('' or '/…').
@@ -17,6 +20,9 @@ export interface AdminCall {
   readonly canWrite: boolean
 }
 
+/** The refusals the primary answers with (credentials and store failures are the worker's). */
+export type AdminErrorCode = Extract<GatewayErrorCode, 'GW_BAD_REQUEST' | 'GW_FORBIDDEN' | 'GW_NOT_FOUND'>
+
 export type AdminReply =
-  | { readonly status: 200, readonly json: unknown }
-  | { readonly status: 400 | 403 | 404, readonly message: string }
+  | { readonly json: unknown }
+  | { readonly error: AdminErrorCode, readonly message: string }

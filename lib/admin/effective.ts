@@ -56,27 +56,27 @@ const likeOf = (q: string): string => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}
 
 export async function effective (d: EffectiveDeps, q: URLSearchParams): Promise<AdminReply> {
   const limit = parseLimit(q, 20)
-  if (limit === null) return { status: 400, message: LIMIT_MESSAGE }
+  if (limit === null) return { error: 'GW_BAD_REQUEST', message: LIMIT_MESSAGE }
   const periods: Period[] = []
   for (const p of q.getAll('period[]')) {
-    if (!isPeriod(p)) return { status: 400, message: 'period[]: must be one of daily, weekly, monthly' }
+    if (!isPeriod(p)) return { error: 'GW_BAD_REQUEST', message: 'period[]: must be one of daily, weekly, monthly' }
     if (!periods.includes(p)) periods.push(p)
   }
   if (periods.length === 0) periods.push(...PERIODS)
   const users = q.getAll('user_ids[]')
-  if (users.length > 100) return { status: 400, message: 'user_ids[]: at most 100 entries per request' }
+  if (users.length > 100) return { error: 'GW_BAD_REQUEST', message: 'user_ids[]: at most 100 entries per request' }
   const text = q.get('q')
-  if (text !== null && text.length > 256) return { status: 400, message: 'q: too long' }
+  if (text !== null && text.length > 256) return { error: 'GW_BAD_REQUEST', message: 'q: too long' }
   const sort = q.get('sort')
-  if (sort !== null && sort !== 'spend_desc') return { status: 400, message: 'sort: must be spend_desc' }
+  if (sort !== null && sort !== 'spend_desc') return { error: 'GW_BAD_REQUEST', message: 'sort: must be spend_desc' }
   const sorted = sort === 'spend_desc'
-  if (sorted && periods.length !== 1) return { status: 400, message: 'sort=spend_desc requires exactly one period[]' }
-  if (users.length > 0) return { status: 200, json: { data: await summaries(d, users, periods), next_page: null } }
+  if (sorted && periods.length !== 1) return { error: 'GW_BAD_REQUEST', message: 'sort=spend_desc requires exactly one period[]' }
+  if (users.length > 0) return { json: { data: await summaries(d, users, periods), next_page: null } }
   const page = q.get('page')
   let cur: Cursor | null = null
   if (page !== null) {
     cur = readCursor(page, sorted)
-    if (cur === null) return { status: 400, message: 'page: invalid page token' }
+    if (cur === null) return { error: 'GW_BAD_REQUEST', message: 'page: invalid page token' }
   }
   const like = text === null ? null : likeOf(text)
   let subs: string[]
@@ -104,7 +104,7 @@ export async function effective (d: EffectiveDeps, q: URLSearchParams): Promise<
     const last = subs.at(-1)
     if (rows.length > limit && last !== undefined) next = token({ p: last })
   }
-  return { status: 200, json: { data: await summaries(d, subs, periods), next_page: next } }
+  return { json: { data: await summaries(d, subs, periods), next_page: next } }
 }
 
 /** One SpendSummary per (developer, period), developers in the given order. */

@@ -71,13 +71,13 @@ export async function resolveUser (sql: Sql, scope: { id: string, email?: string
   return { message: `scope.user_id: no principal Weir has seen has the subject '${scope.id}'${hint}. To set a cap for someone who has not signed in yet, add "force": true` }
 }
 
-const ok = (json: unknown): AdminReply => ({ status: 200, json })
-const bad = (message: string): AdminReply => ({ status: 400, message })
+const ok = (json: unknown): AdminReply => ({ json })
+const bad = (message: string): AdminReply => ({ error: 'GW_BAD_REQUEST', message })
 
 export async function handlePrincipals (sql: Sql, call: AdminCall): Promise<AdminReply> {
   if (call.path === '' && call.method === 'GET') return await lookup(sql, new URLSearchParams(call.query))
-  if (call.path === '/sign_out' && call.method === 'POST') return call.canWrite ? await signOut(sql, call) : { status: 403, message: 'requires write:spend_limits' }
-  return { status: 404, message: 'not found' }
+  if (call.path === '/sign_out' && call.method === 'POST') return call.canWrite ? await signOut(sql, call) : { error: 'GW_FORBIDDEN', message: 'requires write:spend_limits' }
+  return { error: 'GW_NOT_FOUND', message: 'not found' }
 }
 
 async function lookup (sql: Sql, q: URLSearchParams): Promise<AdminReply> {
@@ -103,10 +103,10 @@ async function signOut (sql: Sql, call: AdminCall): Promise<AdminReply> {
   if (email !== undefined) {
     if (typeof email !== 'string' || !EMAIL.test(email)) return bad('email: must be an email address (name@domain)')
     subs = await subjectsByEmail(sql, email)
-    if (subs.length === 0) return { status: 404, message: `no principal Weir has seen has the email '${email}'` }
+    if (subs.length === 0) return { error: 'GW_NOT_FOUND', message: `no principal Weir has seen has the email '${email}'` }
   } else {
     if (typeof user !== 'string' || user === '') return bad('user_id: must be a non-empty string')
-    if (!await seen(sql, user)) return { status: 404, message: `no principal Weir has seen has the subject '${user}'` }
+    if (!await seen(sql, user)) return { error: 'GW_NOT_FOUND', message: `no principal Weir has seen has the subject '${user}'` }
     subs = [user]
   }
   let families = 0

@@ -27,13 +27,13 @@ interface Row { key: string, email?: string | null, micro: string }
 
 export async function spendReport (sql: Sql, q: URLSearchParams): Promise<AdminReply> {
   const by = q.get('by')
-  if (by !== 'user' && by !== 'group' && by !== 'model') return { status: 400, message: 'by: must be one of user, group, model' }
+  if (by !== 'user' && by !== 'group' && by !== 'model') return { error: 'GW_BAD_REQUEST', message: 'by: must be one of user, group, model' }
   const period = q.get('period') ?? 'monthly'
-  if (!isPeriod(period)) return { status: 400, message: 'period: must be one of daily, weekly, monthly' }
+  if (!isPeriod(period)) return { error: 'GW_BAD_REQUEST', message: 'period: must be one of daily, weekly, monthly' }
   const bucket = q.get('bucket') ?? bucketKey(period, Date.now())
-  if (!BUCKET[period].test(bucket)) return { status: 400, message: `bucket: a ${period} bucket is spelled ${BUCKET_HINT[period]}` }
+  if (!BUCKET[period].test(bucket)) return { error: 'GW_BAD_REQUEST', message: `bucket: a ${period} bucket is spelled ${BUCKET_HINT[period]}` }
   const limit = parseLimit(q, 100)
-  if (limit === null) return { status: 400, message: LIMIT_MESSAGE }
+  if (limit === null) return { error: 'GW_BAD_REQUEST', message: LIMIT_MESSAGE }
   let rows: Row[]
   if (by === 'user') {
     rows = await sql<Row[]>`
@@ -56,7 +56,6 @@ export async function spendReport (sql: Sql, q: URLSearchParams): Promise<AdminR
   }
   const [total] = await sql<Array<{ micro: string }>>`select coalesce(sum(micro_cents), 0)::text as micro from spend where period = ${bucket}`
   return {
-    status: 200,
     json: {
       type: 'spend_report',
       by,

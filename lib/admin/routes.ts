@@ -16,7 +16,7 @@
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto'
 import type { HttpResponse } from 'uWebSockets.js'
-import { GatewayError, type GatewayErrorCode } from '../errors.js'
+import { ERRORS, GatewayError, type GatewayErrorCode } from '../errors.js'
 import { callPrimary } from '../ipc.js'
 import { audit, describeError, ops } from '../log.js'
 import { readBody } from '../http/body.js'
@@ -46,8 +46,6 @@ function matchKey (presented: Buffer, keys: readonly Key[]): string | undefined 
   return found
 }
 
-const CODES: Record<number, GatewayErrorCode> = { 400: 'GW_BAD_REQUEST', 401: 'GW_ADMIN_AUTH', 403: 'GW_FORBIDDEN', 404: 'GW_NOT_FOUND', 413: 'GW_BODY_TOO_LARGE' }
-
 export function registerSpendRoutes (router: Router, ctx: WorkerContext, svc: Services): void {
   const admin = ctx.config.admin
   if (admin === undefined) return
@@ -57,14 +55,13 @@ export function registerSpendRoutes (router: Router, ctx: WorkerContext, svc: Se
   const trusted = new CidrList(ctx.config.listen.trusted_proxies)
   const maxBody = ctx.config.limits.max_request_bytes
 
-  const reply = (res: HttpResponse, rq: Req, rid: string, r: AdminReply | { status: number, message: string }): void => {
-    if (r.status === 200 && 'json' in r) {
+  const reply = (res: HttpResponse, rq: Req, rid: string, r: AdminReply | { error: GatewayErrorCode, message: string }): void => {
+    if ('json' in r) {
       sendJson(res, rq, 200, r.json, rq.method === 'GET' ? { 'request-id': rid, 'cache-control': 'no-store' } : { 'request-id': rid })
     } else {
-      const e = new GatewayError(CODES[r.status] ?? 'GW_STORE_UNAVAILABLE', 'message' in r ? r.message : undefined)
-      sendError(res, rq, e, { requestId: rid, headers: { 'request-id': rid } })
+      sendError(res, rq, new GatewayError(r.error, r.message), { requestId: rid, headers: { 'request-id': rid } })
     }
-    ops.info(`admin ${rq.method} ${rq.path} -> ${r.status} (${rid})`)
+    ops.info(`admin ${rq.method} ${rq.path} -> ${'json' in r ? 200 : ERRORS[r.error].status} (${rid})`)
   }
 
   /** Who is calling, or why not. */
@@ -93,7 +90,7 @@ export function registerSpendRoutes (router: Router, ctx: WorkerContext, svc: Se
     if ('reason' in who) {
       // Refused from the headers alone: no body byte is read, and the connection closes.
       audit('admin.denied', { reason: who.reason, method: rq.method, path: rq.path, client_ip: clientIp(rq, trusted) })
-      reply(res, rq, rid, { status: 401, message: 'missing or invalid admin credentials' })
+      reply(res, rq, rid, { error: 'GW_ADMIN_AUTH', message: 'missing or invalid admin credentials' })
       return
     }
     const bodyP = hasBody ? readBody(res, rq, maxBody) : Promise.resolve(null)
@@ -104,7 +101,7 @@ export function registerSpendRoutes (router: Router, ctx: WorkerContext, svc: Se
         r = await callPrimary<AdminReply>('admin.call', call, 10_000)
       } catch (err) {
         ops.warn(`admin ${rq.method} ${rq.path} failed (${rid}): ${describeError(err)}`)
-        reply(res, rq, rid, { status: 503, message: 'store unavailable' })
+        reply(res, rq, rid, { error: 'GW_STORE_UNAVAILABLE', message: 'store unavailable' })
         return
       }
       reply(res, rq, rid, r)

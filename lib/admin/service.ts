@@ -1,7 +1,7 @@
 /**
  * The admin API's primary-side half: every `/v1/organizations/spend_limits` operation against
  * Postgres. HTTP workers authenticate the caller and forward the request here over IPC
- * (lib/admin/routes.ts); the answer comes back as a status with a JSON value or an error message.
+ * (lib/admin/routes.ts); the answer comes back as a JSON value or a registry error code (lib/errors.ts) with a message.
  *
  * Mutations run in one transaction with their `admin_audit` row: an upsert takes a
  * transaction-scoped advisory lock on its (scope, period) — the same key the reference uses, so
@@ -24,31 +24,31 @@ import { LIMIT_MESSAGE, parseLimit, parseUpsert } from './validate.js'
 import { handlePrincipals, resolveUser } from './principals.js'
 import { spendReport } from './report.js'
 import { handleReport } from '../reports/service.js'
-import type { AdminCall, AdminReply } from './call.js'
+import type { AdminCall, AdminErrorCode, AdminReply } from './call.js'
 
 export type { AdminCall, AdminReply } from './call.js'
 
-const err = (status: 400 | 403 | 404, message: string): AdminReply => ({ status, message })
-const ok = (json: unknown): AdminReply => ({ status: 200, json })
+const err = (error: AdminErrorCode, message: string): AdminReply => ({ error, message })
+const ok = (json: unknown): AdminReply => ({ json })
 const NOT_FOUND = 'spend limit not found'
 
 export async function handleAdmin (d: EffectiveDeps, call: AdminCall): Promise<AdminReply> {
   const { method, path } = call
   if (call.base === 'principals') return await handlePrincipals(d.sql, call)
   if (call.base === 'usage_report' || call.base === 'cost_report') return await handleReport(d.sql, call)
-  if (call.base === 'spend_report') return method === 'GET' && path === '' ? await spendReport(d.sql, new URLSearchParams(call.query)) : err(404, 'not found')
+  if (call.base === 'spend_report') return method === 'GET' && path === '' ? await spendReport(d.sql, new URLSearchParams(call.query)) : err('GW_NOT_FOUND', 'not found')
   const q = new URLSearchParams(call.query)
   if (path === '/effective' && method === 'GET') return await effective(d, q)
   if (path === '/audit' && method === 'GET') return await auditList(d.sql, q)
   if (path === '' && method === 'GET') return await list(d.sql, q)
-  if (path === '' && method === 'POST') return call.canWrite ? await upsert(d.sql, call) : err(403, 'requires write:spend_limits')
+  if (path === '' && method === 'POST') return call.canWrite ? await upsert(d.sql, call) : err('GW_FORBIDDEN', 'requires write:spend_limits')
   if (path.startsWith('/')) {
     let id: string
-    try { id = decodeURIComponent(path.slice(1)) } catch { return err(400, 'malformed spend limit id') }
+    try { id = decodeURIComponent(path.slice(1)) } catch { return err('GW_BAD_REQUEST', 'malformed spend limit id') }
     if (method === 'GET') return await getOne(d.sql, id)
-    if (method === 'DELETE') return call.canWrite ? await remove(d.sql, call.actor, id) : err(403, 'requires write:spend_limits')
+    if (method === 'DELETE') return call.canWrite ? await remove(d.sql, call.actor, id) : err('GW_FORBIDDEN', 'requires write:spend_limits')
   }
-  return err(404, 'not found')
+  return err('GW_NOT_FOUND', 'not found')
 }
 
 /** Add each pooled group's spend this month to its `spend_limit` objects. */
@@ -66,19 +66,19 @@ async function decorate (sql: Sql, rows: readonly LimitRow[]): Promise<unknown[]
 
 async function list (sql: Sql, q: URLSearchParams): Promise<AdminReply> {
   const limit = parseLimit(q, 20)
-  if (limit === null) return err(400, LIMIT_MESSAGE)
+  if (limit === null) return err('GW_BAD_REQUEST', LIMIT_MESSAGE)
   const scope = q.get('scope_type')
-  if (scope !== null && scope !== 'organization' && scope !== 'rbac_group' && scope !== 'user') return err(400, 'scope_type: must be one of organization, rbac_group, user')
+  if (scope !== null && scope !== 'organization' && scope !== 'rbac_group' && scope !== 'user') return err('GW_BAD_REQUEST', 'scope_type: must be one of organization, rbac_group, user')
   const after = q.get('after_id')
   const before = q.get('before_id')
-  if (after !== null && before !== null) return err(400, 'after_id and before_id are mutually exclusive')
+  if (after !== null && before !== null) return err('GW_BAD_REQUEST', 'after_id and before_id are mutually exclusive')
   const cursorId = after ?? before
   // The cursor's created_at travels as text, cast in SQL: a timestamp parameter would be
   // serialised through a JS Date by the driver, losing the microseconds the ordering needs.
   let cursor: { created_at: string, id: string } | undefined
   if (cursorId !== null) {
     cursor = (await sql<Array<{ created_at: string, id: string }>>`select created_at::text as created_at, id from spend_limits where id = ${cursorId}`)[0]
-    if (cursor === undefined) return err(400, `${after !== null ? 'after_id' : 'before_id'}: no spend limit with this id`)
+    if (cursor === undefined) return err('GW_BAD_REQUEST', `${after !== null ? 'after_id' : 'before_id'}: no spend limit with this id`)
   }
   let page: LimitRow[]
   let more: boolean
@@ -101,7 +101,7 @@ async function list (sql: Sql, q: URLSearchParams): Promise<AdminReply> {
 async function getOne (sql: Sql, id: string): Promise<AdminReply> {
   const rows = await sql.unsafe<LimitRow[]>(`select ${LIMIT_COLUMNS} from spend_limits where id = $1`, [id])
   const r = rows[0]
-  return r === undefined ? err(404, NOT_FOUND) : ok((await decorate(sql, [r]))[0])
+  return r === undefined ? err('GW_NOT_FOUND', NOT_FOUND) : ok((await decorate(sql, [r]))[0])
 }
 
 async function remove (sql: Sql, actor: string, id: string): Promise<AdminReply> {
@@ -112,25 +112,25 @@ async function remove (sql: Sql, actor: string, id: string): Promise<AdminReply>
     await tx`insert into admin_audit (actor, action, target, before, after) values (${actor}, 'spend_limit.delete', ${id}, ${tx.json(snapshot(r) as never)}, null)`
     return r
   })
-  if (gone === null) return err(404, NOT_FOUND)
+  if (gone === null) return err('GW_NOT_FOUND', NOT_FOUND)
   audit('admin.limit.delete', { actor, target: id, scope_type: gone.scope_type, scope_id: gone.scope_id, period: gone.period })
   return ok({ type: 'spend_limit_deleted', id })
 }
 
 async function upsert (sql: Sql, call: AdminCall): Promise<AdminReply> {
   const body = parseUpsert(call.body ?? '')
-  if (typeof body === 'string') return err(400, body)
+  if (typeof body === 'string') return err('GW_BAD_REQUEST', body)
   const { period } = body
   let scope = body.scope
-  if (body.amount === undefined && (body.pooled === undefined || body.pooled === null)) return err(400, 'amount: Required')
+  if (body.amount === undefined && (body.pooled === undefined || body.pooled === null)) return err('GW_BAD_REQUEST', 'amount: Required')
   const pb = body.pooled ?? { amount: undefined, paused: undefined }
   if (pb.paused === false || (pb.amount ?? null) !== null) {
-    if (scope.type !== 'rbac_group') return err(400, 'pooled_budget: only a group (rbac_group) limit can carry a pooled budget')
-    if (period !== 'monthly') return err(400, "pooled_budget: pooled budgets are monthly; set it on the group's monthly limit")
+    if (scope.type !== 'rbac_group') return err('GW_BAD_REQUEST', 'pooled_budget: only a group (rbac_group) limit can carry a pooled budget')
+    if (period !== 'monthly') return err('GW_BAD_REQUEST', "pooled_budget: pooled budgets are monthly; set it on the group's monthly limit")
   }
   if (scope.type === 'user') {
     const sub = await resolveUser(sql, scope, body.force)
-    if (typeof sub !== 'string') return err(400, sub.message)
+    if (typeof sub !== 'string') return err('GW_BAD_REQUEST', sub.message)
     scope = { ...scope, id: sub }
   }
   const result = await sql.begin(async (tx) => {
@@ -158,7 +158,7 @@ async function upsert (sql: Sql, call: AdminCall): Promise<AdminReply> {
       values (${call.actor}, 'spend_limit.upsert', ${after.id}, ${prev === undefined ? null : tx.json(snapshot(prev) as never)}, ${tx.json(snapshot(after) as never)})`
     return { prev, after }
   })
-  if (typeof result === 'string') return err(400, result)
+  if (typeof result === 'string') return err('GW_BAD_REQUEST', result)
   const { prev, after } = result
   audit('admin.limit.upsert', {
     actor: call.actor, target: after.id, scope_type: scope.type, scope_id: scope.id, period,
@@ -172,9 +172,9 @@ async function upsert (sql: Sql, call: AdminCall): Promise<AdminReply> {
 
 async function auditList (sql: Sql, q: URLSearchParams): Promise<AdminReply> {
   const limit = parseLimit(q, 100)
-  if (limit === null) return err(400, LIMIT_MESSAGE)
+  if (limit === null) return err('GW_BAD_REQUEST', LIMIT_MESSAGE)
   const after = q.get('after_id')
-  if (after !== null && !/^\d{1,18}$/.test(after)) return err(400, 'after_id: must be an audit event id')
+  if (after !== null && !/^\d{1,18}$/.test(after)) return err('GW_BAD_REQUEST', 'after_id: must be an audit event id')
   const rows = await sql<Array<{ id: string, at: Date, actor: string, action: string, target: string, before: unknown, after: unknown, reason: string | null }>>`
     select id::text as id, at, actor, action, target, before, after, reason from admin_audit
     where (${after}::bigint is null or id < ${after}::bigint) order by id desc limit ${limit + 1}`

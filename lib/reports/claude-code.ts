@@ -20,7 +20,7 @@ const DAY = /^(\d{4})-(\d{2})-(\d{2})$/
 const TOOLS: Readonly<Record<string, string>> = { Edit: 'edit_tool', MultiEdit: 'multi_edit_tool', NotebookEdit: 'notebook_edit_tool', Write: 'write_tool' }
 const TOKENS: Readonly<Record<string, string>> = { input: 'input', output: 'output', cacheRead: 'cache_read', cacheCreation: 'cache_creation' }
 
-const bad = (message: string): AdminReply => ({ status: 400, message })
+const bad = (message: string): AdminReply => ({ error: 'GW_BAD_REQUEST', message })
 
 function cursor (day: string, sub: string): string {
   return `page_${Buffer.from(JSON.stringify([day, sub])).toString('base64url')}`
@@ -61,7 +61,7 @@ export async function claudeCodeUsage (sql: Sql, q: URLSearchParams): Promise<Ad
     order by c.principal, c.metric, c.k1, c.k2`
   const data = page.map((sub) => record(day, sub, rows.filter((r) => r.principal === sub)))
   const more = subs.length > limit
-  return { status: 200, json: { data, has_more: more, next_page: more ? cursor(day, page[page.length - 1] as string) : null } }
+  return { json: { data, has_more: more, next_page: more ? cursor(day, page[page.length - 1] as string) : null } }
 }
 
 function record (day: string, sub: string, rows: readonly Row[]): Record<string, unknown> {

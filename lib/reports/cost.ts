@@ -45,7 +45,7 @@ const COLUMNS = KINDS.map((k) => k[0])
 export async function costReport (sql: Sql, q: URLSearchParams, now = Date.now()): Promise<AdminReply> {
   let r
   try { r = parseRange(q, COST_SPEC, now) } catch (err) {
-    if (err instanceof BadParam) return { status: 400, message: err.message }
+    if (err instanceof BadParam) return { error: 'GW_BAD_REQUEST', message: err.message }
     throw err
   }
   const described = r.groupBy.includes('description')
@@ -83,5 +83,5 @@ export async function costReport (sql: Sql, q: URLSearchParams, now = Date.now()
   }
   const data = byBucket(r, rows, shape).map((b) => ({ starting_at: iso(b.start), ending_at: iso(b.start + r.widthMs), results: b.results }))
   const more = r.to < r.end
-  return { status: 200, json: { data, has_more: more, next_page: more ? pageToken(r.to) : null } }
+  return { json: { data, has_more: more, next_page: more ? pageToken(r.to) : null } }
 }

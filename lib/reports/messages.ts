@@ -45,7 +45,7 @@ export function dimensionFields (groupBy: readonly string[], row: SumRow): Recor
 export async function messagesUsage (sql: Sql, q: URLSearchParams, now = Date.now()): Promise<AdminReply> {
   let r
   try { r = parseRange(q, MESSAGES_SPEC, now) } catch (err) {
-    if (err instanceof BadParam) return { status: 400, message: err.message }
+    if (err instanceof BadParam) return { error: 'GW_BAD_REQUEST', message: err.message }
     throw err
   }
   const dims = r.groupBy.filter((d) => !(d in CONSTANT))
@@ -60,5 +60,5 @@ export async function messagesUsage (sql: Sql, q: URLSearchParams, now = Date.no
     ...dimensionFields(r.groupBy, row),
   }]).map((b) => ({ starting_at: iso(b.start), ending_at: iso(b.start + r.widthMs), results: b.results }))
   const more = r.to < r.end
-  return { status: 200, json: { data, has_more: more, next_page: more ? pageToken(r.to) : null } }
+  return { json: { data, has_more: more, next_page: more ? pageToken(r.to) : null } }
 }

@@ -18,5 +18,5 @@ export async function handleReport (sql: Sql, call: AdminCall): Promise<AdminRep
   if (call.method === 'GET' && call.base === 'usage_report' && call.path === '/messages') return await messagesUsage(sql, q)
   if (call.method === 'GET' && call.base === 'usage_report' && call.path === '/claude_code') return await claudeCodeUsage(sql, q)
   if (call.method === 'GET' && call.base === 'cost_report' && call.path === '') return await costReport(sql, q)
-  return { status: 404, message: 'not found' }
+  return { error: 'GW_NOT_FOUND', message: 'not found' }
 }
