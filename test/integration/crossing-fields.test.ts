@@ -5,7 +5,8 @@
  * the way those providers word it. The client gets a 200 with the target's stream; the target
  * finally gets the body minus exactly what it refused. Foundry is also the target of Bedrock →
  * Foundry (Bedrock-minted thinking, a refused beta). Without a crossing, or for a field Weir does
- * not shed, the refusal stands and reaches the client after one request.
+ * not shed, the refusal stands and reaches the client after one request. Vertex's Google-shaped
+ * refusal is read too (Bedrock → Vertex).
  */
 import t from 'tap'
 import { keyRing, mintToken } from '../../lib/session/token.js'
@@ -198,4 +199,25 @@ t.test('Bedrock 529 → Foundry: Bedrock-minted thinking and a beta Foundry lack
   t.same(last(foundry).thinking, { type: 'enabled', budget_tokens: 2048 }, 'thinking stays on: the latest turn is not a tool loop')
   t.equal(foundry.requests.length, 2, 'one repeat, for the beta')
   t.equal(bedrock.requests.length, 1)
+})
+
+t.test('Bedrock 529 → Vertex: a refusal in Google\'s error shape sheds context_management too', async (t) => {
+  const bedrock = await startFakeUpstream(() => ({ kind: 'json', status: 529, body: { message: 'Bedrock is unable to process your request.' } }))
+  const vertex = await startFakeUpstream((r) => {
+    const j = JSON.parse(r.body.toString('utf8')) as Record<string, unknown>
+    if (j.context_management !== undefined) return { kind: 'json', status: 400, body: [{ error: { code: 400, message: 'context_management: Extra inputs are not permitted', status: 'INVALID_ARGUMENT' } }] }
+    return { kind: 'sse', frames: simpleStream('from vertex') }
+  })
+  t.teardown(() => bedrock.close())
+  t.teardown(() => vertex.close())
+  const { url } = await startTestGateway(t, {
+    config: (c) => { c.upstreams = [bedrockUp(bedrock), { provider: 'vertex', name: 'vertex', region: 'us-east5', project_id: 'corp-prod', base_url: `${vertex.url}/v1`, auth: { access_token: 'ya29.vertex' } }] },
+  })
+  const body = { model: 'claude-sonnet-4-5-20250929', max_tokens: 16, stream: true, context_management: { edits: [] }, messages: [{ role: 'user', content: 'hi' }] }
+  const r = await req(`${url}/v1/messages`, { method: 'POST', headers: AUTH, body: JSON.stringify(body) })
+  t.equal(r.status, 200, r.text)
+  t.match(r.text, /from vertex/)
+  t.equal(vertex.requests.length, 2)
+  t.equal(last(vertex).context_management, undefined)
+  t.same(last(vertex).messages, body.messages)
 })
