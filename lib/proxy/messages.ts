@@ -11,8 +11,8 @@
  *      has reached the client, connection errors, header timeouts and 5xx/429/401/403/404 answers
  *      fail over to the next candidate; afterwards nothing is retried. An attempt on another
  *      provider than the session's home gets the body and betas that provider accepts
- *      (crossing.ts: foreign thinking signatures out; a refused beta or body field dropped and the attempt
- *      repeated);
+ *      (crossing.ts: foreign thinking signatures out; a refused beta or body field dropped and
+ *      the attempt repeated);
  *   5. stream the reply: each upstream chunk is passed to the client as it arrives, as the same
  *      Buffer (no re-encoding). What one read from the upstream socket delivers (status line,
  *      headers, events, the end) is queued and written at the end of that tick in one corked
