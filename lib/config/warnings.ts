@@ -120,7 +120,7 @@ export function configWarnings (c: Config, env: NodeJS.ProcessEnv): ConfigWarnin
   for (const [i, p] of (c.upstream_pools ?? []).entries()) {
     const providers = [...new Set(p.members.map(m => c.upstreams.find(u => u.name === m.upstream)?.provider).filter(x => x !== undefined))]
     if (providers.length > 1) {
-      out.push({ path: ['upstream_pools', i, 'members'], message: `pool '${p.name}' mixes providers (${providers.join(', ')}): Weir strips other providers' thinking signatures and refused betas when a request crosses providers, but turns answered elsewhere during a cooldown return to the session's home provider as they are, and the home may refuse them (the client then recovers by dropping thinking); prefer pools of one provider` })
+      out.push({ path: ['upstream_pools', i, 'members'], message: `pool '${p.name}' mixes providers (${providers.join(', ')}): Weir strips other providers' thinking signatures, refused betas and refused body fields when a request crosses providers, but turns answered elsewhere during a cooldown return to the session's home provider as they are, and the home may refuse them (the client then recovers by dropping thinking); prefer pools of one provider` })
     }
   }
   return out

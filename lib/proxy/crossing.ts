@@ -27,7 +27,11 @@
  *   - An assistant turn left empty is removed (adjacent user turns are accepted by the API).
  *   - Betas are not guessed: a crossing attempt refused with `capability_rejected: beta_header:X`
  *     (error-class.ts) is retried once on the same upstream without X (`withoutBetas`).
+ *   - Body fields are not guessed either: a crossing attempt refused over a member, a server-tool
+ *     type or a `cache_control` ttl the target lacks is repeated without it (crossing-fields.ts;
+ *     `fixes` here).
  */
+import { withoutFields } from './crossing-fields.js'
 import { betaList, members, rebuild, valueOf } from './upstreams/body-edit.js'
 
 /** Block types whose opaque payload is bound to the provider that minted it. */
@@ -38,10 +42,14 @@ interface Message { role?: unknown, content?: unknown }
 
 /**
  * The body for an attempt that crosses providers: signed thinking removed from assistant turns
- * (and top-level `thinking` when the tool loop's latest turn lost its own). Returns `body` itself
- * when nothing needs changing.
+ * (and top-level `thinking` when the tool loop's latest turn lost its own), then what `fixes`
+ * (crossing-fields.ts `refusedField`) name. Returns `body` itself when nothing needs changing.
  */
-export function crossedBody (body: Buffer): Buffer {
+export function crossedBody (body: Buffer, fixes: readonly string[] = []): Buffer {
+  return withoutFields(withoutSignedThinking(body), fixes)
+}
+
+function withoutSignedThinking (body: Buffer): Buffer {
   let ms
   try { ms = members(body) } catch { return body }
   const msg = ms.find((m) => m.key === 'messages')

@@ -11,8 +11,8 @@
  *      has reached the client, connection errors, header timeouts and 5xx/429/401/403/404 answers
  *      fail over to the next candidate; afterwards nothing is retried. An attempt on another
  *      provider than the session's home gets the body and betas that provider accepts
- *      (crossing.ts: foreign thinking signatures out; a refused beta dropped and the attempt
- *      repeated);
+ *      (crossing.ts: foreign thinking signatures out; a refused beta or body field dropped and
+ *      the attempt repeated);
  *   5. stream the reply: each upstream chunk is passed to the client as it arrives, as the same
  *      Buffer (no re-encoding). What one read from the upstream socket delivers (status line,
  *      headers, events, the end) is queued and written at the end of that tick in one corked
@@ -49,6 +49,7 @@ import { recordRequest, recordTokens, recordUpstream, recordUpstreamTokens } fro
 import type { Principal } from '../session/token.js'
 import type { Accounting, Admission, Outcome } from './accounting.js'
 import { crossedBody, withoutBetas } from './crossing.js'
+import { refusedField } from './crossing-fields.js'
 import { finalFailure, isFailoverStatus, refusedBeta, type Attempt } from './failover.js'
 import { checkForwarded, forwardHeaders, relayable } from './headers.js'
 import { echo } from './echo.js'
@@ -168,6 +169,8 @@ class Flow {
   crossBody: { body: Buffer, scan: ScannedRequest } | null = null
   /** Betas a crossing attempt was refused over, left out when it is repeated (crossing.ts). */
   dropBetas: string[] = []
+  /** Body fields a crossing attempt was refused over, left out when it is repeated (crossing-fields.ts). */
+  dropFields: string[] = []
   /** Output tokens (estimated) past which spend control is asked again; Infinity for uncapped requests. */
   checkAt = Infinity
   /** Spend control is deciding (a lease call): the upstream is held, `heldChunk` unsent. */
@@ -409,7 +412,7 @@ function attempt (f: Flow): void {
   let scan = f.scan
   if (f.crossed) {
     if (f.crossBody === null) {
-      const b = crossedBody(f.body)
+      const b = crossedBody(f.body, f.dropFields)
       f.crossBody = { body: b, scan: b === f.body ? f.scan : scanRequest(b) }
     }
     body = f.crossBody.body
@@ -615,9 +618,18 @@ class AttemptHandler {
       if (f.crossed && this.errStatus === 400) {
         // A crossing attempt refused over a beta the target lacks: the same upstream again without it.
         const beta = refusedBeta(errBody, callHeaders(f)['anthropic-beta'])
-        if (beta !== undefined && f.dropBetas.length < MAX_DROPPED_BETAS) {
+        if (beta !== undefined && f.dropBetas.length + f.dropFields.length < MAX_DROPPED_BETAS) {
           ops.warn(`upstream ${this.up.name} refused beta ${beta} after a provider crossing request_id=${f.rq.id}; repeating without it`)
           f.dropBetas.push(beta)
+          f.next--
+          attempt(f)
+          return
+        }
+        const field = beta === undefined && f.crossBody !== null ? refusedField(errBody, f.crossBody.body) : undefined
+        if (field !== undefined && !f.dropFields.includes(field) && f.dropBetas.length + f.dropFields.length < MAX_DROPPED_BETAS) {
+          ops.warn(`upstream ${this.up.name} refused ${field} after a provider crossing request_id=${f.rq.id}; repeating without it`)
+          f.dropFields.push(field)
+          f.crossBody = null
           f.next--
           attempt(f)
           return

@@ -17,7 +17,8 @@
  *   recordTokens(model, input, output, cacheRead?, cacheWrite?)   usage of one response
  *   recordUpstreamTokens(upstream, input, cacheRead, cacheWrite)   input side of one response, by
  *                                                 the upstream that served it (cache-hit ratio per upstream)
- *   recordPoolEvent(pool, upstream, event)        an upstream pool member was cooled down
+ *   recordPoolEvent(pool, upstream, event)        an upstream pool member was cooled down, cooled again
+ *                                                 after a failed probe, or recovered
  *                                                 ('cooldown') or took its share back ('recovered')
  *   recordSpend(cents)                            metered cost of one response, in US cents
  *   recordThreshold(period, threshold)            a spend alert decided (lib/spend/alerts.ts)
@@ -152,7 +153,7 @@ export function recordUpstreamTokens (upstream: string, input: number, cacheRead
   dirty = true
 }
 
-export function recordPoolEvent (pool: string, upstream: string, event: 'cooldown' | 'recovered'): void {
+export function recordPoolEvent (pool: string, upstream: string, event: 'cooldown' | 'probe_failed' | 'recovered'): void {
   if (!on) return
   slot(poolEvents, `${pool} ${upstream} ${event}`, OTHER, () => ({ n: 0 })).n++
   dirty = true

@@ -96,7 +96,7 @@ export class MetricsRegistry {
   readonly spend = this.counter('weir.spend', 'Metered spend, US cents', '{cent}', [])
   readonly blocks = this.counter('weir.blocks', 'Requests refused by policy or caps, by reason', '{request}', ['reason'])
   readonly upstreamTokens = this.counter('weir.upstream.tokens', 'Input-side tokens by the upstream that served them and type (input, cache_read, cache_write): cache-hit ratio per upstream', '{token}', ['upstream', 'type'])
-  readonly poolEvents = this.counter('weir.pool.events', 'Upstream pool members cooled down or back in service, by pool, upstream and event (cooldown, recovered)', '{event}', ['pool', 'upstream', 'event'])
+  readonly poolEvents = this.counter('weir.pool.events', 'Upstream pool members cooled down, cooled again after a failed probe, or back in service, by pool, upstream and event (cooldown, probe_failed, recovered)', '{event}', ['pool', 'upstream', 'event'])
   readonly thresholds = this.counter('weir.spend.thresholds', 'Spend alerts: a principal crossed a threshold of a cap, once per period', '{alert}', ['period', 'threshold'])
 
   counter (name: string, help: string, unit: string, labels: Labels): Counter {

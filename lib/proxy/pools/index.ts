@@ -136,10 +136,15 @@ export class UpstreamPools {
     this.transition(s, was, now)
   }
 
-  /** Count a member's move into a cooldown, or back into service. */
+  /**
+   * Count a member's move into a cooldown (from healthy), back into one (from half-open: its probe
+   * or a late request failed), or back into service. So per worker, cooldowns − recoveries is 1
+   * while the member is out and 0 otherwise (report.ts).
+   */
   private transition (s: Slot, was: string, now: number): void {
     const is = s.health.state(now)
-    if (is === 'cooling' && was !== 'cooling') recordPoolEvent(this.names[s.pool] as string, s.member.name, 'cooldown')
+    if (is === 'cooling' && was === 'healthy') recordPoolEvent(this.names[s.pool] as string, s.member.name, 'cooldown')
+    else if (is === 'cooling' && was === 'half-open') recordPoolEvent(this.names[s.pool] as string, s.member.name, 'probe_failed')
     else if (is === 'healthy' && was !== 'healthy') recordPoolEvent(this.names[s.pool] as string, s.member.name, 'recovered')
   }
 
