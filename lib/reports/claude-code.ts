@@ -10,7 +10,7 @@
  * One record per developer (verified subject) with any metric that day, ordered by subject; the
  * cursor names the last subject returned and the day, and is only accepted as Weir wrote it.
  * `actor.email_address` is the developer's last-seen email (their subject when none is known);
- * `customer_type` is "api"; `organization_id`, `terminal_type` and `subscription_type` are null
+ * `customer_type` is "api"; `is_remote` false (remote sessions do not run through Weir); `organization_id`, `terminal_type` and `subscription_type` are null
  * (Weir does not know them). `estimated_cost.amount` is in cents, as Claude Code estimated it.
  */
 import type { Sql } from '../store/db.js'
@@ -88,6 +88,7 @@ function record (day: string, sub: string, rows: readonly Row[]): Record<string,
   }
   return {
     date: `${day}T00:00:00Z`,
+    is_remote: false,
     actor: { type: 'user_actor', email_address: rows[0]?.email ?? sub },
     organization_id: null,
     customer_type: 'api',

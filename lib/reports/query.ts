@@ -20,6 +20,7 @@ const DIMENSIONS: Record<string, string> = {
   account_id: 'u.principal',
   upstream: "nullif(u.upstream, '')",
   context_window: "case when u.long_context then '200k-1M' else '0-200k' end",
+  speed: "case when u.fast then 'fast' else 'standard' end",
   user_email: 'e.email',
   idp_group: 'g.name',
 }
@@ -30,6 +31,10 @@ const FILTERS: Record<string, string> = {
   account_ids: 'u.principal = any($)',
   upstreams: 'u.upstream = any($)',
   context_window: "(case when u.long_context then '200k-1M' else '0-200k' end) = any($)",
+  speeds: "(case when u.fast then 'fast' else 'standard' end) = any($)",
+  // Weir's one service tier and inference geo: the filter keeps everything or nothing.
+  service_tiers: "'standard' = any($)",
+  inference_geos: "'not_available' = any($)",
   user_emails: 'lower(e.email) = any(select lower(x) from unnest($::text[]) x)',
   idp_groups: "exists (select 1 from jsonb_array_elements_text(case when jsonb_typeof(e.groups) = 'array' then e.groups else '[]'::jsonb end) x where x = any($))",
 }
