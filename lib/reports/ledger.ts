@@ -1,11 +1,11 @@
 /**
- * Writes of the report ledger (migrations 0016, 0018): `usage_minutes` and its hourly sums
- * `usage_hours`, run by the primary inside the metering flush's transaction (lib/spend/store.ts
- * writeLedger), so usage and spend commit together or not at all. Two statements with a fixed
- * number of array parameters each, whatever the row count (the hourly one sums the minutes of an
- * hour first); rows sorted by key so concurrent replicas lock them in the same order; values are
+ * Writes of the report ledger (migrations 0016, 0018, 0019): `usage_minutes`, its hourly sums
+ * `usage_hours` and the organization's daily sums `usage_org_days` (no developer), run by the primary inside the metering flush's transaction (lib/spend/store.ts
+ * writeLedger), so usage and spend commit together or not at all. Three statements with a fixed
+ * number of array parameters each, whatever the row count (the hourly and daily ones sum the
+ * minutes of an hour or UTC day first); rows sorted by key so concurrent replicas lock them in the same order; values are
  * added to what the row holds. Both statements are built once from one column list (SUMS), so the
- * minute and hour upserts cannot drift apart.
+ * minute, hour and day upserts cannot drift apart.
  */
 import type { Sql } from '../store/db.js'
 import { U_WIDTH, type UsageRow } from '../metering/usage.js'
@@ -17,32 +17,35 @@ const SUMS = [
 ] as const
 if (SUMS.length !== U_WIDTH) throw new Error('lib/reports/ledger.ts: SUMS does not match U_WIDTH')
 
-const KEY = ['principal', 'model', 'upstream', 'long_context', 'fast'] as const
-
 /**
- * The upsert into `table`, whose time column is `at`; `hourly` sums the minutes of each hour
- * first. Parameters $1..$6 are the key arrays (minute, principal, model, upstream, long, fast),
- * $7.. the value arrays.
+ * The upsert into `table`, whose time column is `at`: `time` is the SQL of a row's time from the
+ * minute `t.mi` (minutes are summed per that time first unless it is the minute itself);
+ * `principal` whether the table is per developer. Parameters $1..$6 are the key arrays (minute,
+ * principal, model, upstream, long, fast), $7.. the value arrays.
  */
-function upsert (table: string, at: string, hourly: boolean): string {
+function upsert (table: string, at: string, time: string, principal: boolean): string {
   const vals = SUMS.map((_c, i) => `$${i + 7}::int8[]`).join(', ')
   const cols = SUMS.map((_c, i) => `c${i}`)
-  const time = hourly ? "date_trunc('hour', t.mi)" : 't.mi'
-  const sel = hourly ? cols.map((c) => `sum(t.${c})`) : cols.map((c) => `t.${c}`)
+  const summed = time !== 't.mi' || !principal
+  const sel = summed ? cols.map((c) => `sum(t.${c})`) : cols.map((c) => `t.${c}`)
+  const key = principal ? ['principal', 'model', 'upstream', 'long_context', 'fast'] : ['model', 'upstream', 'long_context', 'fast']
+  const keySel = principal ? ['t.p', 't.mo', 't.u', 't.l', 't.f'] : ['t.mo', 't.u', 't.l', 't.f']
+  const ordinals = key.map((_k, i) => i + 2).join(', ')
   return `
-    insert into ${table} (${at}, ${KEY.join(', ')}, ${SUMS.join(', ')}, updated_at)
-    select ${time}, t.p, t.mo, t.u, t.l, t.f, ${sel.join(', ')}, now()
+    insert into ${table} (${at}, ${key.join(', ')}, ${SUMS.join(', ')}, updated_at)
+    select ${time}, ${keySel.join(', ')}, ${sel.join(', ')}, now()
     from unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[]::bool[], $6::text[]::bool[], ${vals})
       as t(mi, p, mo, u, l, f, ${cols.join(', ')})
-    ${hourly ? 'group by 1, 2, 3, 4, 5, 6' : ''}
-    order by 1, 2, 3, 4, 5, 6
-    on conflict (${at}, ${KEY.join(', ')}) do update set
+    ${summed ? `group by 1, ${ordinals}` : ''}
+    order by 1, ${ordinals}
+    on conflict (${at}, ${key.join(', ')}) do update set
       ${SUMS.map((c) => `${c} = ${table}.${c} + excluded.${c}`).join(',\n      ')},
       updated_at = now()`
 }
 
-const MINUTES = upsert('usage_minutes', 'minute', false)
-const HOURS = upsert('usage_hours', 'hour', true)
+const MINUTES = upsert('usage_minutes', 'minute', 't.mi', true)
+const HOURS = upsert('usage_hours', 'hour', "date_trunc('hour', t.mi)", true)
+const ORG_DAYS = upsert('usage_org_days', 'day', "date_trunc('day', t.mi, 'UTC')", false)
 
 const int = (n: number): string => String(Math.max(0, Math.round(n)))
 
@@ -62,4 +65,5 @@ export async function writeUsage (sql: Sql, rows: readonly UsageRow[]): Promise<
   const params = [...keys, ...vals] as never[]
   await sql.unsafe(MINUTES, params)
   await sql.unsafe(HOURS, params)
+  await sql.unsafe(ORG_DAYS, params)
 }

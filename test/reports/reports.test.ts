@@ -66,16 +66,8 @@ t.test('usage and cost reports', async (t) => {
   })
 
   // A generated ledger far from today, with identities for Weir's dimensions.
-  for (const r of LEDGER) {
-    await sql`insert into usage_hours (hour, principal, model, upstream, long_context, requests, input_tokens, output_tokens, cache_read_tokens,
-      cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests, input_micro_cents, output_micro_cents, cache_read_micro_cents,
-      cache_write_5m_micro_cents, cache_write_1h_micro_cents, web_search_micro_cents)
-      values (date_trunc('hour', ${r[0]}::timestamptz), ${r[1]}, ${r[2]}, ${r[3]}, ${r[4]}, 1, ${r[5]}, ${r[6]}, ${r[7]}, ${r[8]}, ${r[9]}, ${r[10]}, ${r[11]}, ${r[12]}, ${r[13]}, ${r[14]}, ${r[15]}, ${r[16]})`
-    await sql`insert into usage_minutes (minute, principal, model, upstream, long_context, requests, input_tokens, output_tokens, cache_read_tokens,
-      cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests, input_micro_cents, output_micro_cents, cache_read_micro_cents,
-      cache_write_5m_micro_cents, cache_write_1h_micro_cents, web_search_micro_cents)
-      values (${r[0]}, ${r[1]}, ${r[2]}, ${r[3]}, ${r[4]}, 1, ${r[5]}, ${r[6]}, ${r[7]}, ${r[8]}, ${r[9]}, ${r[10]}, ${r[11]}, ${r[12]}, ${r[13]}, ${r[14]}, ${r[15]}, ${r[16]})`
-  }
+  // Written by the ledger's own writer: minutes, hours and the organization's days.
+  await writeUsage(sql as never, LEDGER.map((r) => ({ minute: Date.parse(r[0]), principal: r[1], model: r[2], upstream: r[3], long: r[4], fast: false, v: [1, ...r.slice(5)] as number[] })))
   await sql`insert into principal_emails (principal, email, groups) values ('ann', 'Ann@Example.com', '["eng","ml"]'::jsonb), ('ben', 'ben@example.com', '["eng"]'::jsonb)
     on conflict (principal) do update set email = excluded.email, groups = excluded.groups`
   const MARCH = 'starting_at=2025-03-01T00:00:00Z&ending_at=2025-03-04T00:00:00Z'
@@ -96,7 +88,7 @@ t.test('usage and cost reports', async (t) => {
       cache_read_input_tokens: 500,
       output_tokens: 30,
       server_tool_use: { web_search_requests: 2 },
-      api_key_id: null, workspace_id: null, model: null, service_tier: null, context_window: null,
+      account_id: null, api_key_id: null, workspace_id: null, model: null, service_tier: null, context_window: null, inference_geo: null, service_account_id: null,
     })
     const offset = await results('/usage_report/messages?starting_at=2025-03-01T01:30:00%2B02:00&ending_at=2025-03-01T00:30:00Z')
     t.same(offset.map((b) => [b.starting_at, b.results.length]), [['2025-02-28T00:00:00Z', 0], ['2025-03-01T00:00:00Z', 1]],
