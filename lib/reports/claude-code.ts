@@ -59,7 +59,13 @@ export async function claudeCodeUsage (sql: Sql, q: URLSearchParams): Promise<Ad
     left join principal_emails e on e.principal = c.principal
     where c.day = ${day}::date and c.principal = any(${page}::text[])
     order by c.principal, c.metric, c.k1, c.k2`
-  const data = page.map((sub) => record(day, sub, rows.filter((r) => r.principal === sub)))
+  const bySub = new Map<string, Row[]>()
+  for (const r of rows) {
+    const list = bySub.get(r.principal)
+    if (list === undefined) bySub.set(r.principal, [r])
+    else list.push(r)
+  }
+  const data = page.map((sub) => record(day, sub, bySub.get(sub) ?? []))
   const more = subs.length > limit
   return { status: 200, json: { data, has_more: more, next_page: more ? cursor(day, page[page.length - 1] as string) : null } }
 }
