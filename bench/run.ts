@@ -14,7 +14,8 @@
  * go to bench/results/<stamp>.{json,md} and bench/results/latest.{json,md}.
  *
  * Flags: --quick (short runs), --repeat N, --duration S, --workers N, --reference,
- *        --only short,latency,ttfb,big,slow,memory,stalled (default: all), --profile (adds a CPU
+ *        --only short,latency,ttfb,big,slow,memory,stalled,reports (default: all; reports is
+ *        bench/reports.ts in its own process, see its header), --profile (adds a CPU
  *        profile of one worker under the short load; --only profile for just that),
  *        --baseline DIR (another checkout of Weir, built, e.g. a `git worktree` of the last
  *        release: its one worker joins the short-stream rounds as `baseline-1w`, for a before/after
@@ -250,6 +251,12 @@ async function main (): Promise<void> {
   } finally {
     await stopAll()
     await world.close()
+  }
+  if (want('reports')) {
+    // Its own process, Postgres database and report (bench/reports.ts → results/reports-latest.md).
+    log('scenario: report endpoints at fleet scale (bench/reports.ts)')
+    const r = spawnSync(process.execPath, [join(ROOT, 'dist/bench/reports.js'), ...(quick ? ['--quick'] : [])], { stdio: ['ignore', 'ignore', 'inherit'] })
+    scenarios.reports = { status: r.status, report: 'bench/results/reports-latest.md' }
   }
   results.targets = evaluate(results)
   const stamp = (results.stamp as string).replace(/[:.]/g, '-')

@@ -1,6 +1,6 @@
 /**
- * `weir admin`: manage a running gateway through its admin API (lib/admin/) — caps, sign-outs and
- * the spend report — with the key in WEIR_ADMIN_KEY and the URL from --url or WEIR_URL
+ * `weir admin`: manage a running gateway through its admin API (lib/admin/) — caps, sign-outs, the
+ * spend report, and the usage, cost and Claude Code reports (admin-reports.ts) — with the key in WEIR_ADMIN_KEY and the URL from --url or WEIR_URL
  * (lib/cli/admin-client.ts).
  *
  * Amounts go in with their unit (lib/cli/money.ts: `$12.10`, `12.10`, `1210c`, `unlimited`) and
@@ -11,6 +11,7 @@
  */
 import { parseFlags, UsageError } from './args.js'
 import { AdminFailure, EXIT, call, table, target, type AdminTarget } from './admin-client.js'
+import { claudeCodeReport, costReport, usageReport } from './admin-reports.js'
 import { AmountError, formatDollars, formatSpend, parseAmount } from './money.js'
 
 const HELP = `Usage: weir admin <command> [flags]
@@ -26,6 +27,15 @@ Commands:
   caps show (--email EMAIL | --user SUB) [--json]
   sessions rm (--email EMAIL | --user SUB) [--json]
   spend --by user|group|model [--period P] [--bucket KEY] [--limit N] [--json]
+  usage [--from T] [--to T] [--bucket 1d|1h|1m] [--group-by D,D] [FILTERS] [--json]
+  cost [--from T] [--to T] [--bucket 1d|1h|1m] [--group-by D,D] [FILTERS] [--json]
+  claude-code [--from DAY] [--to DAY] [--json]
+
+Reports (docs/reports.md): T is a UTC day (2026-03-01) or an RFC 3339 timestamp; --to is
+exclusive (default now; claude-code: the day after --from). Default range: the last 7 days, 24
+hours or 60 minutes. D is model, user (email), group (IdP group), upstream, speed, account_id,
+context_window, or (cost) description. FILTERS: --model M, --email E, --group G, --upstream U,
+--speed fast|standard, each comma-separated for several. Every page is fetched.
 
 AMOUNT says its unit: dollars ($12.10, 12.10, 12usd), cents (1210c) or unlimited.
 A bare number (12) is refused: it could be either. P is daily, weekly or monthly (default monthly).
@@ -175,13 +185,18 @@ const FLAGS = {
   url: { type: 'string' }, json: { type: 'boolean' }, user: { type: 'string' }, email: { type: 'string' }, group: { type: 'string' },
   org: { type: 'boolean' }, amount: { type: 'string' }, period: { type: 'string' }, force: { type: 'boolean' }, scope: { type: 'string' },
   by: { type: 'string' }, bucket: { type: 'string' }, limit: { type: 'string' },
+  from: { type: 'string' }, to: { type: 'string' }, 'group-by': { type: 'string' }, model: { type: 'string' }, upstream: { type: 'string' }, speed: { type: 'string' },
 } as const
+
+/** Commands of one word. */
+const SINGLE = new Set(['spend', 'usage', 'cost', 'claude-code'])
 
 export async function runAdmin (argv: string[], env: NodeJS.ProcessEnv = process.env, out: Out = (s) => { process.stdout.write(s) }): Promise<number> {
   const { values, positionals } = parseFlags(argv, FLAGS)
   if (values.help === true || positionals.length === 0) { out(HELP); return values.help === true ? 0 : EXIT.usage }
   const [group, verb, ...rest] = positionals
-  const cmd = group === 'spend' ? 'spend' : `${group ?? ''} ${verb ?? ''}`
+  const single = SINGLE.has(group ?? '')
+  const cmd = single ? group as string : `${group ?? ''} ${verb ?? ''}`
   const run: Record<string, (t: AdminTarget) => Promise<void>> = {
     'caps list': async (t) => { await capsList(t, values, out) },
     'caps set': async (t) => { await capsSet(t, values, out) },
@@ -189,10 +204,13 @@ export async function runAdmin (argv: string[], env: NodeJS.ProcessEnv = process
     'caps show': async (t) => { await capsShow(t, values, out) },
     'sessions rm': async (t) => { await sessionsRm(t, values, out) },
     spend: async (t) => { await spend(t, values, out) },
+    usage: async (t) => { await usageReport(t, values, out) },
+    cost: async (t) => { await costReport(t, values, out) },
+    'claude-code': async (t) => { await claudeCodeReport(t, values, out) },
   }
   const fn = run[cmd]
-  if (fn === undefined) throw new UsageError(`unknown admin command '${positionals.join(' ')}' (caps list|set|rm|show, sessions rm, spend)`)
-  if (cmd !== 'caps rm' && (group === 'spend' ? positionals.length > 1 : rest.length > 0)) throw new UsageError(`unexpected argument '${(group === 'spend' ? positionals[1] : rest[0]) as string}'`)
+  if (fn === undefined) throw new UsageError(`unknown admin command '${positionals.join(' ')}' (caps list|set|rm|show, sessions rm, spend, usage, cost, claude-code)`)
+  if (cmd !== 'caps rm' && (single ? positionals.length > 1 : rest.length > 0)) throw new UsageError(`unexpected argument '${(single ? positionals[1] : rest[0]) as string}'`)
   try {
     await fn(target(str(values.url), env))
     return 0

@@ -19,7 +19,7 @@ Commands:
   migrate --config FILE               apply database migrations and exit
   dev [--port N] [--user EMAIL] ...   a complete local gateway with nothing installed
   client-settings --url URL           print the managed-settings.json that points Claude Code here
-  admin caps|sessions|spend ...       manage a running gateway (WEIR_ADMIN_KEY, WEIR_URL)
+  admin caps|spend|usage|cost ...     manage a running gateway, read its reports (WEIR_ADMIN_KEY, WEIR_URL)
   version                             print the version, Node, uWebSockets.js build and glibc
 
 Run 'weir <command> --help' for a command's flags.

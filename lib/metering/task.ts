@@ -99,7 +99,7 @@ export function aggregate (task: AggregateTask): Aggregate {
       v[0] = 1; v[1] = c.input; v[2] = c.output; v[3] = c.cacheRead; v[4] = c.cacheWrite - oneHour; v[5] = oneHour; v[6] = c.webSearch
       for (let k = 0; k < 6; k++) v[7 + k] = parts[k] as number
       const long = c.input + c.cacheRead + c.cacheWrite > LONG_CONTEXT_TOKENS
-      usage.add(Math.floor(at / 60_000) * 60_000, sub, clientModel, up === NONE ? '' : s[up] as string, long, v)
+      usage.add(Math.floor(at / 60_000) * 60_000, sub, clientModel, up === NONE ? '' : s[up] as string, long, c.fast, v)
       records++
       if (micro <= 0) continue
       total += micro

@@ -1,5 +1,6 @@
 /**
- * Token usage and cost per minute, developer, requested model, upstream and context size: the
+ * Token usage and cost per minute, developer, requested model, upstream, context size and speed
+ * (fast mode, `usage.speed: "fast"`; migration 0018): the
  * rows of the `usage_minutes` ledger (migration 0016) that the Admin API report shapes read.
  *
  * The metering task (task.ts) adds every priced record here next to its spend; the meter keeps
@@ -26,6 +27,8 @@ export interface UsageRow {
   readonly model: string
   readonly upstream: string
   readonly long: boolean
+  /** The upstream reported `usage.speed: "fast"` (fast mode). */
+  readonly fast: boolean
   readonly v: number[]
 }
 
@@ -36,22 +39,22 @@ export class UsageSums {
   get size (): number { return this.m.size }
 
   /** Add `v` to the row of this key; false (nothing added) when the key is new and `max` rows are held. */
-  add (minute: number, principal: string, model: string, upstream: string, long: boolean, v: readonly number[], max = Infinity): boolean {
-    const k = `${minute}\u0000${principal}\u0000${model}\u0000${upstream}\u0000${long ? 1 : 0}`
+  add (minute: number, principal: string, model: string, upstream: string, long: boolean, fast: boolean, v: readonly number[], max = Infinity): boolean {
+    const k = `${minute}\u0000${principal}\u0000${model}\u0000${upstream}\u0000${long ? 1 : 0}${fast ? 1 : 0}`
     const e = this.m.get(k)
     if (e !== undefined) {
       for (let i = 0; i < U_WIDTH; i++) (e.v[i] as number) += v[i] as number
       return true
     }
     if (this.m.size >= max) return false
-    this.m.set(k, { minute, principal, model, upstream, long, v: [...v] })
+    this.m.set(k, { minute, principal, model, upstream, long, fast, v: [...v] })
     return true
   }
 
   /** Merge `rows` in; returns how many new rows did not fit under `max`. */
   merge (rows: readonly UsageRow[], max = Infinity): number {
     let dropped = 0
-    for (const r of rows) if (!this.add(r.minute, r.principal, r.model, r.upstream, r.long, r.v, max)) dropped++
+    for (const r of rows) if (!this.add(r.minute, r.principal, r.model, r.upstream, r.long, r.fast, r.v, max)) dropped++
     return dropped
   }
 

@@ -10,7 +10,7 @@
  * One record per developer (verified subject) with any metric that day, ordered by subject; the
  * cursor names the last subject returned and the day, and is only accepted as Weir wrote it.
  * `actor.email_address` is the developer's last-seen email (their subject when none is known);
- * `customer_type` is "api"; `organization_id`, `terminal_type` and `subscription_type` are null
+ * `customer_type` is "api"; `is_remote` false (remote sessions do not run through Weir); `organization_id`, `terminal_type` and `subscription_type` are null
  * (Weir does not know them). `estimated_cost.amount` is in cents, as Claude Code estimated it.
  */
 import type { Sql } from '../store/db.js'
@@ -59,7 +59,13 @@ export async function claudeCodeUsage (sql: Sql, q: URLSearchParams): Promise<Ad
     left join principal_emails e on e.principal = c.principal
     where c.day = ${day}::date and c.principal = any(${page}::text[])
     order by c.principal, c.metric, c.k1, c.k2`
-  const data = page.map((sub) => record(day, sub, rows.filter((r) => r.principal === sub)))
+  const bySub = new Map<string, Row[]>()
+  for (const r of rows) {
+    const list = bySub.get(r.principal)
+    if (list === undefined) bySub.set(r.principal, [r])
+    else list.push(r)
+  }
+  const data = page.map((sub) => record(day, sub, bySub.get(sub) ?? []))
   const more = subs.length > limit
   return { json: { data, has_more: more, next_page: more ? cursor(day, page[page.length - 1] as string) : null } }
 }
@@ -88,6 +94,7 @@ function record (day: string, sub: string, rows: readonly Row[]): Record<string,
   }
   return {
     date: `${day}T00:00:00Z`,
+    is_remote: false,
     actor: { type: 'user_actor', email_address: rows[0]?.email ?? sub },
     organization_id: null,
     customer_type: 'api',

@@ -6,14 +6,15 @@
  *               output, cache read, 5-minute and 1-hour cache writes as `cost_type: "tokens"`
  *               with their `token_type`, and web search as `cost_type: "web_search"`),
  *               workspace_id (accepted; always null, Weir has no workspaces); Weir's extensions
- *               account_id, user_email, idp_group, upstream (as in the messages report)
+ *               account_id, speed, user_email, idp_group, upstream (as in the messages report)
  *   filters     none in Anthropic's API; Weir accepts the messages report's (models[], …)
  *   bucket_width  1d as in Anthropic's API; Weir also accepts 1h and 1m
  *
  * `amount` is cents as an exact decimal string (micro-cent precision), `currency` "USD". Results
  * of zero cost are left out when grouped by description; otherwise each group with usage in a
  * bucket has one result with its total. A result always has amount, currency, cost_type,
- * description, model, service_tier, token_type, context_window and workspace_id (null unless
+ * description, model, service_tier, token_type, context_window, inference_geo (always null: the
+ * cost report cannot group by it) and workspace_id (null unless
  * grouped by description, as Anthropic's); Weir's dimensions appear only when grouped by.
  */
 import type { Sql } from '../store/db.js'
@@ -23,12 +24,13 @@ import { centsFromMicro } from './money.js'
 import { BadParam, iso, pageToken, parseRange, type ParamSpec } from './params.js'
 import { byBucket, sumUsage, type SumRow } from './query.js'
 
-const EXTENSIONS = ['account_id', 'user_email', 'idp_group', 'upstream']
+const EXTENSIONS = ['account_id', 'speed', 'user_email', 'idp_group', 'upstream']
 
 export const COST_SPEC: ParamSpec = {
   groupBy: ['description', 'workspace_id', ...EXTENSIONS],
   filters: MESSAGES_SPEC.filters,
   widths: ['1d', '1h', '1m'],
+  values: MESSAGES_SPEC.values,
 }
 
 /** Cost kinds in output order: ledger column, cost_type, token_type, description suffix. */
@@ -53,7 +55,7 @@ export async function costReport (sql: Sql, q: URLSearchParams, now = Date.now()
   const dims = described ? [...ext, 'model', 'context_window'] : ext
   const rows = await sumUsage(sql, r, dims, COLUMNS)
   const extFields = (row: SumRow): Record<string, string | null> => Object.fromEntries(ext.map((d) => [d, row.dims[d] ?? null]))
-  const base = { currency: 'USD', cost_type: null, description: null, model: null, service_tier: null, token_type: null, context_window: null, workspace_id: null }
+  const base = { currency: 'USD', cost_type: null, description: null, model: null, service_tier: null, token_type: null, context_window: null, inference_geo: null, workspace_id: null }
   const shape = (row: SumRow): object[] => {
     if (!described) {
       const total = COLUMNS.reduce((a, c) => a + BigInt(row.sums[c] ?? '0'), 0n)
@@ -75,6 +77,7 @@ export async function costReport (sql: Sql, q: URLSearchParams, now = Date.now()
         service_tier: tokens ? 'standard' : null,
         token_type: tokenType,
         context_window: tokens ? row.dims.context_window ?? null : null,
+        inference_geo: null,
         workspace_id: null,
         ...extFields(row),
       })

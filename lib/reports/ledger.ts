@@ -1,82 +1,70 @@
 /**
- * Writes of the report ledger (migration 0016): `usage_minutes` and its hourly sums `usage_hours`,
- * run by the primary inside the metering flush's transaction (lib/metering/ledger.ts), so
- * usage and spend commit together or not at all. Two statements with a fixed number of array
- * parameters each, whatever the row count (the hourly one sums the minutes of an hour first);
- * rows sorted by key so concurrent replicas lock them in the same order; values are added to
- * what the row holds.
+ * Writes of the report ledger (migrations 0016, 0018, 0019): `usage_minutes`, its hourly sums
+ * `usage_hours` and the organization's daily sums `usage_org_days` (no developer), run by the
+ * primary inside the metering flush's transaction (lib/metering/ledger.ts), so usage and spend
+ * commit together or not at all. Three statements with a fixed number of array parameters each,
+ * whatever the row count (the hourly and daily ones sum the minutes of an hour or UTC day first);
+ * rows sorted by key so concurrent replicas lock them in the same order; values are added to what
+ * the row holds. The statements are built once from one column list (SUMS), so the minute, hour
+ * and day upserts cannot drift apart.
  */
 import type { Sql } from '../store/db.js'
 import { U_WIDTH, type UsageRow } from '../metering/usage.js'
 
+/** The value columns, in UsageRow.v order (U in lib/metering/usage.ts). */
+const SUMS = [
+  'requests', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_write_5m_tokens', 'cache_write_1h_tokens', 'web_search_requests',
+  'input_micro_cents', 'output_micro_cents', 'cache_read_micro_cents', 'cache_write_5m_micro_cents', 'cache_write_1h_micro_cents', 'web_search_micro_cents',
+] as const
+if (SUMS.length !== U_WIDTH) throw new Error('lib/reports/ledger.ts: SUMS does not match U_WIDTH')
+
+/**
+ * The upsert into `table`, whose time column is `at`: `time` is the SQL of a row's time from the
+ * minute `t.mi` (minutes are summed per that time first unless it is the minute itself);
+ * `principal` whether the table is per developer. Parameters $1..$6 are the key arrays (minute,
+ * principal, model, upstream, long, fast), $7.. the value arrays.
+ */
+function upsert (table: string, at: string, time: string, principal: boolean): string {
+  const vals = SUMS.map((_c, i) => `$${i + 7}::int8[]`).join(', ')
+  const cols = SUMS.map((_c, i) => `c${i}`)
+  const summed = time !== 't.mi' || !principal
+  const sel = summed ? cols.map((c) => `sum(t.${c})`) : cols.map((c) => `t.${c}`)
+  const key = principal ? ['principal', 'model', 'upstream', 'long_context', 'fast'] : ['model', 'upstream', 'long_context', 'fast']
+  const keySel = principal ? ['t.p', 't.mo', 't.u', 't.l', 't.f'] : ['t.mo', 't.u', 't.l', 't.f']
+  const ordinals = key.map((_k, i) => i + 2).join(', ')
+  return `
+    insert into ${table} (${at}, ${key.join(', ')}, ${SUMS.join(', ')}, updated_at)
+    select ${time}, ${keySel.join(', ')}, ${sel.join(', ')}, now()
+    from unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[]::bool[], $6::text[]::bool[], ${vals})
+      as t(mi, p, mo, u, l, f, ${cols.join(', ')})
+    ${summed ? `group by 1, ${ordinals}` : ''}
+    order by 1, ${ordinals}
+    on conflict (${at}, ${key.join(', ')}) do update set
+      ${SUMS.map((c) => `${c} = ${table}.${c} + excluded.${c}`).join(',\n      ')},
+      updated_at = now()`
+}
+
+const MINUTES = upsert('usage_minutes', 'minute', 't.mi', true)
+const HOURS = upsert('usage_hours', 'hour', "date_trunc('hour', t.mi)", true)
+const ORG_DAYS = upsert('usage_org_days', 'day', "date_trunc('day', t.mi, 'UTC')", false)
 
 const int = (n: number): string => String(Math.max(0, Math.round(n)))
 
 export async function writeUsage (sql: Sql, rows: readonly UsageRow[]): Promise<void> {
   if (rows.length === 0) return
-  const minute: string[] = []
-  const principal: string[] = []
-  const model: string[] = []
-  const upstream: string[] = []
-  const long: string[] = []
+  const keys: string[][] = [[], [], [], [], [], []]
   const vals: string[][] = Array.from({ length: U_WIDTH }, () => [])
   for (const r of rows) {
-    minute.push(new Date(r.minute).toISOString())
-    principal.push(r.principal)
-    model.push(r.model)
-    upstream.push(r.upstream)
-    long.push(r.long ? 'true' : 'false')
+    keys[0]?.push(new Date(r.minute).toISOString())
+    keys[1]?.push(r.principal)
+    keys[2]?.push(r.model)
+    keys[3]?.push(r.upstream)
+    keys[4]?.push(r.long ? 'true' : 'false')
+    keys[5]?.push(r.fast ? 'true' : 'false')
     for (let i = 0; i < U_WIDTH; i++) (vals[i] as string[]).push(int(r.v[i] as number))
   }
-  const v = vals as [string[], string[], string[], string[], string[], string[], string[], string[], string[], string[], string[], string[], string[]]
-  await sql`
-    insert into usage_minutes (minute, principal, model, upstream, long_context, requests, input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests,
-      input_micro_cents, output_micro_cents, cache_read_micro_cents, cache_write_5m_micro_cents, cache_write_1h_micro_cents, web_search_micro_cents, updated_at)
-    select t.mi, t.p, t.mo, t.u, t.l, t.c0, t.c1, t.c2, t.c3, t.c4, t.c5, t.c6, t.c7, t.c8, t.c9, t.c10, t.c11, t.c12, now()
-    from unnest(${minute}::timestamptz[], ${principal}::text[], ${model}::text[], ${upstream}::text[], ${long}::text[]::bool[],
-      ${v[0]}::int8[], ${v[1]}::int8[], ${v[2]}::int8[], ${v[3]}::int8[], ${v[4]}::int8[], ${v[5]}::int8[], ${v[6]}::int8[],
-      ${v[7]}::int8[], ${v[8]}::int8[], ${v[9]}::int8[], ${v[10]}::int8[], ${v[11]}::int8[], ${v[12]}::int8[])
-      as t(mi, p, mo, u, l, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12)
-    order by 1, 2, 3, 4, 5
-    on conflict (minute, principal, model, upstream, long_context) do update set
-      requests = usage_minutes.requests + excluded.requests,
-      input_tokens = usage_minutes.input_tokens + excluded.input_tokens,
-      output_tokens = usage_minutes.output_tokens + excluded.output_tokens,
-      cache_read_tokens = usage_minutes.cache_read_tokens + excluded.cache_read_tokens,
-      cache_write_5m_tokens = usage_minutes.cache_write_5m_tokens + excluded.cache_write_5m_tokens,
-      cache_write_1h_tokens = usage_minutes.cache_write_1h_tokens + excluded.cache_write_1h_tokens,
-      web_search_requests = usage_minutes.web_search_requests + excluded.web_search_requests,
-      input_micro_cents = usage_minutes.input_micro_cents + excluded.input_micro_cents,
-      output_micro_cents = usage_minutes.output_micro_cents + excluded.output_micro_cents,
-      cache_read_micro_cents = usage_minutes.cache_read_micro_cents + excluded.cache_read_micro_cents,
-      cache_write_5m_micro_cents = usage_minutes.cache_write_5m_micro_cents + excluded.cache_write_5m_micro_cents,
-      cache_write_1h_micro_cents = usage_minutes.cache_write_1h_micro_cents + excluded.cache_write_1h_micro_cents,
-      web_search_micro_cents = usage_minutes.web_search_micro_cents + excluded.web_search_micro_cents,
-      updated_at = now()`
-  await sql`
-    insert into usage_hours (hour, principal, model, upstream, long_context, requests, input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests,
-      input_micro_cents, output_micro_cents, cache_read_micro_cents, cache_write_5m_micro_cents, cache_write_1h_micro_cents, web_search_micro_cents, updated_at)
-    select date_trunc('hour', t.mi), t.p, t.mo, t.u, t.l, sum(t.c0), sum(t.c1), sum(t.c2), sum(t.c3), sum(t.c4), sum(t.c5), sum(t.c6),
-      sum(t.c7), sum(t.c8), sum(t.c9), sum(t.c10), sum(t.c11), sum(t.c12), now()
-    from unnest(${minute}::timestamptz[], ${principal}::text[], ${model}::text[], ${upstream}::text[], ${long}::text[]::bool[],
-      ${v[0]}::int8[], ${v[1]}::int8[], ${v[2]}::int8[], ${v[3]}::int8[], ${v[4]}::int8[], ${v[5]}::int8[], ${v[6]}::int8[],
-      ${v[7]}::int8[], ${v[8]}::int8[], ${v[9]}::int8[], ${v[10]}::int8[], ${v[11]}::int8[], ${v[12]}::int8[])
-      as t(mi, p, mo, u, l, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12)
-    group by 1, 2, 3, 4, 5
-    order by 1, 2, 3, 4, 5
-    on conflict (hour, principal, model, upstream, long_context) do update set
-      requests = usage_hours.requests + excluded.requests,
-      input_tokens = usage_hours.input_tokens + excluded.input_tokens,
-      output_tokens = usage_hours.output_tokens + excluded.output_tokens,
-      cache_read_tokens = usage_hours.cache_read_tokens + excluded.cache_read_tokens,
-      cache_write_5m_tokens = usage_hours.cache_write_5m_tokens + excluded.cache_write_5m_tokens,
-      cache_write_1h_tokens = usage_hours.cache_write_1h_tokens + excluded.cache_write_1h_tokens,
-      web_search_requests = usage_hours.web_search_requests + excluded.web_search_requests,
-      input_micro_cents = usage_hours.input_micro_cents + excluded.input_micro_cents,
-      output_micro_cents = usage_hours.output_micro_cents + excluded.output_micro_cents,
-      cache_read_micro_cents = usage_hours.cache_read_micro_cents + excluded.cache_read_micro_cents,
-      cache_write_5m_micro_cents = usage_hours.cache_write_5m_micro_cents + excluded.cache_write_5m_micro_cents,
-      cache_write_1h_micro_cents = usage_hours.cache_write_1h_micro_cents + excluded.cache_write_1h_micro_cents,
-      web_search_micro_cents = usage_hours.web_search_micro_cents + excluded.web_search_micro_cents,
-      updated_at = now()`
+  const params = [...keys, ...vals] as never[]
+  await sql.unsafe(MINUTES, params)
+  await sql.unsafe(HOURS, params)
+  await sql.unsafe(ORG_DAYS, params)
 }

@@ -3,17 +3,21 @@
  * Weir's own ledger (`usage_minutes`), so dashboards written for that API work for fleets on any
  * upstream.
  *
- *   group_by[]  model, context_window, account_id (the developer's IdP subject); Weir's extensions
+ *   group_by[]  model, context_window, account_id (the developer's IdP subject), speed ("fast" for
+ *               requests the upstream reported in fast mode, else "standard"); Weir's extensions
  *               user_email, idp_group (each group the developer was last seen in) and upstream (the
  *               configured upstream that served the request); and api_key_id, workspace_id,
- *               service_tier and inference_geo, which Weir accepts with their one value (null,
- *               null, "standard", "not_available": Weir has no API keys or workspaces)
- *   filters     models[], context_window[], account_ids[]; Weir's user_emails[] (any case),
- *               idp_groups[], upstreams[]
+ *               service_account_id, service_tier and inference_geo, which Weir accepts with their
+ *               one value (null, null, null, "standard", "not_available": Weir has no API keys,
+ *               workspaces or service accounts)
+ *   filters     models[], context_window[], account_ids[], speeds[], service_tiers[] and
+ *               inference_geos[] (Weir's one value matches everything, any other nothing); Weir's
+ *               user_emails[] (any case), idp_groups[], upstreams[]. Enumerated values are checked.
+ *               api_key_ids[], workspace_ids[], service_account_ids[] are refused with the reason.
  *
  * Every bucket of the page appears, with `results: []` when nothing was used. A result always has
- * the token fields and `api_key_id`, `workspace_id`, `model`, `service_tier`, `context_window`
- * (null unless grouped by); any other dimension appears only when grouped by. `model` is the
+ * the token fields and the eight dimension fields Anthropic documents (ALWAYS; null unless
+ * grouped by); Weir's dimensions and `speed` appear only when grouped by. `model` is the
  * model the client asked for. Tokens: `uncached_input_tokens` is the request's `input_tokens`;
  * cache writes split by TTL.
  */
@@ -22,13 +26,20 @@ import type { AdminReply } from '../admin/call.js'
 import { BadParam, iso, pageToken, parseRange, type ParamSpec } from './params.js'
 import { byBucket, sumUsage, type SumRow } from './query.js'
 
-const CONSTANT: Record<string, string | null> = { api_key_id: null, workspace_id: null, service_tier: 'standard', inference_geo: 'not_available' }
-const ALWAYS = ['api_key_id', 'workspace_id', 'model', 'service_tier', 'context_window'] as const
+const CONSTANT: Record<string, string | null> = { api_key_id: null, workspace_id: null, service_account_id: null, service_tier: 'standard', inference_geo: 'not_available' }
+/** The dimension fields every result has, as Anthropic documents them (null unless grouped by). */
+const ALWAYS = ['account_id', 'api_key_id', 'workspace_id', 'model', 'service_tier', 'context_window', 'inference_geo', 'service_account_id'] as const
 
 export const MESSAGES_SPEC: ParamSpec = {
-  groupBy: ['model', 'context_window', 'account_id', 'user_email', 'idp_group', 'upstream', 'api_key_id', 'workspace_id', 'service_tier', 'inference_geo'],
-  filters: ['models', 'context_window', 'account_ids', 'user_emails', 'idp_groups', 'upstreams'],
+  groupBy: ['model', 'context_window', 'account_id', 'speed', 'user_email', 'idp_group', 'upstream', 'api_key_id', 'workspace_id', 'service_tier', 'inference_geo', 'service_account_id'],
+  filters: ['models', 'context_window', 'account_ids', 'speeds', 'service_tiers', 'inference_geos', 'user_emails', 'idp_groups', 'upstreams'],
   widths: ['1d', '1h', '1m'],
+  values: {
+    context_window: ['0-200k', '200k-1M'],
+    speeds: ['standard', 'fast'],
+    service_tiers: ['standard', 'batch', 'priority', 'priority_on_demand', 'flex', 'flex_discount'],
+    inference_geos: ['global', 'us', 'not_available'],
+  },
 }
 
 const COLUMNS = ['input_tokens', 'cache_write_1h_tokens', 'cache_write_5m_tokens', 'cache_read_tokens', 'output_tokens', 'web_search_requests']

@@ -82,6 +82,18 @@ export interface ParamSpec {
   readonly filters: readonly string[]
   /** Widths this report accepts. */
   readonly widths: readonly Width[]
+  /** The values a filter accepts, where Anthropic's API enumerates them. */
+  readonly values?: Readonly<Record<string, readonly string[]>>
+}
+
+/**
+ * Filters of Anthropic's API that Weir has nothing to filter on: refused by name with the reason,
+ * never ignored (a dashboard would show an unfiltered report as filtered).
+ */
+const UNSUPPORTED: Readonly<Record<string, string>> = {
+  api_key_ids: 'Weir has no API keys (every result has api_key_id null); filter by account_ids[] or user_emails[]',
+  workspace_ids: 'Weir has no workspaces (every result has workspace_id null)',
+  service_account_ids: 'Weir has no service accounts (every result has service_account_id null)',
 }
 
 /** Parse and check `q` for a report described by `spec`; `now` in ms. Throws BadParam. */
@@ -89,6 +101,7 @@ export function parseRange (q: URLSearchParams, spec: ParamSpec, now: number): R
   const known = new Set(['starting_at', 'ending_at', 'bucket_width', 'limit', 'page', 'group_by', ...spec.filters])
   for (const k of q.keys()) {
     const base = k.endsWith('[]') ? k.slice(0, -2) : k
+    if (!known.has(base) && UNSUPPORTED[base] !== undefined) throw new BadParam(`${k}: not supported: ${UNSUPPORTED[base]}`)
     if (!known.has(base)) throw new BadParam(`${k}: unknown query parameter`)
   }
   for (const single of ['starting_at', 'ending_at', 'bucket_width', 'limit', 'page']) {
@@ -130,6 +143,9 @@ export function parseRange (q: URLSearchParams, spec: ParamSpec, now: number): R
     if (vals.length === 0) continue
     if (vals.some((x) => x === '' || x.length > 512)) throw new BadParam(`${f}[]: values must be non-empty and at most 512 characters`)
     if (vals.length > 1000) throw new BadParam(`${f}[]: at most 1000 values`)
+    const allowed = spec.values?.[f]
+    const wrong = allowed === undefined ? undefined : vals.find((x) => !allowed.includes(x))
+    if (allowed !== undefined && wrong !== undefined) throw new BadParam(`${f}[]: '${wrong.slice(0, 64)}' is not one of ${allowed.join(', ')}`)
     filters.set(f, vals)
   }
   return { width, widthMs, from, to: Math.min(end, from + limit * widthMs), end, groupBy, filters }

@@ -1,7 +1,9 @@
 /**
  * The one aggregate query both ledger reports run (migration 0016): sums of the chosen columns per
  * time bucket and per the chosen dimensions, for one page of buckets — over `usage_minutes` for
- * minute buckets, over its hourly sums `usage_hours` for hour and day buckets.
+ * minute buckets, over its hourly sums `usage_hours` for hour buckets and for day buckets that
+ * group or filter by a person, and over the organization's daily sums `usage_org_days` (migration
+ * 0019, no developer) for the other day buckets (the overview charts).
  *
  * Invariants: the SQL text is assembled only from the fixed DIMENSIONS/FILTERS tables below (every
  * value the caller sent travels as a bind parameter); buckets are whole multiples of the width
@@ -20,6 +22,7 @@ const DIMENSIONS: Record<string, string> = {
   account_id: 'u.principal',
   upstream: "nullif(u.upstream, '')",
   context_window: "case when u.long_context then '200k-1M' else '0-200k' end",
+  speed: "case when u.fast then 'fast' else 'standard' end",
   user_email: 'e.email',
   idp_group: 'g.name',
 }
@@ -30,6 +33,10 @@ const FILTERS: Record<string, string> = {
   account_ids: 'u.principal = any($)',
   upstreams: 'u.upstream = any($)',
   context_window: "(case when u.long_context then '200k-1M' else '0-200k' end) = any($)",
+  speeds: "(case when u.fast then 'fast' else 'standard' end) = any($)",
+  // Weir's one service tier and inference geo: the filter keeps everything or nothing.
+  service_tiers: "'standard' = any($)",
+  inference_geos: "'not_available' = any($)",
   user_emails: 'lower(e.email) = any(select lower(x) from unnest($::text[]) x)',
   idp_groups: "exists (select 1 from jsonb_array_elements_text(case when jsonb_typeof(e.groups) = 'array' then e.groups else '[]'::jsonb end) x where x = any($))",
 }
@@ -53,7 +60,8 @@ export async function sumUsage (sql: Sql, r: Range, dims: readonly string[], col
   const bind = (v: unknown): string => { params.push(v); return `$${params.length}` }
   const needIdentity = dims.some((d) => d === 'user_email' || d === 'idp_group') || r.filters.has('user_emails') || r.filters.has('idp_groups')
   const byGroup = dims.includes('idp_group')
-  const [table, at] = r.width === '1m' ? ['usage_minutes', 'u.minute'] : ['usage_hours', 'u.hour']
+  const byPerson = needIdentity || dims.includes('account_id') || r.filters.has('account_ids')
+  const [table, at] = r.width === '1m' ? ['usage_minutes', 'u.minute'] : r.width === '1d' && !byPerson ? ['usage_org_days', 'u.day'] : ['usage_hours', 'u.hour']
   const where = [`${at} >= $2::timestamptz`, `${at} < $3::timestamptz`]
   for (const [name, vals] of r.filters) {
     const f = FILTERS[name]

@@ -41,6 +41,7 @@ t.test('metrics through the gateway, in the Claude Code Analytics shape', async 
   t.same(body, {
     data: [{
       date: `${day}T00:00:00Z`,
+      is_remote: false,
       actor: { type: 'user_actor', email_address: 'ann@example.com' },
       organization_id: null,
       customer_type: 'api',
@@ -59,6 +60,7 @@ t.test('metrics through the gateway, in the Claude Code Analytics shape', async 
       ],
     }, {
       date: `${day}T00:00:00Z`,
+      is_remote: false,
       actor: { type: 'user_actor', email_address: 'u-ben' },
       organization_id: null,
       customer_type: 'api',

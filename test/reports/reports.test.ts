@@ -7,6 +7,7 @@
 import t from 'tap'
 import postgres from 'postgres'
 import { req, type Res } from '../helpers/http.js'
+import { writeUsage } from '../../lib/reports/ledger.js'
 import { READ_KEY, WRITE_KEY, bearer, eventually, oneCentUpstream, post, spendGateway } from '../integration/spend-helpers.js'
 
 const RID = /^req_[0-9a-f]{32}$/
@@ -52,27 +53,21 @@ t.test('usage and cost reports', async (t) => {
       model: 'claude-haiku-4-5',
       service_tier: null,
       context_window: null,
+      inference_geo: null,
+      service_account_id: null,
       upstream: 'anthropic',
       account_id: 'u-dev',
     }])
     t.same({ has_more: body.has_more, next_page: body.next_page }, { has_more: false, next_page: null })
     const c = (await get(url, `/cost_report?starting_at=${today}T00:00:00Z`)).json()
-    t.same(c.data[0].results, [{ amount: '3', currency: 'USD', cost_type: null, description: null, model: null, service_tier: null, token_type: null, context_window: null, workspace_id: null }], 'three requests of one cent each')
+    t.same(c.data[0].results, [{ amount: '3', currency: 'USD', cost_type: null, description: null, model: null, service_tier: null, token_type: null, context_window: null, inference_geo: null, workspace_id: null }], 'three requests of one cent each')
     const [spent] = await sql`select micro_cents::text as m from spend where principal = 'u-dev' and period = ${today}`
     t.equal(spent?.m, '3000000', 'the same amount as the spend ledger')
   })
 
   // A generated ledger far from today, with identities for Weir's dimensions.
-  for (const r of LEDGER) {
-    await sql`insert into usage_hours (hour, principal, model, upstream, long_context, requests, input_tokens, output_tokens, cache_read_tokens,
-      cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests, input_micro_cents, output_micro_cents, cache_read_micro_cents,
-      cache_write_5m_micro_cents, cache_write_1h_micro_cents, web_search_micro_cents)
-      values (date_trunc('hour', ${r[0]}::timestamptz), ${r[1]}, ${r[2]}, ${r[3]}, ${r[4]}, 1, ${r[5]}, ${r[6]}, ${r[7]}, ${r[8]}, ${r[9]}, ${r[10]}, ${r[11]}, ${r[12]}, ${r[13]}, ${r[14]}, ${r[15]}, ${r[16]})`
-    await sql`insert into usage_minutes (minute, principal, model, upstream, long_context, requests, input_tokens, output_tokens, cache_read_tokens,
-      cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests, input_micro_cents, output_micro_cents, cache_read_micro_cents,
-      cache_write_5m_micro_cents, cache_write_1h_micro_cents, web_search_micro_cents)
-      values (${r[0]}, ${r[1]}, ${r[2]}, ${r[3]}, ${r[4]}, 1, ${r[5]}, ${r[6]}, ${r[7]}, ${r[8]}, ${r[9]}, ${r[10]}, ${r[11]}, ${r[12]}, ${r[13]}, ${r[14]}, ${r[15]}, ${r[16]})`
-  }
+  // Written by the ledger's own writer: minutes, hours and the organization's days.
+  await writeUsage(sql as never, LEDGER.map((r) => ({ minute: Date.parse(r[0]), principal: r[1], model: r[2], upstream: r[3], long: r[4], fast: false, v: [1, ...r.slice(5)] as number[] })))
   await sql`insert into principal_emails (principal, email, groups) values ('ann', 'Ann@Example.com', '["eng","ml"]'::jsonb), ('ben', 'ben@example.com', '["eng"]'::jsonb)
     on conflict (principal) do update set email = excluded.email, groups = excluded.groups`
   const MARCH = 'starting_at=2025-03-01T00:00:00Z&ending_at=2025-03-04T00:00:00Z'
@@ -93,7 +88,7 @@ t.test('usage and cost reports', async (t) => {
       cache_read_input_tokens: 500,
       output_tokens: 30,
       server_tool_use: { web_search_requests: 2 },
-      api_key_id: null, workspace_id: null, model: null, service_tier: null, context_window: null,
+      account_id: null, api_key_id: null, workspace_id: null, model: null, service_tier: null, context_window: null, inference_geo: null, service_account_id: null,
     })
     const offset = await results('/usage_report/messages?starting_at=2025-03-01T01:30:00%2B02:00&ending_at=2025-03-01T00:30:00Z')
     t.same(offset.map((b) => [b.starting_at, b.results.length]), [['2025-02-28T00:00:00Z', 0], ['2025-03-01T00:00:00Z', 1]],
@@ -153,7 +148,7 @@ t.test('usage and cost reports', async (t) => {
     t.same(cw[2]?.results[0], {
       uncached_input_tokens: 250_000, cache_creation: { ephemeral_1h_input_tokens: 0, ephemeral_5m_input_tokens: 0 }, cache_read_input_tokens: 0,
       output_tokens: 5, server_tool_use: { web_search_requests: 0 },
-      api_key_id: null, workspace_id: null, model: null, service_tier: 'standard', context_window: '200k-1M', inference_geo: 'not_available',
+      account_id: null, api_key_id: null, workspace_id: null, model: null, service_tier: 'standard', context_window: '200k-1M', inference_geo: 'not_available', service_account_id: null,
     }, "Anthropic's dimensions Weir has one value of")
     t.same(pick(await results(`/usage_report/messages?${MARCH}&models[]=claude-haiku-4-5`)), [['01', 1000], ['02', 7]])
     t.same(pick(await results(`/usage_report/messages?${MARCH}&user_emails[]=ANN@example.COM&group_by[]=model`), 'model'), [['01', 'claude-sonnet-4-5', 100], ['02', 'claude-haiku-4-5', 7]])
@@ -167,14 +162,14 @@ t.test('usage and cost reports', async (t) => {
     t.same(totals.map((b) => b.results.map((x) => x.amount)), [['2.177'], ['1.234568'], ['150.1125']], 'micro-cents to cents, exactly')
     const by = await results(`/cost_report?${MARCH}&group_by[]=description`)
     t.same(by[0]?.results, [
-      { amount: '0.1', currency: 'USD', cost_type: 'tokens', description: 'claude-haiku-4-5 Usage - Input Tokens', model: 'claude-haiku-4-5', service_tier: 'standard', token_type: 'uncached_input_tokens', context_window: '0-200k', workspace_id: null },
-      { amount: '0.01', currency: 'USD', cost_type: 'tokens', description: 'claude-haiku-4-5 Usage - Output Tokens', model: 'claude-haiku-4-5', service_tier: 'standard', token_type: 'output_tokens', context_window: '0-200k', workspace_id: null },
-      { amount: '0.005', currency: 'USD', cost_type: 'tokens', description: 'claude-haiku-4-5 Usage - Input Tokens, Cache Read', model: 'claude-haiku-4-5', service_tier: 'standard', token_type: 'cache_read_input_tokens', context_window: '0-200k', workspace_id: null },
-      { amount: '0.005', currency: 'USD', cost_type: 'tokens', description: 'claude-haiku-4-5 Usage - Input Tokens, Cache Write (5 minutes)', model: 'claude-haiku-4-5', service_tier: 'standard', token_type: 'cache_creation.ephemeral_5m_input_tokens', context_window: '0-200k', workspace_id: null },
-      { amount: '0.012', currency: 'USD', cost_type: 'tokens', description: 'claude-haiku-4-5 Usage - Input Tokens, Cache Write (1 hour)', model: 'claude-haiku-4-5', service_tier: 'standard', token_type: 'cache_creation.ephemeral_1h_input_tokens', context_window: '0-200k', workspace_id: null },
-      { amount: '2', currency: 'USD', cost_type: 'web_search', description: 'claude-haiku-4-5 - Web Search', model: null, service_tier: null, token_type: null, context_window: null, workspace_id: null },
-      { amount: '0.03', currency: 'USD', cost_type: 'tokens', description: 'claude-sonnet-4-5 Usage - Input Tokens', model: 'claude-sonnet-4-5', service_tier: 'standard', token_type: 'uncached_input_tokens', context_window: '0-200k', workspace_id: null },
-      { amount: '0.015', currency: 'USD', cost_type: 'tokens', description: 'claude-sonnet-4-5 Usage - Output Tokens', model: 'claude-sonnet-4-5', service_tier: 'standard', token_type: 'output_tokens', context_window: '0-200k', workspace_id: null },
+      { amount: '0.1', currency: 'USD', cost_type: 'tokens', description: 'claude-haiku-4-5 Usage - Input Tokens', model: 'claude-haiku-4-5', service_tier: 'standard', token_type: 'uncached_input_tokens', context_window: '0-200k', inference_geo: null, workspace_id: null },
+      { amount: '0.01', currency: 'USD', cost_type: 'tokens', description: 'claude-haiku-4-5 Usage - Output Tokens', model: 'claude-haiku-4-5', service_tier: 'standard', token_type: 'output_tokens', context_window: '0-200k', inference_geo: null, workspace_id: null },
+      { amount: '0.005', currency: 'USD', cost_type: 'tokens', description: 'claude-haiku-4-5 Usage - Input Tokens, Cache Read', model: 'claude-haiku-4-5', service_tier: 'standard', token_type: 'cache_read_input_tokens', context_window: '0-200k', inference_geo: null, workspace_id: null },
+      { amount: '0.005', currency: 'USD', cost_type: 'tokens', description: 'claude-haiku-4-5 Usage - Input Tokens, Cache Write (5 minutes)', model: 'claude-haiku-4-5', service_tier: 'standard', token_type: 'cache_creation.ephemeral_5m_input_tokens', context_window: '0-200k', inference_geo: null, workspace_id: null },
+      { amount: '0.012', currency: 'USD', cost_type: 'tokens', description: 'claude-haiku-4-5 Usage - Input Tokens, Cache Write (1 hour)', model: 'claude-haiku-4-5', service_tier: 'standard', token_type: 'cache_creation.ephemeral_1h_input_tokens', context_window: '0-200k', inference_geo: null, workspace_id: null },
+      { amount: '2', currency: 'USD', cost_type: 'web_search', description: 'claude-haiku-4-5 - Web Search', model: null, service_tier: null, token_type: null, context_window: null, inference_geo: null, workspace_id: null },
+      { amount: '0.03', currency: 'USD', cost_type: 'tokens', description: 'claude-sonnet-4-5 Usage - Input Tokens', model: 'claude-sonnet-4-5', service_tier: 'standard', token_type: 'uncached_input_tokens', context_window: '0-200k', inference_geo: null, workspace_id: null },
+      { amount: '0.015', currency: 'USD', cost_type: 'tokens', description: 'claude-sonnet-4-5 Usage - Output Tokens', model: 'claude-sonnet-4-5', service_tier: 'standard', token_type: 'output_tokens', context_window: '0-200k', inference_geo: null, workspace_id: null },
     ])
     t.same(by[1]?.results.map((x) => [x.token_type, x.amount]), [['uncached_input_tokens', '0.000001'], ['output_tokens', '1.234567']], 'a micro-cent survives')
     t.same(by[2]?.results.map((x) => [x.description, x.context_window]), [
@@ -184,6 +179,63 @@ t.test('usage and cost reports', async (t) => {
     const groups = await results(`/cost_report?${MARCH}&group_by[]=idp_group&group_by[]=upstream&bucket_width=1d&limit=2`)
     t.same(groups.map((b) => b.results.map((x) => [x.idp_group, x.upstream, x.amount])), [
       [['eng', 'anthropic', '0.045'], ['eng', 'bedrock', '2.132'], ['ml', 'anthropic', '0.045']], [['eng', 'bedrock', '1.234568'], ['ml', 'bedrock', '1.234568']]])
+  })
+
+  await t.test('speed: fast-mode usage written by the ledger groups and filters as "fast"; shapes field by field with the documented examples', async (t) => {
+    const v = (input: number, cost: number): number[] => [1, input, 1, 0, 0, 0, 0, cost, 0, 0, 0, 0, 0]
+    await writeUsage(sql as never, [
+      { minute: Date.parse('2025-04-01T10:15:00Z'), principal: 'ann', model: 'claude-opus-4-6', upstream: 'anthropic', long: false, fast: true, v: v(10, 600) },
+      { minute: Date.parse('2025-04-01T11:00:00Z'), principal: 'ann', model: 'claude-opus-4-6', upstream: 'anthropic', long: false, fast: false, v: v(20, 100) },
+    ])
+    await writeUsage(sql as never, [
+      { minute: Date.parse('2025-04-01T10:45:00Z'), principal: 'ann', model: 'claude-opus-4-6', upstream: 'anthropic', long: false, fast: true, v: v(5, 300) },
+    ])
+    const hours = await sql`select to_char(hour at time zone 'UTC', 'HH24') as h, fast, requests::int as n, input_tokens::int as i from usage_hours where model = 'claude-opus-4-6' order by hour, fast`
+    t.same(hours.map((r) => [r.h, r.fast, r.n, r.i]), [['10', true, 2, 15], ['11', false, 1, 20]], 'the hourly upsert sums the minutes of an hour and adds to what the row holds')
+    const APRIL = 'starting_at=2025-04-01T00:00:00Z&ending_at=2025-04-02T00:00:00Z'
+    const bySpeed = await results(`/usage_report/messages?${APRIL}&group_by[]=speed&group_by[]=model`)
+    t.same(bySpeed[0]?.results.map((x) => [x.speed, x.model, x.uncached_input_tokens]), [['fast', 'claude-opus-4-6', 15], ['standard', 'claude-opus-4-6', 20]])
+    t.same((await results(`/usage_report/messages?${APRIL}&speeds[]=fast`))[0]?.results.map((x) => x.uncached_input_tokens), [15], 'speeds[] filters')
+    t.same((await results(`/usage_report/messages?${APRIL}&service_tiers[]=standard&inference_geos[]=not_available`))[0]?.results.map((x) => x.uncached_input_tokens), [35], "Weir's one tier and geo keep everything")
+    t.same((await results(`/usage_report/messages?${APRIL}&service_tiers[]=batch`))[0]?.results, [], 'another tier keeps nothing')
+    const cost = await results(`/cost_report?${APRIL}&group_by[]=speed`)
+    t.same(cost[0]?.results.map((x) => [x.speed, x.amount]), [['fast', '0.0009'], ['standard', '0.0001']], 'cost by speed, exact')
+    const minutes = await results(`/usage_report/messages?bucket_width=1m&starting_at=${new Date(Date.now() - 60_000).toISOString()}&speeds[]=standard&speeds[]=fast`)
+    t.ok(minutes.length >= 1, 'speeds[] on minute buckets')
+
+    // Anthropic's documented example result (Get Messages Usage Report), field by field: the
+    // same fields with the same types; Weir writes null where it has no such thing.
+    const documented: Record<string, unknown> = {
+      account_id: 'user_01WCz1FkmYMm4gnmykNKUu3Q', api_key_id: 'apikey_01Rj2N8SVvo6BePZj99NhmiT',
+      cache_creation: { ephemeral_1h_input_tokens: 1000, ephemeral_5m_input_tokens: 500 }, cache_read_input_tokens: 200,
+      context_window: '0-200k', inference_geo: 'global', model: 'claude-opus-4-6', output_tokens: 500,
+      server_tool_use: { web_search_requests: 10 }, service_account_id: 'svac_01Hk3R9TWxq7CfQak00OiVw4', service_tier: 'standard',
+      uncached_input_tokens: 1500, workspace_id: 'wrkspc_01JwQvzr7rXLA5AGx3HKfFUJ',
+    }
+    const all = (await get(url, `/usage_report/messages?${APRIL}&group_by[]=account_id&group_by[]=api_key_id&group_by[]=context_window&group_by[]=inference_geo&group_by[]=model&group_by[]=service_account_id&group_by[]=service_tier&group_by[]=workspace_id`)).json()
+    t.same(Object.keys(all).sort(), ['data', 'has_more', 'next_page'])
+    t.same(Object.keys(all.data[0]).sort(), ['ending_at', 'results', 'starting_at'])
+    const ours = all.data[0].results[0] as Record<string, unknown>
+    t.same(Object.keys(ours).sort(), Object.keys(documented).sort(), 'the documented fields, no more, no fewer')
+    const kind = (x: unknown): string => (x === null ? 'null' : Array.isArray(x) ? 'array' : typeof x)
+    for (const [k, doc] of Object.entries(documented)) {
+      const mine = ours[k]
+      if (kind(doc) === 'object') t.same(Object.keys(mine as object).sort(), Object.keys(doc as object).sort(), `${k}: same keys`)
+      else if (['api_key_id', 'workspace_id', 'service_account_id'].includes(k)) t.equal(mine, null, `${k}: null (Weir has none)`)
+      else t.equal(kind(mine), kind(doc), `${k}: ${kind(doc)}`)
+    }
+    t.same([ours.account_id, ours.context_window, ours.inference_geo, ours.model, ours.service_tier, ours.uncached_input_tokens, ours.output_tokens],
+      ['ann', '0-200k', 'not_available', 'claude-opus-4-6', 'standard', 35, 3])
+    const plain = (await results(`/usage_report/messages?${APRIL}`))[0]?.results[0] as Record<string, unknown>
+    t.same(Object.keys(plain).sort(), Object.keys(documented).sort(), 'ungrouped: the same fields')
+    t.same(['account_id', 'api_key_id', 'context_window', 'inference_geo', 'model', 'service_account_id', 'service_tier', 'workspace_id'].map((k) => plain[k]), Array(8).fill(null), 'every dimension null when not grouped by')
+
+    // Get Cost Report's documented result fields.
+    const costFields = ['amount', 'context_window', 'cost_type', 'currency', 'description', 'inference_geo', 'model', 'service_tier', 'token_type', 'workspace_id']
+    const described = await results(`/cost_report?${APRIL}&group_by[]=description&group_by[]=workspace_id`)
+    for (const x of described[0]?.results ?? []) t.same(Object.keys(x).sort(), costFields, `${String(x.description)}: the documented fields`)
+    t.same(Object.keys((await results(`/cost_report?${APRIL}`))[0]?.results[0] ?? {}).sort(), costFields)
+    t.match(described[0]?.results[0], { amount: '0.001', currency: 'USD', cost_type: 'tokens', description: 'claude-opus-4-6 Usage - Input Tokens', model: 'claude-opus-4-6', service_tier: 'standard', token_type: 'uncached_input_tokens', context_window: '0-200k', inference_geo: null, workspace_id: null })
   })
 
   await t.test('credentials: read key and admin-group bearer read; others are refused in the envelope', async (t) => {
@@ -211,16 +263,22 @@ t.test('usage and cost reports', async (t) => {
       [`/usage_report/messages?${MARCH}&bucket_width=1h&limit=169`, 'limit: must be an integer between 1 and 168 for bucket_width 1h'],
       [`/usage_report/messages?starting_at=${new Date(Date.now() - 3_600_000).toISOString()}&bucket_width=1m&limit=1441`, 'limit: must be an integer between 1 and 1440 for bucket_width 1m'],
       [`/usage_report/messages?${MARCH}&bucket_width=1m`, 'starting_at: minute buckets (bucket_width 1m) reach back 31 days; use 1h or 1d for older usage'],
-      [`/usage_report/messages?${MARCH}&group_by[]=speed`, "group_by[]: 'speed' is not one of model, context_window, account_id, user_email, idp_group, upstream, api_key_id, workspace_id, service_tier, inference_geo"],
+      [`/usage_report/messages?${MARCH}&group_by[]=fast`, "group_by[]: 'fast' is not one of model, context_window, account_id, speed, user_email, idp_group, upstream, api_key_id, workspace_id, service_tier, inference_geo, service_account_id"],
+      [`/usage_report/messages?${MARCH}&speeds[]=quick`, "speeds[]: 'quick' is not one of standard, fast"],
+      [`/usage_report/messages?${MARCH}&context_window[]=1M`, "context_window[]: '1M' is not one of 0-200k, 200k-1M"],
+      [`/usage_report/messages?${MARCH}&service_tiers[]=gold`, "service_tiers[]: 'gold' is not one of standard, batch, priority, priority_on_demand, flex, flex_discount"],
+      [`/usage_report/messages?${MARCH}&api_key_ids[]=k`, 'api_key_ids[]: not supported: Weir has no API keys (every result has api_key_id null); filter by account_ids[] or user_emails[]'],
+      [`/usage_report/messages?${MARCH}&service_account_ids[]=s`, 'service_account_ids[]: not supported: Weir has no service accounts (every result has service_account_id null)'],
+      [`/usage_report/messages?${MARCH}&colour[]=red`, 'colour[]: unknown query parameter'],
       [`/usage_report/messages?${MARCH}&group_by[]=model&group_by=model`, 'group_by[]: a value is given twice'],
-      [`/usage_report/messages?${MARCH}&workspace_ids[]=w`, 'workspace_ids[]: unknown query parameter'],
+      [`/usage_report/messages?${MARCH}&workspace_ids[]=w`, 'workspace_ids[]: not supported: Weir has no workspaces (every result has workspace_id null)'],
       [`/usage_report/messages?${MARCH}&page=zzz`, 'page: invalid page token'],
       [`/usage_report/messages?${MARCH}&page=page_${Buffer.from('2025-03-01T12:00:00Z').toString('base64url')}`, 'page: invalid page token'],
       [`/usage_report/messages?${MARCH}&page=page_${Buffer.from('2025-04-01T00:00:00Z').toString('base64url')}`, 'page: invalid page token'],
       ['/usage_report/messages?starting_at=2025-03-02T00:00:00Z&ending_at=2025-03-01T00:00:00Z', 'ending_at: must be after starting_at'],
       [`/usage_report/messages?${MARCH}&starting_at=2025-03-01T00:00:00Z`, 'starting_at: given more than once'],
       [`/usage_report/messages?${MARCH}&models[]=`, 'models[]: values must be non-empty and at most 512 characters'],
-      [`/cost_report?${MARCH}&group_by[]=model`, "group_by[]: 'model' is not one of description, workspace_id, account_id, user_email, idp_group, upstream"],
+      [`/cost_report?${MARCH}&group_by[]=model`, "group_by[]: 'model' is not one of description, workspace_id, account_id, speed, user_email, idp_group, upstream"],
     ]
     for (const [path, message] of cases) {
       const r = await get(url, path)
