@@ -24,6 +24,7 @@ import { LIMIT_MESSAGE, parseLimit, parseUpsert } from './validate.js'
 import { handlePrincipals, resolveUser } from './principals.js'
 import { spendReport } from './report.js'
 import { handleReport } from '../reports/service.js'
+import { handleConsole } from '../console/primary.js'
 import type { AdminCall, AdminReply } from './call.js'
 
 export type { AdminCall, AdminReply } from './call.js'
@@ -35,6 +36,7 @@ const NOT_FOUND = 'spend limit not found'
 export async function handleAdmin (d: EffectiveDeps, call: AdminCall): Promise<AdminReply> {
   const { method, path } = call
   if (call.base === 'principals') return await handlePrincipals(d.sql, call)
+  if (call.base === 'console') return await handleConsole(d.sql, call)
   if (call.base === 'usage_report' || call.base === 'cost_report') return await handleReport(d.sql, call)
   if (call.base === 'spend_report') return method === 'GET' && path === '' ? await spendReport(d.sql, new URLSearchParams(call.query)) : err(404, 'not found')
   const q = new URLSearchParams(call.query)

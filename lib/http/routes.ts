@@ -3,6 +3,7 @@
  * this file only decides the order they are wired in.
  */
 import { registerSpendRoutes } from '../admin/routes.js'
+import { registerConsoleRoutes } from '../console/routes.js'
 import type { Services } from '../services.js'
 import type { WorkerContext } from '../worker-context.js'
 import { registerInferenceRoutes } from '../proxy/routes.js'
@@ -20,5 +21,6 @@ export function buildRouter (ctx: WorkerContext, svc: Services): Router {
   registerInferenceRoutes(router, ctx, svc)
   registerManagedRoutes(router, ctx, svc)
   registerSpendRoutes(router, ctx, svc)
+  registerConsoleRoutes(router, ctx, svc)
   return router
 }

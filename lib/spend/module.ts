@@ -20,6 +20,7 @@
  * `stop()` runs after the workers drained: it writes every usage record they sent (their exit
  * hooks send what is left) and their returned leases, then releases the pool.
  */
+import { watchConsoleStats } from '../console/stats.js'
 import { fileURLToPath } from 'node:url'
 import { isDeepStrictEqual } from 'node:util'
 import type { LoadedConfig } from '../config/load.js'
@@ -113,6 +114,7 @@ export async function startSpend (ctx: { sql: Sql, loaded: LoadedConfig }): Prom
     'admin.call': async (a: AdminCall) => await handleAdmin({ sql, book: () => feed.book, rules }, a),
   })
   const offs = [
+    watchConsoleStats(),
     onEvent(USAGE_EVENT, (b: UsageBatch) => { meter.add(b) }),
     onEvent(IDENTITY_EVENT, (s: Seen) => { meter.identity(s) }),
     onEvent(EXIT_EVENT, (m: { list?: unknown }) => {
