@@ -86,8 +86,9 @@ function Overview () {
   const [dim, setDim] = useState('model')
   const [ov] = useLoad(() => api('/overview'), [])
   const [charts] = useLoad(async () => {
-    const q = `?starting_at=${startDay(14)}&bucket_width=1d&limit=14&group_by[]=${dim}`
-    const [cost, usage] = await Promise.all([api(`/cost${q}`), api(`/usage${q}`)])
+    const q = `?starting_at=${startDay(14)}&bucket_width=1d&limit=14&group_by[]=`
+    // The cost report has no model grouping of its own: by description, each result names its model.
+    const [cost, usage] = await Promise.all([api(`/cost${q}${dim === 'model' ? 'description' : dim}`), api(`/usage${q}${dim}`)])
     const f = DIM_FIELD[dim]
     return { spend: toSeries(cost.data, (r) => r[f], (r) => Number(r.amount)), tokens: toSeries(usage.data, (r) => r[f], tokensOf) }
   }, [dim])
@@ -147,7 +148,7 @@ function Caps ({ me }) {
   const [effUser, setEffUser] = useState('')
   const save = async (e) => {
     e.preventDefault()
-    const scope = form.type === 'organization' ? { type: 'organization' } : form.type === 'rbac_group' ? { type: 'rbac_group', group_id: form.who } : (form.who.includes('@') ? { type: 'user', email: form.who } : { type: 'user', user_id: form.who })
+    const scope = form.type === 'organization' ? { type: 'organization' } : form.type === 'rbac_group' ? { type: 'rbac_group', rbac_group_id: form.who } : (form.who.includes('@') ? { type: 'user', email: form.who } : { type: 'user', user_id: form.who })
     try {
       await api('/caps', { method: 'POST', body: { scope, amount: String(Math.round(Number(form.amount) * 100)), period: form.period } })
       setMsg({ ok: true, text: 'Cap saved.' }); reload()
