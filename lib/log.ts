@@ -41,6 +41,9 @@ export type AuditEvent =
   | 'admin.limit.upsert'
   | 'admin.limit.delete'
   | 'admin.sign_out'
+  | 'console.sign_in'
+  | 'console.sign_out'
+  | 'console.denied'
   | 'telemetry.dropped'
   | 'worker.exit'
 

@@ -74,7 +74,7 @@ export async function runDev (argv: string[]): Promise<number> {
     const local = email.split('@')[0] ?? 'dev'
     idp = await startDevIdp({
       users: [{ sub: `dev-${local}`, email, name: local, groups }],
-      clients: [{ client_id: 'weir-dev', client_secret: secrets.clientSecret, redirect_uris: [`http://127.0.0.1:${port}/oauth/callback`, `http://localhost:${port}/oauth/callback`] }],
+      clients: [{ client_id: 'weir-dev', client_secret: secrets.clientSecret, redirect_uris: [`http://127.0.0.1:${port}/oauth/callback`, `http://localhost:${port}/oauth/callback`, `http://127.0.0.1:${port}/console/callback`, `http://localhost:${port}/console/callback`] }],
     })
     say('weir dev: any "oidc-provider WARNING" lines above come from the built-in test identity provider (state in memory by design, Node 22 preferred but 20 works); weir serve never loads it.')
     const yamlPath = join(dir, 'gateway.yaml')

@@ -7,6 +7,7 @@
  */
 import type { Sql } from 'postgres'
 import { startAdmin } from '../lib/admin/module.js'
+import { startConsole } from '../lib/console/module.js'
 import type { LoadedConfig } from '../lib/config/load.js'
 import { startSignIn } from '../lib/session/primary.js'
 import { guardLoadTestDatabase } from '../lib/spend/load-test-guard.js'
@@ -42,5 +43,6 @@ export function primaryModules (): ReadonlyArray<{ name: string, start: PrimaryM
     { name: 'sign-in', start: startSignIn },
     { name: 'spend', start: async (ctx) => (spend = await startSpend(ctx)) },
     { name: 'admin', start: (ctx) => startAdmin(ctx, spend?.caps) },
+    { name: 'console', start: startConsole },
   ]
 }

@@ -3,6 +3,7 @@
  * this file only decides the order they are wired in.
  */
 import { registerSpendRoutes } from '../lib/admin/routes.js'
+import { registerConsoleRoutes } from '../lib/console/routes.js'
 import type { Services } from '../lib/services.js'
 import type { WorkerContext } from '../lib/worker-context.js'
 import { registerInferenceRoutes } from '../lib/proxy/routes.js'
@@ -20,5 +21,6 @@ export function buildRouter (ctx: WorkerContext, svc: Services): Router {
   registerInferenceRoutes(router, ctx, svc)
   registerManagedRoutes(router, ctx, svc)
   registerSpendRoutes(router, ctx, svc)
+  registerConsoleRoutes(router, ctx, svc)
   return router
 }

@@ -23,7 +23,7 @@ export interface SealKey {
 }
 
 /** What a blob is for; a blob of one kind never opens as another. */
-export type SealKind = 'oauth_state' | 'device_grant'
+export type SealKind = 'oauth_state' | 'device_grant' | 'console_state' | 'console_session'
 
 /** Derive the sealing keys from `session.jwt_secret` (first entry seals). */
 export function sealKeys (secrets: readonly string[]): readonly SealKey[] {

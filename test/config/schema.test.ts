@@ -256,8 +256,10 @@ t.test('admin and enforcement', async (t) => {
     'admin.write_keys.0.key: Expected a string of at least 32 characters',
     'admin.admin_groups.1: empty entry: set a group name or remove the entry',
   ])
+  t.same(errors(c => { c.admin = { read_only_groups: ['auditors', ''] } }), ['admin.read_only_groups.1: empty entry: set a group name or remove the entry'])
+  t.same(ok(t, c => { c.admin = { read_only_groups: ['auditors'] } }).admin?.read_only_groups, ['auditors'], 'the console\'s read-only groups (Weir extension)')
   t.same(ok(t, c => { c.admin = {} }).admin, {
-    read_keys: [], write_keys: [], admin_groups: [], audit_retention_days: 365, spend_retention_months: 13, identity_retention_days: 90, group_limit_mode: 'min',
+    read_keys: [], write_keys: [], admin_groups: [], read_only_groups: [], audit_retention_days: 365, spend_retention_months: 13, identity_retention_days: 90, group_limit_mode: 'min',
     alerts: { thresholds: [0.75, 0.95], webhooks: [], max_attempts: 8 },
   })
   for (const tag of ['cost-center', 'a', 'team@corp:x/y=z+1', 'x'.repeat(64)]) t.same(errors(c => { c.admin = { billing_group_tag: tag } }), [], tag)

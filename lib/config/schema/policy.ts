@@ -182,6 +182,11 @@ export const AdminSchema = refine(object({
   write_keys: def(list(AdminKey), () => []),
   /** IdP groups with full admin access. Default none. */
   admin_groups: def(list(minStr(1, 'empty entry: set a group name or remove the entry')), () => []),
+  /**
+   * IdP groups whose members may open the operator console (/console) read-only: they see every
+   * page, and every change is refused by the server (Weir extension). Default none.
+   */
+  read_only_groups: def(list(minStr(1, 'empty entry: set a group name or remove the entry')), () => []),
   /** Appended to the spend-limit 429 message. */
   blocked_message: optional(str()),
   /** Audit log retention in days. Default 365 days. */

@@ -1,0 +1,24 @@
+/**
+ * The console's primary module (workers/primary-modules.ts): registers `console.query`, which
+ * answers the console's own read-only queries (lib/console/primary.ts: overview, people, audit,
+ * upstream figures) for a worker that has already checked the browser session and its role
+ * (lib/console/api.ts), and keeps the per-upstream figures the workers' metric snapshots carry
+ * (lib/console/stats.ts). Changes (caps, sign-outs) do not come here: the console sends them as
+ * ordinary admin calls, so they are checked and audited by the admin module exactly as the admin
+ * API's. Starts only with an `admin:` block, like the admin API.
+ */
+import { registerRpc } from '../ipc.js'
+import type { LoadedConfig } from '../config/load.js'
+import type { AdminCall } from '../admin/call.js'
+import type { Sql } from '../store/db.js'
+import { handleConsole } from './primary.js'
+import { watchConsoleStats } from './stats.js'
+
+export const CONSOLE_RPC = 'console.query'
+
+export function startConsole (ctx: { sql: Sql, loaded: LoadedConfig }): { stop: () => void } | undefined {
+  if (ctx.loaded.config.admin === undefined) return undefined
+  const off = watchConsoleStats()
+  registerRpc({ [CONSOLE_RPC]: async (a: AdminCall) => await handleConsole(ctx.sql, a) })
+  return { stop: off }
+}
