@@ -22,9 +22,13 @@ import { createInterface } from 'node:readline'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
+import { writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector'
 import v8 from 'node:v8'
 
-const { values } = parseArgs({ options: { root: { type: 'string' }, port: { type: 'string' }, upstream: { type: 'string' } } })
+interface Node { callFrame: { functionName: string, url: string, lineNumber: number }, selfSize: number, children: Node[] }
+
+const { values } = parseArgs({ options: { root: { type: 'string' }, port: { type: 'string' }, upstream: { type: 'string' }, 'heap-profile': { type: 'string' } } })
 const root = resolve(values.root ?? '.')
 const imp = async <T>(rel: string): Promise<T> => await import(pathToFileURL(join(root, 'dist', rel)).href) as T
 
@@ -74,6 +78,11 @@ async function main (): Promise<void> {
   await new Promise<void>((resolve, reject) => { app.listen('127.0.0.1', port, (s) => { s !== false ? resolve() : reject(new Error(`cannot listen on ${port}`)) }) })
   process.stdout.write(`listening ${port}\n`)
 
+  // --heap-profile FILE: also sample every allocation (collected ones included) between start and
+  // stop, and write the top allocating functions to FILE (where to cut; the totals come from GC accounting).
+  const sampling = values['heap-profile'] !== undefined ? new Session() : null
+  sampling?.connect()
+  const post = async (m: string, p?: object): Promise<unknown> => await new Promise((resolve, reject) => { sampling?.post(m, p, (e, r) => { e !== null ? reject(e) : resolve(r) }) })
   let prof: v8.GCProfiler | null = null
   let startUsed = 0
   let startFinished = 0
@@ -87,8 +96,21 @@ async function main (): Promise<void> {
       startFinished = finished
       t0 = performance.now()
       prof.start()
+      if (sampling !== null) await post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
     } else if (line === 'stop' && prof !== null) {
       const r = prof.stop() as unknown as { statistics: GcStat[] }
+      if (sampling !== null) {
+        const { profile } = await post('HeapProfiler.stopSampling') as { profile: { head: Node } }
+        const self = new Map<string, number>()
+        const walk = (n: Node): void => {
+          const k = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.replace(/^.*\/(dist|node_modules)\//, '')}:${n.callFrame.lineNumber + 1}`
+          self.set(k, (self.get(k) ?? 0) + n.selfSize)
+          for (const c of n.children) walk(c)
+        }
+        walk(profile.head)
+        const n = Math.max(1, finished - startFinished)
+        writeFileSync(values['heap-profile'] as string, [...self].sort((a, b) => b[1] - a[1]).slice(0, 40).map(([k, v]) => `${(v / n).toFixed(0).padStart(7)} B/req  ${k}`).join('\n') + '\n')
+      }
       const endUsed = v8.getHeapStatistics().used_heap_size
       let bytes = 0
       let prev = startUsed
