@@ -1,6 +1,6 @@
 /**
  * Allocation and added latency of the hot path in one thread: `node dist/bench/alloc.js
- * [--before DIR] [--duration S] [--rate R]` (or `node dist/bench/run.js --only alloc`).
+ * [--before DIR] [--duration S] [--rate R]` (standalone; not part of `run.js`'s rounds).
  *
  * Targets, measured in turns in one run: `after` (this build's handleMessages in
  * bench/alloc-server.ts), `before` (the same harness around another built checkout's
