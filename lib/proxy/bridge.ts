@@ -84,7 +84,8 @@ export class Output {
   private held = false
   /** A spend check holds the upstream, whatever the client does. */
   private checking = false
-  private readonly writable = (): boolean => this.drained()
+  /** The drain handler, made the first time the client pushes back (most requests never do). */
+  private writable: (() => boolean) | null = null
 
   constructor (readonly res: ClientResponse, readonly rq: Req) {}
 
@@ -188,7 +189,7 @@ export class Output {
     })
     if (!ok && !this.ended && !this.paused) {
       this.paused = true
-      res.onWritable(this.writable)
+      res.onWritable(this.writable ??= () => this.drained())
     }
   }
 
