@@ -84,8 +84,6 @@ export class Output {
   private held = false
   /** A spend check holds the upstream, whatever the client does. */
   private checking = false
-  /** The drain handler, made the first time the client pushes back (most requests never do). */
-  private writable: (() => boolean) | null = null
 
   constructor (readonly res: ClientResponse, readonly rq: Req) {}
 
@@ -189,7 +187,8 @@ export class Output {
     })
     if (!ok && !this.ended && !this.paused) {
       this.paused = true
-      res.onWritable(this.writable ??= () => this.drained())
+      // A fresh handler each time (as the uWS builds expect of a re-armed onWritable).
+      res.onWritable(() => this.drained())
     }
   }
 
