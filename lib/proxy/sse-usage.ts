@@ -104,6 +104,9 @@ export class UsageTap {
   private skipping = false
 
   push (chunk: Buffer): void {
+    // At an event boundary with LF line ends (the usual case): read the bytes in place, so only
+    // the events that are parsed (and an unfinished tail) become strings.
+    if (this.rest === '' && chunk.indexOf(0x0d) < 0) { this.pushBytes(chunk); return }
     this.bytes += chunk.length
     let s = this.rest === '' ? chunk.toString('latin1') : this.rest + chunk.toString('latin1')
     let cr = ''
@@ -120,6 +123,40 @@ export class UsageTap {
       from = end + 2
     }
     this.rest = (from === 0 ? s : s.slice(from)) + cr
+    this.tail(from)
+  }
+
+  /** `push` for a chunk that starts at an event boundary and has no CR: the same steps on the bytes. */
+  private pushBytes (b: Buffer): void {
+    this.bytes += b.length
+    let from = 0
+    for (let end = b.indexOf(LFLF, 0); end >= 0; end = b.indexOf(LFLF, from)) {
+      if (this.skipping) this.skipping = false
+      else if (from === 0 && this.restCounted) this.restCounted = false
+      else this.eventBytes(b, from, end)
+      from = end + 2
+    }
+    this.rest = from < b.length ? b.toString('latin1', from) : ''
+    this.tail(from)
+  }
+
+  /** `event` on the bytes `b[from, end)`. */
+  private eventBytes (b: Buffer, from: number, end: number): void {
+    let at = from
+    if (!bytesAt(b, from, EVENT_B)) {
+      const k = b.indexOf(NL_EVENT_B, from)
+      if (k < 0 || k >= end) return
+      at = k + 1
+    }
+    const c = b[at + 7]
+    if (c === 0x63) { if (bytesAt(b, at + 7, DELTA_B)) this.deltas++; return }
+    if ((c === 0x6d && (bytesAt(b, at + 7, START_B) || bytesAt(b, at + 7, MDELTA_B))) || (c === 0x65 && bytesAt(b, at + 7, ERROR_B))) {
+      this.handle(b.toString('latin1', from, end))
+    }
+  }
+
+  /** After a chunk: `rest` is the unfinished last event (from offset `from` of what was read). */
+  private tail (from: number): void {
     if (this.rest === '') return
     if (from > 0 || !this.restCounted) {
       // A new unfinished event: count a content delta now (an abort may end the stream inside it).
@@ -193,6 +230,21 @@ export class UsageTap {
       this.error = { type: String(e?.type ?? 'api_error'), message: String(e?.message ?? '') }
     }
   }
+}
+
+const LFLF = Buffer.from('\n\n')
+const EVENT_B = Buffer.from('event: ')
+const NL_EVENT_B = Buffer.from('\nevent: ')
+const DELTA_B = Buffer.from(DELTA)
+const START_B = Buffer.from('message_start')
+const MDELTA_B = Buffer.from('message_delta')
+const ERROR_B = Buffer.from('error')
+
+/** `b` holds the bytes of `w` at offset `at`. */
+function bytesAt (b: Buffer, at: number, w: Buffer): boolean {
+  if (at + w.length > b.length) return false
+  for (let i = 0; i < w.length; i++) if (b[at + i] !== w[i]) return false
+  return true
 }
 
 /** `s` has an `event: <name…>` line starting at `at` (`name` may be a prefix). */

@@ -23,6 +23,7 @@ import type { Dispatcher } from 'undici'
 import { ops } from '../../log.js'
 import { EVENTSTREAM_TYPE } from './eventstream.js'
 import type { Sender } from './types.js'
+import { LocalController, type Handler } from './local.js'
 
 export interface LoadTestSettings { readonly reply_tokens: number, readonly reply_seconds: number }
 
@@ -67,7 +68,6 @@ function chunkMessage (json: string): Buffer {
   }))
 }
 
-type Legacy = Required<Pick<Dispatcher.DispatchHandler, 'onConnect' | 'onHeaders' | 'onData' | 'onComplete' | 'onError'>>
 type Shape = 'count' | 'bedrock-count' | 'eventstream' | 'sse' | 'json'
 
 /** Which wire shape the upstream behind `path` expects back. */
@@ -140,7 +140,7 @@ export class LoadTestSender implements Sender {
   }
 
   dispatch (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const h = handler as Legacy
+    const h = handler as Handler
     const shape = shapeFor(String(opts.path), opts.body)
     const s = this.stats
     s.touch()
@@ -152,17 +152,19 @@ export class LoadTestSender implements Sender {
     const hangUp = (): void => {
       if (streaming) { streaming = false; s.open--; s.hungUp++ }
     }
-    h.onConnect((reason?: unknown) => {
+    let plan = (): void => {}
+    const c = new LocalController((reason: Error) => {
       if (aborted) return
       aborted = true
       if (timer !== null) clearTimeout(timer)
       hangUp()
-      h.onError(reason instanceof Error ? reason : new Error('aborted'))
-    })
+      h.onResponseError(c, reason)
+    }, () => { if (!waiting || aborted) return; waiting = false; if (timer === null) plan() })
+    h.onRequestStart(c, {})
     const whole = (type: string, body: Buffer): void => {
-      h.onHeaders(200, [enc('content-type'), enc(type)], () => {}, 'OK')
-      if (!aborted) h.onData(body)
-      if (!aborted) { s.finished++; h.onComplete([]) }
+      h.onResponseStart(c, 200, { 'content-type': type }, 'OK')
+      if (!aborted) h.onResponseData(c, body)
+      if (!aborted) { s.finished++; h.onResponseEnd(c, {}) }
     }
     queueMicrotask(() => {
       if (aborted) return
@@ -183,9 +185,9 @@ export class LoadTestSender implements Sender {
         // Everything due by now goes out (a late timer catches up instead of drifting).
         const due = Math.min(frames.length, Math.max(sent + 1, Math.floor((performance.now() - start) / this.stepMs)))
         while (sent < due) {
-          const more = h.onData(frames[sent++] as Buffer)
+          h.onResponseData(c, frames[sent++] as Buffer)
           if (aborted) return
-          if (more === false) { waiting = true; break }
+          if (c.paused) { waiting = true; break }
         }
         if (sent === frames.length) {
           streaming = false
@@ -194,18 +196,17 @@ export class LoadTestSender implements Sender {
           const late = Math.max(0, performance.now() - start - this.cfg.reply_seconds * 1000)
           s.lateSum += late
           s.lateWorst = Math.max(s.lateWorst, late)
-          h.onComplete([])
+          h.onResponseEnd(c, {})
           return
         }
         if (waiting) return
         plan()
       }
-      const plan = (): void => {
+      plan = (): void => {
         const at = start + (sent + 1) * this.stepMs
         timer = setTimeout(step, Math.max(0, Math.ceil(at - performance.now())))
       }
-      const resume = (): void => { if (!waiting || aborted) return; waiting = false; if (timer === null) plan() }
-      h.onHeaders(200, [enc('content-type'), enc(type), enc('cache-control'), enc('no-cache')], resume, 'OK')
+      h.onResponseStart(c, 200, { 'content-type': type, 'cache-control': 'no-cache' }, 'OK')
       if (!aborted) plan()
     })
     return true

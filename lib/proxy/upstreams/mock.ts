@@ -17,6 +17,7 @@
 import type { Dispatcher } from 'undici'
 import type { MockUpstream } from '../../config/schema.js'
 import type { Outgoing, Sender, Upstream, UpstreamCall } from './types.js'
+import { LocalController, type Handler } from './local.js'
 
 const enc = (s: string): Buffer => Buffer.from(s, 'utf8')
 const sse = (event: string, data: unknown): Buffer => enc(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
@@ -135,55 +136,50 @@ function replyFor (bodyText: string, events: number): { frames: Buffer[], json: 
   return { frames, json, status: 200 }
 }
 
-function rawHeaders (h: Record<string, string>): Buffer[] {
-  const out: Buffer[] = []
-  for (const k in h) out.push(enc(k), enc(h[k] as string))
-  return out
-}
 
 /** A dispatcher that answers in-process. */
 class MockSender implements Sender {
   constructor (private readonly delayMs: number, private readonly events: number) {}
 
   dispatch (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const h = handler as Required<Pick<Dispatcher.DispatchHandler, 'onConnect' | 'onHeaders' | 'onData' | 'onComplete' | 'onError'>>
+    const h = handler as Handler
     const bodyText = Buffer.isBuffer(opts.body) ? opts.body.toString('utf8') : typeof opts.body === 'string' ? opts.body : ''
     let aborted = false
     let timer: NodeJS.Timeout | null = null
     let waiting: (() => void) | null = null
-    h.onConnect((reason?: unknown) => {
+    const c = new LocalController((reason: Error) => {
       if (aborted) return
       aborted = true
       if (timer !== null) clearTimeout(timer)
-      h.onError(reason instanceof Error ? reason : new Error('aborted'))
-    })
+      h.onResponseError(c, reason)
+    }, () => { const w = waiting; waiting = null; w?.() })
+    h.onRequestStart(c, {})
     const path = String(opts.path)
     queueMicrotask(() => {
       if (aborted) return
       if (path.startsWith('/v1/messages/count_tokens')) {
         const json = enc(JSON.stringify({ input_tokens: Math.max(1, Math.ceil(bodyText.length / 4)) }))
-        h.onHeaders(200, rawHeaders({ 'content-type': 'application/json', 'request-id': 'req_mock' }), () => {}, 'OK')
-        if (!aborted) h.onData(json)
-        if (!aborted) h.onComplete([])
+        h.onResponseStart(c, 200, { 'content-type': 'application/json', 'request-id': 'req_mock' }, 'OK')
+        if (!aborted) h.onResponseData(c, json)
+        if (!aborted) h.onResponseEnd(c, {})
         return
       }
       const r = replyFor(bodyText, this.events)
       const streaming = r.status === 200 && /"stream"\s*:\s*true/.test(bodyText)
       if (!streaming) {
-        h.onHeaders(r.status, rawHeaders({ 'content-type': 'application/json', 'request-id': 'req_mock' }), () => {}, 'OK')
-        if (!aborted) h.onData(r.json)
-        if (!aborted) h.onComplete([])
+        h.onResponseStart(c, r.status, { 'content-type': 'application/json', 'request-id': 'req_mock' }, 'OK')
+        if (!aborted) h.onResponseData(c, r.json)
+        if (!aborted) h.onResponseEnd(c, {})
         return
       }
-      const resume = (): void => { const w = waiting; waiting = null; w?.() }
-      h.onHeaders(200, rawHeaders({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': 'req_mock' }), resume, 'OK')
+      h.onResponseStart(c, 200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': 'req_mock' }, 'OK')
       let i = 0
       const step = (): void => {
         timer = null
         if (aborted) return
-        if (i >= r.frames.length) { h.onComplete([]); return }
-        const more = h.onData(r.frames[i++] as Buffer)
-        if (more === false) { waiting = next; return }
+        if (i >= r.frames.length) { h.onResponseEnd(c, {}); return }
+        h.onResponseData(c, r.frames[i++] as Buffer)
+        if (c.paused) { waiting = next; return }
         next()
       }
       const next = (): void => {

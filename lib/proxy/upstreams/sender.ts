@@ -9,14 +9,17 @@
  *     fails over (the hot path answers 501 with `x-should-retry: false` when no upstream can count);
  *     and with `guardrail_trace`, Bedrock's JSON replies lose the trace (it goes to the operator log).
  *
- * It speaks undici's handler callbacks (the ones lib/proxy/messages.ts implements).
+ * It speaks undici's current handler interface (the one lib/proxy/bridge.ts implements), controller
+ * included: the wrappers pass the request's controller on, and a synthetic reply uses it too.
  */
 import type { Dispatcher } from 'undici'
 import { GatewayError } from '../../errors.js'
 import { ops } from '../../log.js'
+import type { Handler } from './local.js'
 import type { Sender, Upstream } from './types.js'
 
-type Legacy = Required<Pick<Dispatcher.DispatchHandler, 'onConnect' | 'onHeaders' | 'onData' | 'onComplete' | 'onError'>>
+type Controller = Dispatcher.DispatchController
+type Headers = Record<string, string | string[] | undefined>
 
 /** Reshapes a successful count reply; null when the reply is not usable. */
 export type CountReshaper = (body: Buffer) => Buffer | null
@@ -39,85 +42,81 @@ export interface SenderHooks {
   }
 }
 
-const enc = (s: string): Buffer => Buffer.from(s, 'latin1')
-
 /** Calls `hook` when the response status is 401/403; otherwise a transparent pass-through. */
-class AuthWatch implements Legacy {
-  constructor (private readonly inner: Legacy, private readonly hook: () => void) {}
-  onConnect (abort: (err?: Error) => void): void { this.inner.onConnect(abort) }
-  onHeaders (status: number, raw: Buffer[], resume: () => void, text: string): boolean {
+class AuthWatch implements Handler {
+  constructor (private readonly inner: Handler, private readonly hook: () => void) {}
+  onRequestStart (c: Controller, context: unknown): void { this.inner.onRequestStart(c, context) }
+  onResponseStart (c: Controller, status: number, headers: Headers, text?: string): void {
     if (status === 401 || status === 403) this.hook()
-    return this.inner.onHeaders(status, raw, resume, text)
+    this.inner.onResponseStart(c, status, headers, text)
   }
-  onData (chunk: Buffer): boolean { return this.inner.onData(chunk) }
-  onComplete (trailers: string[] | null): void { this.inner.onComplete(trailers) }
-  onError (err: Error): void { this.inner.onError(err) }
+
+  onResponseData (c: Controller, chunk: Buffer): void { this.inner.onResponseData(c, chunk) }
+  onResponseEnd (c: Controller, trailers: Headers): void { this.inner.onResponseEnd(c, trailers) }
+  onResponseError (c: Controller, err: Error): void { this.inner.onResponseError(c, err) }
 }
 
 /** Buffers a count reply and hands the hot path either the reshaped body or a refusal. */
-class CountReply implements Legacy {
+class CountReply implements Handler {
   private status = 0
   private chunks: Buffer[] = []
   private bytes = 0
-  constructor (private readonly inner: Legacy, private readonly path: string, private readonly hooks: NonNullable<SenderHooks['count']>) {}
-  onConnect (abort: (err?: Error) => void): void { this.inner.onConnect(abort) }
-  onHeaders (status: number): boolean { this.status = status; return true }
-  onData (chunk: Buffer): boolean {
+  constructor (private readonly inner: Handler, private readonly path: string, private readonly hooks: NonNullable<SenderHooks['count']>) {}
+  onRequestStart (c: Controller, context: unknown): void { this.inner.onRequestStart(c, context) }
+  onResponseStart (c: Controller, status: number): void { this.status = status }
+  onResponseData (c: Controller, chunk: Buffer): void {
     if (this.bytes < 65536) { this.chunks.push(chunk); this.bytes += chunk.length }
-    return true
   }
 
-  onComplete (): void {
+  onResponseEnd (c: Controller): void {
     const body = Buffer.concat(this.chunks)
     const out = this.status >= 200 && this.status < 300 ? this.hooks.reshape(body) : null
     if (out === null) {
       this.hooks.outcome(this.path, this.status >= 200 && this.status < 300 ? 0 : this.status, body)
-      this.inner.onError(new GatewayError('GW_NOT_SUPPORTED', this.hooks.refusal))
+      this.inner.onResponseError(c, new GatewayError('GW_NOT_SUPPORTED', this.hooks.refusal))
       return
     }
     this.hooks.outcome(this.path, null, null)
-    this.inner.onHeaders(200, [enc('content-type'), enc('application/json')], () => {}, 'OK')
-    this.inner.onData(out)
-    this.inner.onComplete([])
+    this.inner.onResponseStart(c, 200, { 'content-type': 'application/json' }, 'OK')
+    this.inner.onResponseData(c, out)
+    this.inner.onResponseEnd(c, {})
   }
 
-  onError (err: Error): void { this.inner.onError(err) }
+  onResponseError (c: Controller, err: Error): void { this.inner.onResponseError(c, err) }
 }
 
 /** Buffers a successful JSON reply and passes on the reshaped body; anything else passes through. */
-class JsonReply implements Legacy {
+class JsonReply implements Handler {
   private ok = false
-  private raw: Buffer[] = []
+  private headers: Headers = {}
   private chunks: Buffer[] = []
   private bytes = 0
-  constructor (private readonly inner: Legacy, private readonly reshape: (body: Buffer) => Buffer) {}
-  onConnect (abort: (err?: Error) => void): void { this.inner.onConnect(abort) }
-  onHeaders (status: number, raw: Buffer[], resume: () => void, text: string): boolean {
-    let ct = ''
-    for (let i = 0; i + 1 < raw.length; i += 2) if ((raw[i] as Buffer).toString('latin1').toLowerCase() === 'content-type') ct = (raw[i + 1] as Buffer).toString('latin1')
+  constructor (private readonly inner: Handler, private readonly reshape: (body: Buffer) => Buffer) {}
+  onRequestStart (c: Controller, context: unknown): void { this.inner.onRequestStart(c, context) }
+  onResponseStart (c: Controller, status: number, headers: Headers, text?: string): void {
+    const v = headers['content-type']
+    const ct = (typeof v === 'string' ? v : v?.[0]) ?? ''
     this.ok = status >= 200 && status < 300 && ct.startsWith('application/json')
-    if (!this.ok) return this.inner.onHeaders(status, raw, resume, text)
-    this.raw = raw
-    return true
+    if (!this.ok) { this.inner.onResponseStart(c, status, headers, text); return }
+    this.headers = headers
   }
 
-  onData (chunk: Buffer): boolean {
-    if (!this.ok) return this.inner.onData(chunk)
+  onResponseData (c: Controller, chunk: Buffer): void {
+    if (!this.ok) { this.inner.onResponseData(c, chunk); return }
     if (this.bytes <= 16 * 1024 * 1024) { this.chunks.push(chunk); this.bytes += chunk.length }
-    return true
   }
 
-  onComplete (trailers: string[] | null): void {
+  onResponseEnd (c: Controller, trailers: Headers): void {
     if (this.ok) {
       let body: Buffer = Buffer.concat(this.chunks)
       try { body = this.reshape(body) } catch {}
-      this.inner.onHeaders(200, this.raw, () => {}, 'OK')
-      this.inner.onData(body)
+      this.inner.onResponseStart(c, 200, this.headers, 'OK')
+      this.inner.onResponseData(c, body)
     }
-    this.inner.onComplete(trailers)
+    this.inner.onResponseEnd(c, trailers)
   }
 
-  onError (err: Error): void { this.inner.onError(err) }
+  onResponseError (c: Controller, err: Error): void { this.inner.onResponseError(c, err) }
 }
 
 export class CloudSender implements Sender {
@@ -126,7 +125,7 @@ export class CloudSender implements Sender {
   constructor (readonly inner: Sender, private readonly name: string, private readonly hooks: SenderHooks = {}) {}
 
   dispatch (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    let h = handler as Legacy
+    let h = handler as Handler
     const count = this.hooks.count
     if (count !== undefined && count.matches(String(opts.path))) h = new CountReply(h, String(opts.path), count)
     const json = this.hooks.json

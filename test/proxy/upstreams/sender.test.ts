@@ -1,5 +1,5 @@
 /**
- * The cloud upstreams' dispatcher wrapper, driven through undici's handler callbacks as the hot
+ * The cloud upstreams' dispatcher wrapper, driven through undici's current handler interface as the hot
  * path drives it: local answers, credential invalidation on 401/403, CountTokens reshaping and
  * refusal, guardrail-trace stripping of JSON replies.
  */
@@ -8,6 +8,7 @@ import type { Dispatcher } from 'undici'
 import { GatewayError } from '../../../lib/errors.js'
 import { stripTrace } from '../../../lib/proxy/upstreams/guardrail.js'
 import { CloudSender, type SenderHooks } from '../../../lib/proxy/upstreams/sender.js'
+import { LocalController, type Handler } from '../../../lib/proxy/upstreams/local.js'
 import type { Sender } from '../../../lib/proxy/upstreams/types.js'
 
 /** An inner dispatcher that answers every request with `status`, `headers` and `body`. */
@@ -16,13 +17,14 @@ function fakeInner (status: number, headers: Record<string, string>, body: strin
     calls: 0,
     dispatch (_o: Dispatcher.DispatchOptions, h: Dispatcher.DispatchHandler): boolean {
       s.calls++
-      const l = h as Required<Pick<Dispatcher.DispatchHandler, 'onConnect' | 'onHeaders' | 'onData' | 'onComplete' | 'onError'>>
-      l.onConnect(() => {})
+      const l = h as Handler
+      const c = new LocalController(() => {})
+      l.onRequestStart(c, {})
       queueMicrotask(() => {
-        l.onHeaders(status, Object.entries(headers).flatMap(([k, v]) => [Buffer.from(k), Buffer.from(v)]), () => {}, '')
-        l.onData(Buffer.from(body.slice(0, 5)))
-        l.onData(Buffer.from(body.slice(5)))
-        l.onComplete([])
+        l.onResponseStart(c, status, { ...headers }, '')
+        l.onResponseData(c, Buffer.from(body.slice(0, 5)))
+        l.onResponseData(c, Buffer.from(body.slice(5)))
+        l.onResponseEnd(c, {})
       })
       return true
     },
@@ -37,16 +39,15 @@ async function send (sender: Sender, path: string, headers: Record<string, strin
   return await new Promise((resolve) => {
     const got: Got = { headers: {}, body: '' }
     sender.dispatch({ origin: 'http://x', path, method: 'POST', headers, body: '{}' }, {
-      onConnect () {},
-      onHeaders (status: number, raw: Buffer[]) {
+      onRequestStart () {},
+      onResponseStart (_c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>) {
         got.status = status
-        for (let i = 0; i < raw.length; i += 2) got.headers[(raw[i] as Buffer).toString()] = (raw[i + 1] as Buffer).toString()
-        return true
+        for (const k in headers) got.headers[k] = String(headers[k])
       },
-      onData (c: Buffer) { got.body += c.toString(); return true },
-      onComplete () { resolve(got) },
-      onError (err: Error) { got.error = err; resolve(got) },
-    } as Dispatcher.DispatchHandler)
+      onResponseData (_c: Dispatcher.DispatchController, c: Buffer) { got.body += c.toString() },
+      onResponseEnd () { resolve(got) },
+      onResponseError (_c: Dispatcher.DispatchController, err: Error) { got.error = err; resolve(got) },
+    } satisfies Handler)
   })
 }
 

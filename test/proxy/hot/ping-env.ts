@@ -1,0 +1,3 @@
+/** Imported first by tests that watch pings: a 150 ms silence before a ping (read once at module load). */
+process.env.WEIR_SSE_PING_MS = '150'
+export {}
