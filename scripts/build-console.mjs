@@ -1,18 +1,24 @@
-// Bundle the operator console (console/app.js, Preact + htm + uPlot) into dist/console/ with
+// Type-check the operator console (lib/console/ui/*.ts, Preact + htm + uPlot; its own tsconfig
+// with DOM types) and bundle it into dist/console/ with
 // content-hashed names and a manifest.json that lib/console/assets.ts reads. Uses esbuild-wasm:
 // plain JavaScript and WebAssembly, so it runs where no platform binary was installed (the image
 // build runs `npm ci --os=none --cpu=none --ignore-scripts`).
 import { build } from 'esbuild-wasm'
+import { spawnSync } from 'node:child_process'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const ui = join(root, 'lib', 'console', 'ui')
+// esbuild strips types without checking them: check first, with the TypeScript the build uses.
+const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ui, 'tsconfig.json')], { stdio: 'inherit' })
+if (tsc.status !== 0) { console.error('console build: type errors in lib/console/ui'); process.exit(1) }
 const out = join(root, 'dist', 'console')
 rmSync(out, { recursive: true, force: true })
 mkdirSync(out, { recursive: true })
 const r = await build({
-  entryPoints: [join(root, 'console', 'app.js')],
+  entryPoints: [join(ui, 'app.ts')],
   bundle: true,
   minify: true,
   format: 'esm',

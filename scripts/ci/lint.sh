@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Source layout and deploy assets: the folder rules (scripts/check-layers.mjs: lib/http/ below the
 # features, lib/ never importing workers/, no import circles), helm lint + template of the chart
-# (default values and every values-*.yaml beside it), kubectl kustomize of every overlay, and
-# shellcheck on every shell script in the repository. Expects helm/kubectl on PATH
+# (default values and every values-*.yaml beside it), kubectl kustomize of every overlay, and a
+# ShellCheck pass over every shell script in the repository. Expects helm/kubectl on PATH
 # (scripts/ci/tools.sh) and shellcheck (Debian package); a missing tool is reported as SKIP, a
 # finding fails the stage.
 set -uo pipefail

@@ -1,0 +1,30 @@
+// Audit: the admin audit trail, newest first, filtered by actor, action and target, paged by id.
+import type { VNode } from 'preact'
+import { useState } from 'preact/hooks'
+import { api, type Json } from './api.js'
+import { when } from './format.js'
+import { Box, html, Table, useLoad } from './widgets.js'
+
+export function Audit (): VNode {
+  const [f, setF] = useState({ actor: '', action: '', target: '' })
+  const [cursor, setCursor] = useState<string[]>([])
+  const qs = new URLSearchParams({ limit: '25', ...Object.fromEntries(Object.entries(f).filter(([, v]) => v !== '')), ...(cursor.length > 0 ? { before_id: cursor[cursor.length - 1] as string } : {}) })
+  const [st] = useLoad(async () => await api(`/audit?${qs.toString()}`), [qs.toString()])
+  const submit = (e: Event): void => {
+    e.preventDefault()
+    const el = (e.currentTarget as HTMLFormElement).elements
+    const v = (name: string): string => (el.namedItem(name) as HTMLInputElement | HTMLSelectElement).value
+    setCursor([])
+    setF({ actor: v('actor'), action: v('action'), target: v('target') })
+  }
+  return html`<section aria-labelledby="au"><h2 id="au">Audit trail</h2>
+    <form class="form" onSubmit=${submit}>
+      <label>Actor <input name="actor" placeholder="oidc:… or admin-key:…" /></label>
+      <label>Action <select name="action"><option value="">Any</option>${((st.data as Json)?.actions ?? []).map((a: string) => html`<option>${a}</option>`)}</select></label>
+      <label>Target contains <input name="target" /></label><button type="submit">Filter</button></form>
+    <${Box} st=${st}>${(a: Json) => html`
+      <${Table} caption="Audit events" cols=${['When', 'Actor', 'Action', 'Target', 'Change']} empty="No events match."
+        rows=${a.data.map((e: Json) => [when(e.created_at), e.actor, e.action, e.target_id, html`<details><summary>Details</summary><pre>${JSON.stringify({ before: e.before, after: e.after }, null, 2)}</pre></details>`])} />
+      <nav class="pager" aria-label="Pages"><button disabled=${cursor.length === 0} onClick=${() => setCursor(cursor.slice(0, -1))}>Newer</button>
+        <button disabled=${a.has_more !== true} onClick=${() => setCursor([...cursor, a.data[a.data.length - 1].id])}>Older</button></nav>`}<//></section>` as VNode
+}
