@@ -16,7 +16,8 @@
  * `declare module '../ipc.js'`. From that declaration `callPrimary` is typed in workers, the
  * handlers given to `registerRpc` are typed in the primary, and the primary checks every call's
  * arguments (lib/rpc-args.ts) before its handler runs. Subsystems export small typed wrappers around
- * `callPrimary` for workers.
+ * `callPrimary` for workers. Events merge into `EventMap` the same way (type only: payloads are
+ * not checked at run time); a name not mapped yet keeps an untyped payload.
  */
 import { isMainThread, parentPort, type MessagePort, type Worker } from 'node:worker_threads'
 import type { Struct } from 'superstruct'
@@ -45,6 +46,15 @@ export type RpcHandlers<T extends RpcTable> = {
 }
 
 type RpcHandler = (args: unknown) => unknown
+
+/**
+ * Events, name → payload, merged in by features like `RpcMap`. `onEvent`, `broadcast` and
+ * `sendToPrimary` check a mapped name's payload; names not (yet) mapped keep an untyped payload.
+ */
+export interface EventMap {} // eslint-disable-line @typescript-eslint/no-empty-interface
+export type EventName = keyof EventMap & string
+/** The payload of event `N`: its mapped type, or anything for a name not mapped. */
+export type EventData<N extends string> = N extends EventName ? EventMap[N] : any // eslint-disable-line @typescript-eslint/no-explicit-any
 type EventHandler = (data: any) => void // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Wire messages. `t` discriminates. */
@@ -75,7 +85,7 @@ export function registerRpc<T extends RpcTable> (table: T, run: RpcHandlers<T>):
 export function clearRpc (): void { handlers.clear(); joinHooks.length = 0 }
 
 /** Subscribe to events: in a worker, events broadcast by the primary; in the primary, events sent by workers. */
-export function onEvent (name: string, fn: EventHandler): () => void {
+export function onEvent<N extends string> (name: N, fn: (data: EventData<N>) => void): () => void {
   const list = eventHandlers.get(name) ?? []
   list.push(fn)
   eventHandlers.set(name, list)
@@ -145,7 +155,7 @@ export async function callPrimary<K extends RpcName> (name: K, args: RpcArgs<K>,
 }
 
 /** Worker → primary, fire and forget. In the main thread, delivered to local `onEvent` handlers. */
-export function sendToPrimary (name: string, data: unknown, transfer?: ArrayBuffer[]): void {
+export function sendToPrimary<N extends string> (name: N, data: EventData<N>, transfer?: ArrayBuffer[]): void {
   if (port === null) { emitLocal(name, data); return }
   port.postMessage({ t: 'evt', name, data } satisfies Msg, transfer)
 }
@@ -180,7 +190,7 @@ export function onWorkerJoin (hook: (send: (name: string, data: unknown) => void
 }
 
 /** Primary: send an event to every worker, and to main-thread subscribers. */
-export function broadcast (name: string, data: unknown): void {
+export function broadcast<N extends string> (name: N, data: EventData<N>): void {
   for (const w of workers) w.postMessage({ t: 'evt', name, data } satisfies Msg)
   if (isMainThread) emitLocal(name, data)
 }

@@ -4,10 +4,11 @@
  */
 import { object } from 'superstruct'
 import { rpc } from '../ipc.js'
+import type { Revocation } from './sessions.js'
 import { list, nonEmpty, optional, positive, text } from '../rpc-args.js'
 
 /** Primary → workers: revocations the workers have not seen yet (all of them to a worker that joins). */
-export const REVOKED_EVENT = 'session.revoked'
+export const REVOKED_EVENT = 'session.revoked' as const
 
 const kvWrite = { key: nonEmpty, value: nonEmpty, ttlSeconds: positive }
 
@@ -25,4 +26,7 @@ export const SESSION_RPC = {
 } as const
 
 type SessionRpc = typeof SESSION_RPC
-declare module '../ipc.js' { interface RpcMap extends SessionRpc {} } // eslint-disable-line @typescript-eslint/no-empty-interface
+declare module '../ipc.js' {
+  interface RpcMap extends SessionRpc {} // eslint-disable-line @typescript-eslint/no-empty-interface
+  interface EventMap { [REVOKED_EVENT]: Revocation[] }
+}

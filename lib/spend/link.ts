@@ -19,11 +19,11 @@ export const SPEND_RPC = Object.freeze({
 } as const)
 
 /** Primary → workers: the whole cap table, after every change. */
-export const CAPS_EVENT = 'spend.caps'
+export const CAPS_EVENT = 'spend.caps' as const
 /** Worker → primary: last-seen identity of a principal (throttled). */
-export const IDENTITY_EVENT = 'spend.identity'
+export const IDENTITY_EVENT = 'spend.identity' as const
 /** Worker → primary at thread exit: unused leases to return. */
-export const EXIT_EVENT = 'spend.exit'
+export const EXIT_EVENT = 'spend.exit' as const
 
 /** What a worker's accounting needs from the primary; tests substitute their own. */
 export interface SpendLink {

@@ -7,6 +7,7 @@ import { rpc } from '../ipc.js'
 import { finite, flag, optional, text } from '../rpc-args.js'
 import type { LeaseReply } from './budget.js'
 import type { CapRow } from './caps.js'
+import type { LeaseDelta, Seen } from './store.js'
 
 export interface CapsMessage { readonly version: number, readonly rows: CapRow[] }
 
@@ -25,4 +26,12 @@ export const SPEND_RPC_MAP = {
 } as const
 
 type SpendRpc = typeof SPEND_RPC_MAP
-declare module '../ipc.js' { interface RpcMap extends SpendRpc {} } // eslint-disable-line @typescript-eslint/no-empty-interface
+declare module '../ipc.js' {
+  interface RpcMap extends SpendRpc {} // eslint-disable-line @typescript-eslint/no-empty-interface
+  /** Names as in lib/spend/link.ts: CAPS_EVENT, IDENTITY_EVENT, EXIT_EVENT. */
+  interface EventMap {
+    'spend.caps': CapsMessage
+    'spend.identity': Seen
+    'spend.exit': { list: LeaseDelta[] }
+  }
+}

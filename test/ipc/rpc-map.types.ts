@@ -1,9 +1,10 @@
 /**
  * Compile-time checks of the typed RPC map, built by `tsc` with the rest of the suite (never run):
  * every `@ts-expect-error` below must be an error, or the build fails. A wrong name, a wrong or
- * missing argument, a wrong reply use, and a handler that does not match its declaration.
+ * missing argument, a wrong reply use, a handler that does not match its declaration, and a mapped
+ * event with the wrong payload.
  */
-import { callPrimary, registerRpc } from '../../lib/ipc.js'
+import { broadcast, callPrimary, onEvent, registerRpc, sendToPrimary } from '../../lib/ipc.js'
 import { STORE_RPC } from '../../lib/store/rpc-map.js'
 
 export async function typeChecks (): Promise<void> {
@@ -32,4 +33,15 @@ export async function typeChecks (): Promise<void> {
   })
   // @ts-expect-error: every RPC of the table needs its handler
   registerRpc(STORE_RPC, { 'store.ping': () => true as const })
+
+  // Mapped events check their payloads.
+  // @ts-expect-error: spend.caps carries a CapsMessage
+  broadcast('spend.caps', { version: 'one', rows: [] })
+  // @ts-expect-error: spend.exit carries { list }
+  sendToPrimary('spend.exit', [])
+  onEvent('spend.identity', (s) => {
+    // @ts-expect-error: a Seen has no `id`
+    void s.id
+  })
+  broadcast('spend.caps', { version: 1, rows: [] })
 }
