@@ -22,7 +22,6 @@ import { NO_ACCOUNTING, type Accounting, type AdmitRequest, type Outcome } from 
 import { emptyUsage } from '../lib/proxy/sse-usage.js'
 import type { Principal } from '../lib/session/token.js'
 import { SpendAccounting } from '../lib/spend/accounting.js'
-import type { CapsMessage } from '../lib/spend/link.js'
 import { startSpend } from '../lib/spend/module.js'
 import { fileURLToPath } from 'node:url'
 import { BatchBuilder, addUsageRecord, countsOf, type UsageBatch } from '../lib/metering/records.js'
@@ -82,7 +81,7 @@ async function main (): Promise<void> {
   const caps = async (rows: Array<[string, string, string, number, string]>): Promise<void> => {
     for (const [id, type, scope, amount, period] of rows) await sql`insert into spend_limits (id, scope_type, scope_id, amount, period) values (${id}, ${type}, ${scope}, ${amount}, ${period})`
     for (let i = 0; i < 500; i++) {
-      const m = await callPrimary<CapsMessage>('spend.caps')
+      const m = await callPrimary('spend.caps', {})
       if (m.rows.length >= rows.length) { acct.setCaps(m); hot.setCaps(m); return }
       await new Promise((resolve) => setTimeout(resolve, 10))
     }

@@ -11,13 +11,50 @@
  * Code that runs in the main thread (tests, `weir dev`, the primary itself) can call the same
  * client functions: `callPrimary` then invokes the registered handler directly.
  *
- * Each subsystem keeps both halves together: it registers its handlers with `registerRpc` in the
- * primary and exports small typed wrappers around `callPrimary` for workers.
+ * The RPCs form one typed map, `RpcMap`: each feature declares its names (`feature.verb`), argument
+ * structs and reply types once, in its `rpc-map.ts`, and merges them into `RpcMap` with
+ * `declare module '../ipc.js'`. From that declaration `callPrimary` is typed in workers, the
+ * handlers given to `registerRpc` are typed in the primary, and the primary checks every call's
+ * arguments (lib/rpc-args.ts) before its handler runs. Subsystems export small typed wrappers around
+ * `callPrimary` for workers. Events merge into `EventMap` the same way (type only: payloads are
+ * not checked at run time); a name not mapped yet keeps an untyped payload.
  */
 import { isMainThread, parentPort, type MessagePort, type Worker } from 'node:worker_threads'
+import type { Struct } from 'superstruct'
 import { GatewayError, ERRORS, type GatewayErrorCode } from './errors.js'
+import { checkArgs } from './rpc-args.js'
 
-export type RpcHandler = (args: any) => Promise<unknown> | unknown // eslint-disable-line @typescript-eslint/no-explicit-any
+declare const REPLY: unique symbol
+/** One RPC's declaration: its argument struct, and (type only) its reply. */
+export interface RpcSpec<A, R> { readonly args: Struct<A, unknown>, readonly [REPLY]?: R }
+/** Declare an RPC: `rpc<Reply>()(argumentStruct)`. */
+export const rpc = <R>() => <A>(args: Struct<A, unknown>): RpcSpec<A, R> => ({ args })
+
+/**
+ * Every RPC, name → `RpcSpec`. Empty here: each feature merges its own map in
+ * (`type FeatureRpc = typeof FEATURE_RPC; declare module '../ipc.js' { interface RpcMap extends FeatureRpc {} }`).
+ */
+export interface RpcMap {} // eslint-disable-line @typescript-eslint/no-empty-interface
+export type RpcName = keyof RpcMap & string
+export type RpcArgs<K extends RpcName> = RpcMap[K] extends RpcSpec<infer A, any> ? A : never // eslint-disable-line @typescript-eslint/no-explicit-any
+export type RpcReply<K extends RpcName> = RpcMap[K] extends RpcSpec<any, infer R> ? R : never // eslint-disable-line @typescript-eslint/no-explicit-any
+/** A feature's map: the value whose type it merges into `RpcMap`. */
+export type RpcTable = Readonly<Record<string, RpcSpec<any, unknown>>> // eslint-disable-line @typescript-eslint/no-explicit-any
+/** The handlers for a table: one per name, typed from its struct and reply. */
+export type RpcHandlers<T extends RpcTable> = {
+  [K in keyof T]: T[K] extends RpcSpec<infer A, infer R> ? (args: A) => Promise<R> | R : never
+}
+
+type RpcHandler = (args: unknown) => unknown
+
+/**
+ * Events, name → payload, merged in by features like `RpcMap`. `onEvent`, `broadcast` and
+ * `sendToPrimary` check a mapped name's payload; names not (yet) mapped keep an untyped payload.
+ */
+export interface EventMap {} // eslint-disable-line @typescript-eslint/no-empty-interface
+export type EventName = keyof EventMap & string
+/** The payload of event `N`: its mapped type, or anything for a name not mapped. */
+export type EventData<N extends string> = N extends EventName ? EventMap[N] : any // eslint-disable-line @typescript-eslint/no-explicit-any
 type EventHandler = (data: any) => void // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Wire messages. `t` discriminates. */
@@ -27,21 +64,28 @@ export type Msg =
   | { t: 'rpc-r', id: number, ok: false, code: string | undefined, msg: string }
   | { t: 'evt', name: string, data: unknown }
 
-const handlers = new Map<string, RpcHandler>()
+const handlers = new Map<string, { run: RpcHandler, args: Struct<unknown, unknown> }>()
 const eventHandlers = new Map<string, EventHandler[]>()
 const workers = new Set<Worker>()
 const joinHooks: Array<(send: (name: string, data: unknown) => void) => void> = []
 
-/** Primary: make `name` callable from workers. Registering a name twice replaces the handler. */
-export function registerRpc (table: Record<string, RpcHandler>): void {
-  for (const name in table) handlers.set(name, table[name] as RpcHandler)
+/**
+ * Primary: make the RPCs of `table` (a feature's map) callable from workers, one handler per name.
+ * Arguments are checked with the table's structs before a handler runs. Registering a name twice
+ * replaces the handler.
+ */
+export function registerRpc<T extends RpcTable> (table: T, run: RpcHandlers<T>): void {
+  for (const name in table) {
+    const spec = table[name] as RpcSpec<unknown, unknown>
+    handlers.set(name, { run: run[name] as RpcHandler, args: spec.args })
+  }
 }
 
 /** Primary: forget every handler (tests and shutdown). */
 export function clearRpc (): void { handlers.clear(); joinHooks.length = 0 }
 
 /** Subscribe to events: in a worker, events broadcast by the primary; in the primary, events sent by workers. */
-export function onEvent (name: string, fn: EventHandler): () => void {
+export function onEvent<N extends string> (name: N, fn: (data: EventData<N>) => void): () => void {
   const list = eventHandlers.get(name) ?? []
   list.push(fn)
   eventHandlers.set(name, list)
@@ -63,7 +107,7 @@ function toError (code: string | undefined, msg: string): Error {
 async function invoke (name: string, args: unknown): Promise<unknown> {
   const h = handlers.get(name)
   if (h === undefined) throw toError('GW_INTERNAL', `no handler for ${name}`)
-  return await h(args)
+  return await h.run(checkArgs(name, h.args, args))
 }
 
 // ---- worker side -------------------------------------------------------------------------------
@@ -95,7 +139,8 @@ export function startWorkerIpc (p: MessagePort | null = parentPort): void {
  * Call a primary-side handler. In the main thread the handler runs directly. Rejects after
  * `timeoutMs` (default 5 s) with code `ETIMEDOUT`.
  */
-export async function callPrimary<T = unknown> (name: string, args: unknown = {}, timeoutMs = 5000): Promise<T> {
+export async function callPrimary<K extends RpcName> (name: K, args: RpcArgs<K>, timeoutMs = 5000): Promise<RpcReply<K>> {
+  type T = RpcReply<K>
   if (port === null) return await invoke(name, args) as T
   const id = nextId++
   const p = port
@@ -110,7 +155,7 @@ export async function callPrimary<T = unknown> (name: string, args: unknown = {}
 }
 
 /** Worker → primary, fire and forget. In the main thread, delivered to local `onEvent` handlers. */
-export function sendToPrimary (name: string, data: unknown, transfer?: ArrayBuffer[]): void {
+export function sendToPrimary<N extends string> (name: N, data: EventData<N>, transfer?: ArrayBuffer[]): void {
   if (port === null) { emitLocal(name, data); return }
   port.postMessage({ t: 'evt', name, data } satisfies Msg, transfer)
 }
@@ -145,7 +190,7 @@ export function onWorkerJoin (hook: (send: (name: string, data: unknown) => void
 }
 
 /** Primary: send an event to every worker, and to main-thread subscribers. */
-export function broadcast (name: string, data: unknown): void {
+export function broadcast<N extends string> (name: N, data: EventData<N>): void {
   for (const w of workers) w.postMessage({ t: 'evt', name, data } satisfies Msg)
   if (isMainThread) emitLocal(name, data)
 }

@@ -17,6 +17,7 @@
  * most one turn's lines. EAGAIN on a non-blocking pipe is retried briefly.
  */
 import { writeSync } from 'node:fs'
+import { runtimeEnv } from './runtime-env.js'
 
 export type AuditEvent =
   | 'config.load'
@@ -173,7 +174,7 @@ export function setLogLevel (level: string | undefined): Level {
   return lv
 }
 
-setLogLevel(process.env.CLAUDE_GATEWAY_LOG_LEVEL)
+setLogLevel(runtimeEnv().logLevel)
 
 /** Short description of an unknown thrown value for the ops log. */
 export function describeError (err: unknown): string {

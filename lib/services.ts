@@ -24,6 +24,7 @@ import type { Upstream } from './proxy/upstreams/types.js'
 import { SpendAccounting } from './spend/accounting.js'
 import { type Revocation, Sessions } from './session/sessions.js'
 import { keyRing } from './session/token.js'
+import { REVOKED_EVENT } from './session/rpc-map.js'
 import type { WorkerContext } from './worker-context.js'
 
 export interface Services {
@@ -64,7 +65,7 @@ export function buildServices (ctx: WorkerContext, prev?: { config: Readonly<Con
     sessions = new Sessions(keyRing(config.session.jwt_secret), { issuer: config.listen.public_url, trusted })
     if (prev !== undefined) sessions.inheritRevocations(prev.svc.sessions)
   }
-  const off = onEvent('sessions.revoked', (list: Revocation[]) => { sessions.applyRevocations(list) })
+  const off = onEvent(REVOKED_EVENT, (list: Revocation[]) => { sessions.applyRevocations(list) })
   owned.push({ key: {}, close: off })
 
   const models = new ModelRouter(config.models ?? [], config.auto_include_builtin_models, config.upstreams.map((u) => ({ name: u.name, provider: u.provider, models: 'models' in u ? u.models : undefined })))

@@ -5,6 +5,7 @@
 import type { Config } from './config/schema.js'
 import type { OidcMetadata } from './auth/discovery.js'
 import type { BodyKnobs } from './http/body.js'
+import type { RuntimeEnv } from './runtime-env.js'
 
 /** Facts the primary established during boot, shared with every worker. */
 export interface BootInfo {
@@ -14,6 +15,8 @@ export interface BootInfo {
   readonly port: number
   /** Body-read limits from the environment (`WEIR_BODY_*`, lib/http/body.ts), validated at boot. */
   readonly bodies: BodyKnobs
+  /** Tuning knobs from the environment, read once by the primary (lib/runtime-env.ts). */
+  readonly runtime: RuntimeEnv
 }
 
 export interface WorkerContext {

@@ -23,6 +23,7 @@ import { pipeline } from '../lib/http/router.js'
 import { onEvent, sendToPrimary, startWorkerIpc } from '../lib/ipc.js'
 import { flushMetrics } from '../lib/telemetry/metrics.js'
 import { describeError, ops, setLogLevel } from '../lib/log.js'
+import { setRuntimeEnv } from '../lib/runtime-env.js'
 import { CidrList } from '../lib/net/cidr.js'
 import { deepFreeze, type WorkerContext, type WorkerInit } from '../lib/worker-context.js'
 import type { us_listen_socket } from 'uWebSockets.js'
@@ -31,6 +32,7 @@ import { loadUws } from '../lib/http/native.js'
 const uWS = loadUws().module
 
 const init = workerData as WorkerInit
+setRuntimeEnv(init.boot.runtime)
 setLogLevel(init.logLevel)
 const config = deepFreeze(init.config)
 const boot = deepFreeze(init.boot)

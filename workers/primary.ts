@@ -33,6 +33,7 @@ import { audit, describeError, ops } from '../lib/log.js'
 import { openPool, verifyConnection } from '../lib/store/db.js'
 import { migrate } from '../lib/store/migrate.js'
 import { bodyKnobs } from '../lib/http/body.js'
+import { runtimeEnv } from '../lib/runtime-env.js'
 import { registerStoreRpc } from '../lib/store/rpc.js'
 import { startSweeps } from '../lib/store/sweeps.js'
 import { HTTP_WORKER_FILE } from '../lib/version.js'
@@ -115,7 +116,7 @@ export async function startGateway (loaded: LoadedConfig, opts: StartOptions = {
       }
     }
     const port = config.listen.port === 0 ? await freePort(config.listen.host) : config.listen.port
-    const boot: BootInfo = { oidc, port, bodies: bodyKnobs(env) }
+    const boot: BootInfo = { oidc, port, bodies: bodyKnobs(env), runtime: runtimeEnv() }
     for (const m of primaryModules()) {
       const r = await m.start({ sql, loaded, boot })
       if (r !== undefined) running.push({ name: m.name, r })
@@ -185,7 +186,7 @@ async function superviseWorkers (loaded: LoadedConfig, read: () => LoadedConfig,
   const notify = (): void => { if (listening.size === o.count) { const w = waiters; waiters = []; for (const f of w) f() } }
 
   const spawn = (i: number, failures: number): Promise<void> => new Promise((resolve, reject) => {
-    const init: WorkerInit = { config: reloader.current().config, generation, boot, index: i, logLevel: process.env.CLAUDE_GATEWAY_LOG_LEVEL ?? 'info' }
+    const init: WorkerInit = { config: reloader.current().config, generation, boot, index: i, logLevel: runtimeEnv().logLevel ?? 'info' }
     const w = new Worker(HTTP_WORKER_FILE, { workerData: init })
     slots[i] = w
     attachWorker(w)

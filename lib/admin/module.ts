@@ -8,7 +8,8 @@
 import { registerRpc } from '../ipc.js'
 import type { CapBook, PoolRules } from '../spend/caps.js'
 import type { Sql } from '../store/db.js'
-import { handleAdmin, type AdminCall } from './service.js'
+import { ADMIN_RPC } from './rpc-map.js'
+import { handleAdmin } from './service.js'
 
 /** The live cap table and the pooled-cap rules, as the spend module keeps them. */
 export interface CapView {
@@ -19,6 +20,6 @@ export interface CapView {
 export function startAdmin (ctx: { sql: Sql }, caps: CapView | undefined): undefined {
   if (caps === undefined) return undefined
   const deps = { sql: ctx.sql, book: caps.book, rules: caps.rules }
-  registerRpc({ 'admin.call': async (a: AdminCall) => await handleAdmin(deps, a) })
+  registerRpc(ADMIN_RPC, { 'admin.call': async (a) => await handleAdmin(deps, a) })
   return undefined
 }

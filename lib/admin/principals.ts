@@ -112,7 +112,7 @@ async function signOut (sql: Sql, call: AdminCall): Promise<AdminReply> {
   let families = 0
   let notBefore = 0
   for (const sub of subs) {
-    const r = await callPrimary<{ families: number, not_before: number }>('sessions.signOutSubject', { sub }, 10_000)
+    const r = await callPrimary('session.signOutSubject', { sub }, 10_000)
     families += r.families
     notBefore = r.not_before
     await sql`insert into admin_audit (actor, action, target, before, after)

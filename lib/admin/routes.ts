@@ -98,7 +98,7 @@ export function registerSpendRoutes (router: Router, ctx: WorkerContext, svc: Se
       const call: AdminCall = { base, method: rq.method, path: rq.path.slice(prefix.length), query: rq.query, body: body === null ? null : body.toString('utf8'), actor: who.actor, canWrite: who.canWrite }
       let r: AdminReply
       try {
-        r = await callPrimary<AdminReply>('admin.call', call, 10_000)
+        r = await callPrimary('admin.call', call, 10_000)
       } catch (err) {
         ops.warn(`admin ${rq.method} ${rq.path} failed (${rid}): ${describeError(err)}`)
         reply(res, rq, rid, { error: 'GW_STORE_UNAVAILABLE', message: 'store unavailable' })

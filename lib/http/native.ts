@@ -77,7 +77,10 @@ function packageInfo (require: NodeJS.Require, name: string): { pkg: string, ver
  */
 export const PARSER_MAX_HEAD_BYTES = 16 * 1024
 
-/** The parser limit in effect for this process (the environment's value, or Weir's default). */
+/**
+ * The parser limit in effect for this process (the environment's value, or Weir's default). A test
+ * seam: the security tests size an over-limit head with it; the parser itself never reports it.
+ */
 export function parserMaxHeadBytes (): number {
   const v = Number(process.env.UWS_HTTP_MAX_HEADERS_SIZE)
   return Number.isInteger(v) && v > 0 ? v : PARSER_MAX_HEAD_BYTES

@@ -1,7 +1,7 @@
 /**
  * Primary side of metering: from the workers' usage batches to the ledger in Postgres.
  *
- * Every FLUSH_MS (100 ms) the batches that arrived are priced and summed per ledger row by one
+ * Every flush interval (100 ms, lib/metering/outbox.ts) the batches that arrived are priced and summed per ledger row by one
  * task on the primary's Piscina pool (task.ts; inline when the pool's queue is full), added to the
  * rows still waiting to be written, and written in one transaction (ledger.ts `writeLedger`):
  * spend per principal bucket, pooled spend per group, usage and cost by kind per minute
@@ -20,7 +20,7 @@ import { recordSpend } from '../telemetry/metrics.js'
 import type { PricingSettings } from '../spend/pricing.js'
 import type { LeaseDelta, LedgerTotals, Seen } from '../spend/store.js'
 import { recordIdentities, writeLedger } from './ledger.js'
-import { FLUSH_MS } from './outbox.js'
+import { flushMs } from './outbox.js'
 import type { UsageBatch } from './records.js'
 import { aggregate, type Aggregate, type AggregateTask, type Rows } from './task.js'
 import { UsageSums } from './usage.js'
@@ -95,7 +95,7 @@ export class Meter {
   }
 
   start (): this {
-    this.timer = setInterval(() => { void this.tick() }, this.opts.flushMs ?? FLUSH_MS)
+    this.timer = setInterval(() => { void this.tick() }, this.opts.flushMs ?? flushMs())
     this.timer.unref()
     return this
   }

@@ -1,18 +1,19 @@
 /**
  * Worker side of metering: collects usage records and lease charges and posts them to the
- * primary in batches — every FLUSH_MS (100 ms) while there is something to send, or at once when a
+ * primary in batches — every flush interval (100 ms) while there is something to send, or at once when a
  * batch reaches FLUSH_COUNT records — as one message whose row buffer is transferred, not copied.
  *
  * When the thread exits (drain at SIGTERM, or a crash), the process `exit` hook posts what is
  * left; messages posted from that hook still reach the primary, which writes them before its own
- * shutdown completes. A hard kill of the whole process loses at most the last FLUSH_MS of usage
+ * shutdown completes. A hard kill of the whole process loses at most the last flush interval of usage
  * here plus whatever the primary had not written yet (one flush interval, see lib/metering/meter.ts).
  */
 import { sendToPrimary } from '../ipc.js'
+import { runtimeEnv } from '../runtime-env.js'
 import { BatchBuilder, type UsageBatch } from './records.js'
 
-/** Flush interval, ms (WEIR_METER_FLUSH_MS overrides it, e.g. for shutdown tests). */
-export const FLUSH_MS = Number(process.env.WEIR_METER_FLUSH_MS) > 0 ? Number(process.env.WEIR_METER_FLUSH_MS) : 100
+/** Flush interval, ms: 100, or WEIR_METER_FLUSH_MS (e.g. for shutdown tests), read once (lib/runtime-env.ts). */
+export const flushMs = (): number => runtimeEnv().meterFlushMs
 export const FLUSH_COUNT = 512
 /** Event carrying a UsageBatch to the primary. */
 export const USAGE_EVENT = 'spend.usage'
@@ -35,7 +36,7 @@ export class Outbox {
   touched (): void {
     if (this.batch.size >= FLUSH_COUNT) { this.flush(); return }
     if (this.timer === null) {
-      this.timer = setTimeout(() => { this.timer = null; this.flush() }, FLUSH_MS)
+      this.timer = setTimeout(() => { this.timer = null; this.flush() }, flushMs())
       this.timer.unref()
     }
   }

@@ -83,12 +83,6 @@ export function formatAddr (a: Addr): string {
   return groups.slice(0, best).join(':') + '::' + groups.slice(best + bestLen).join(':')
 }
 
-/** Normalise an address string; returns the input unchanged when it does not parse. */
-export function normaliseIp (text: string): string {
-  const a = parseAddr(text)
-  return a === null ? text : formatAddr(a)
-}
-
 /** Parse `addr` or `addr/bits`. Returns null when invalid. */
 export function parseCidr (text: string): Cidr | null {
   const slash = text.indexOf('/')

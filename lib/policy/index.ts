@@ -36,11 +36,6 @@ export function checkPolicies (c: Readonly<Config>): { problems: PolicyProblem[]
   return { problems: [...problems], warnings: [...warnings] }
 }
 
-/** `checkPolicies` problems as `path: message` lines (empty when the policies are valid). */
-export function validatePolicies (c: Readonly<Config>): string[] {
-  return checkPolicies(c).problems.map(p => `${dotted(p.path)}: ${p.message}`)
-}
-
 /** Headers Claude Code sends when managed settings set CLAUDE_CODE_GATEWAY_HINT_HEADERS, and their audit field names. */
 const HINT_HEADERS: ReadonlyArray<readonly [string, string]> = [
   ['x-claude-code-managed-settings-checksum', 'settings_checksum'],

@@ -42,12 +42,15 @@ function schema (): Loaded {
   return loaded
 }
 
-/** The top-level keys Weir knows: the vendored schema's and the reference-only ones. */
+/**
+ * The top-level keys Weir knows: the vendored schema's and the reference-only ones. A test seam:
+ * only tests list the keys (against the reference docs); `checkSettings` is the public path.
+ */
 export function knownSettingKeys (): ReadonlySet<string> {
   return schema().keys
 }
 
-/** The top-level keys the vendored schema itself lists. */
+/** The top-level keys the vendored schema itself lists. A test seam, like `knownSettingKeys`. */
 export function vendoredSettingKeys (): ReadonlySet<string> {
   return schema().vendored
 }

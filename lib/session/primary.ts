@@ -3,7 +3,7 @@
  * feed that keeps every worker's list of signed-out sessions current.
  *
  * The feed reads `session_revocations` and pushes what is new to the workers with
- * `broadcast('sessions.revoked', list)`. It re-reads when:
+ * `broadcast(REVOKED_EVENT, list)` (`session.revoked`). It re-reads when:
  *   - a worker of this replica revokes something (pushed at once, before the database round trip
  *     of the notification);
  *   - Postgres notifies `weir_session_revocations` (any replica inserted a row; the trigger in
@@ -20,11 +20,13 @@
 import { X509Certificate } from 'node:crypto'
 import type { LoadedConfig } from '../config/load.js'
 import { BootError } from '../errors.js'
-import { broadcast, onWorkerJoin, registerRpc } from '../ipc.js'
+import { broadcast, onWorkerJoin, registerRpc, type RpcArgs } from '../ipc.js'
 import { describeError, ops } from '../log.js'
+import { RpcArgumentError } from '../rpc-args.js'
 import type { Sql } from '../store/db.js'
 import { TableFollower } from '../store/follow.js'
 import { readServiceAccount } from '../auth/google-groups.js'
+import { REVOKED_EVENT, SESSION_RPC } from './rpc-map.js'
 import type { Revocation } from './sessions.js'
 import {
   FAMILY_TTL_S, REVOCATION_CHANNEL, activeRevocations, familyKey, insertRefreshRevocation, insertRevocation, kvAdd, kvSwap,
@@ -34,23 +36,16 @@ import {
 const REREAD_MS = 10_000
 const PRUNE_EVERY = 6 // re-reads (one minute)
 
-const str = (v: unknown, what: string): string => {
-  if (typeof v !== 'string' || v === '') throw new TypeError(`${what} must be a non-empty string`)
-  return v
-}
-const num = (v: unknown, what: string): number => {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new TypeError(`${what} must be a positive number`)
-  return v
-}
-const optStr = (v: unknown): string | undefined => typeof v === 'string' && v !== '' ? v : undefined
+const optStr = (v: string | undefined): string | undefined => v !== undefined && v !== '' ? v : undefined
 
-/** Key identifying one revocation (for "already pushed" bookkeeping). */
 const keyOf = (r: Revocation): string => r.id !== undefined ? `id:${r.id}` : `sub:${r.sub ?? ''}:${r.before ?? 0}`
 
-function parseRevocation (a: Record<string, unknown>): Revocation {
-  const exp = num(a?.exp, 'exp')
-  if (a.id !== undefined) return { id: str(a.id, 'id'), ...(optStr(a.sub) !== undefined ? { sub: a.sub as string } : {}), exp }
-  return { sub: str(a.sub, 'sub'), before: num(a.before, 'before'), exp }
+/** A checked `session.revoke` argument as a `Revocation`: one token, or a subject's tokens before a time. */
+function toRevocation (a: RpcArgs<'session.revoke'>): Revocation {
+  if (a.id !== undefined) return { id: a.id, ...(optStr(a.sub) !== undefined ? { sub: a.sub } : {}), exp: a.exp }
+  if (optStr(a.sub) === undefined) throw new RpcArgumentError('session.revoke: needs id, or sub with before')
+  if (a.before === undefined) throw new RpcArgumentError('session.revoke: before is required with sub')
+  return { sub: a.sub, before: a.before, exp: a.exp }
 }
 
 /** Keeps the workers' revocation lists in step with the database. */
@@ -82,7 +77,7 @@ export class RevocationFeed {
   push (list: readonly Revocation[]): void {
     const fresh = list.filter((r) => !this.known.has(keyOf(r)))
     for (const r of fresh) this.known.set(keyOf(r), r)
-    if (fresh.length > 0) broadcast('sessions.revoked', fresh)
+    if (fresh.length > 0) broadcast(REVOKED_EVENT, fresh)
   }
 
   /** Re-read the table (coalescing overlapping calls) and push what is new. */
@@ -132,17 +127,15 @@ export async function startSignIn (ctx: { sql: Sql, loaded: LoadedConfig }): Pro
   if (oidc?.client_assertion !== undefined) checkAssertionCertificate(oidc.client_assertion.certificate_pem)
 
   const feed = new RevocationFeed(sql)
-  registerRpc({
-    'signin.kvAdd': async (a: Record<string, unknown>) => await kvAdd(sql, str(a?.key, 'key'), str(a.value, 'value'), num(a.ttlSeconds, 'ttlSeconds')),
-    'signin.kvSwap': async (a: Record<string, unknown>) =>
-      await kvSwap(sql, str(a?.key, 'key'), str(a.expect, 'expect'), str(a.value, 'value'), num(a.ttlSeconds, 'ttlSeconds')),
-    'signin.principal': async (a: Record<string, unknown>) => {
-      const groups = Array.isArray(a?.groups) ? (a.groups as unknown[]).filter((g): g is string => typeof g === 'string') : undefined
-      await recordPrincipal(sql, { sub: str(a?.sub, 'sub'), email: optStr(a.email), name: optStr(a.name), groups })
+  registerRpc(SESSION_RPC, {
+    'session.kvAdd': async (a) => await kvAdd(sql, a.key, a.value, a.ttlSeconds),
+    'session.kvSwap': async (a) => await kvSwap(sql, a.key, a.expect, a.value, a.ttlSeconds),
+    'session.recordPrincipal': async (a) => {
+      await recordPrincipal(sql, { sub: a.sub, email: optStr(a.email), name: optStr(a.name), groups: a.groups })
       return null
     },
-    'sessions.revoke': async (a: Record<string, unknown>) => {
-      const r = parseRevocation(a)
+    'session.revoke': async (a) => {
+      const r = toRevocation(a)
       await insertRevocation(sql, r)
       feed.push([r])
       // Signing out an access token ends its sign-in: the refresh tokens of its family stop working.
@@ -150,39 +143,35 @@ export async function startSignIn (ctx: { sql: Sql, loaded: LoadedConfig }): Pro
     },
     // Sign a subject out everywhere (the admin API's sessions endpoint): tokens issued until now are
     // refused until the longest a session token lives, and every recorded sign-in loses its refresh grant.
-    'sessions.signOutSubject': async (a: Record<string, unknown>) => {
-      const sub = str(a?.sub, 'sub')
+    'session.signOutSubject': async (a) => {
+      const sub = a.sub
       const now = Math.floor(Date.now() / 1000)
       // `before` is exclusive on iat: a token minted in this very second is signed out too.
-      const { revocation, families } = await signOutSubject(sql, sub, now + 1, now + Math.ceil(ctx.loaded.config.session.ttl_hours * 3600) + 300, FAMILY_TTL_S)
+      const before = now + 1
+      const { revocation, families } = await signOutSubject(sql, sub, before, now + Math.ceil(ctx.loaded.config.session.ttl_hours * 3600) + 300, FAMILY_TTL_S)
       feed.push([revocation])
-      return { families, not_before: revocation.before }
+      return { families, not_before: before }
     },
-    'sessions.revokeRefresh': async (a: Record<string, unknown>) => {
-      const hash = str(a?.hash, 'hash')
-      const ttl = num(a.ttlSeconds, 'ttlSeconds')
+    'session.revokeRefresh': async (a) => {
+      const { hash, ttlSeconds: ttl } = a
       await insertRefreshRevocation(sql, hash, ttl)
       return await revokeFamilyOf(sql, familyKey.refresh(hash), ttl)
     },
-    'sessions.refreshRevoked': async (a: Record<string, unknown>) => await refreshRevoked(sql, str(a?.hash, 'hash')),
-    'sessions.refreshStanding': async (a: Record<string, unknown>) => {
-      const hashes = Array.isArray(a?.hashes) ? (a.hashes as unknown[]).map((h) => str(h, 'hashes[]')) : []
-      if (hashes.length === 0 || hashes.length > 4) throw new TypeError('hashes must list 1 to 4 hashes')
-      return await refreshStanding(sql, hashes)
-    },
-    'sessions.link': async (a: Record<string, unknown>) => {
+    'session.refreshRevoked': async (a) => await refreshRevoked(sql, a.hash),
+    'session.refreshStanding': async (a) => await refreshStanding(sql, a.hashes),
+    'session.link': async (a) => {
       await linkFamily(sql, {
-        family: str(a?.family, 'family'),
+        family: a.family,
         sub: optStr(a.sub),
-        tokenId: str(a.tokenId, 'tokenId'),
-        tokenTtl: num(a.tokenTtl, 'tokenTtl'),
+        tokenId: a.tokenId,
+        tokenTtl: a.tokenTtl,
         refreshHash: optStr(a.refreshHash),
         refreshTtl: FAMILY_TTL_S,
       })
       return null
     },
   })
-  onWorkerJoin((send) => { send('sessions.revoked', feed.current()) })
+  onWorkerJoin((send) => { send(REVOKED_EVENT, feed.current()) })
   await feed.start()
   return { stop: async () => { await feed.stop() } }
 }

@@ -184,11 +184,6 @@ export function verifySession (ring: KeyRing, token: string, opts: { issuer?: st
   return { principal, id: idOf(token) }
 }
 
-/** Verify a token (see `verifySession`). Throws `TokenRefused`. */
-export function verifyToken (ring: KeyRing, token: string, opts: { issuer?: string | undefined, now?: number, clockSkewSeconds?: number } = {}): Principal {
-  return verifySession(ring, token, opts).principal
-}
-
 const idOf = (canonical: string): string => createHash('sha256').update(canonical, 'utf8').digest('hex').slice(0, 32)
 
 /**

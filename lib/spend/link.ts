@@ -5,24 +5,25 @@
  */
 import { callPrimary, sendToPrimary } from '../ipc.js'
 import type { LeaseReply } from './budget.js'
-import type { CapRow } from './caps.js'
+import type { CapsMessage } from './rpc-map.js'
 import { PRECHECK_DEADLINE_MS, type LeaseArgs, type LeaseDelta } from './store.js'
 
+export type { CapsMessage } from './rpc-map.js'
+
+/** The RPC names (declared with their argument structs in lib/spend/rpc-map.ts). */
 export const SPEND_RPC = Object.freeze({
   lease: 'spend.lease',
   release: 'spend.release',
   caps: 'spend.caps',
   usage: 'spend.usageFor',
-})
+} as const)
 
 /** Primary → workers: the whole cap table, after every change. */
-export const CAPS_EVENT = 'spend.caps'
+export const CAPS_EVENT = 'spend.caps' as const
 /** Worker → primary: last-seen identity of a principal (throttled). */
-export const IDENTITY_EVENT = 'spend.identity'
+export const IDENTITY_EVENT = 'spend.identity' as const
 /** Worker → primary at thread exit: unused leases to return. */
-export const EXIT_EVENT = 'spend.exit'
-
-export interface CapsMessage { readonly version: number, readonly rows: CapRow[] }
+export const EXIT_EVENT = 'spend.exit' as const
 
 /** What a worker's accounting needs from the primary; tests substitute their own. */
 export interface SpendLink {
@@ -37,9 +38,9 @@ export interface SpendLink {
 }
 
 export const primaryLink: SpendLink = {
-  lease: async (a) => await callPrimary<LeaseReply>(SPEND_RPC.lease, a, PRECHECK_DEADLINE_MS + 200),
+  lease: async (a) => await callPrimary(SPEND_RPC.lease, a, PRECHECK_DEADLINE_MS + 200),
   release: (list) => { if (list.length > 0) callPrimary(SPEND_RPC.release, { list }).catch(() => undefined) },
-  caps: async (reload = false) => await callPrimary<CapsMessage>(SPEND_RPC.caps, { reload }),
+  caps: async (reload = false) => await callPrimary(SPEND_RPC.caps, { reload }),
   identity: (seen) => { sendToPrimary(IDENTITY_EVENT, seen) },
   exit: (list) => { if (list.length > 0) sendToPrimary(EXIT_EVENT, { list }) },
 }

@@ -37,26 +37,13 @@ import { SpendAlerts } from './alerts.js'
 import { CapFeed } from './cap-feed.js'
 import type { CapBook, PoolRules } from './caps.js'
 import { uncappedUsageBody, usageBody, type CapState } from './headers.js'
-import { EXIT_EVENT, IDENTITY_EVENT, SPEND_RPC } from './link.js'
+import { EXIT_EVENT, IDENTITY_EVENT } from './link.js'
 import { bucketsAt, periodIndex } from './periods.js'
 import { meterPricing, Pricer } from './pricing.js'
-import { PRECHECK_DEADLINE_MS, leaseBudget, pruneLeases, releaseLeases, spentIn, withDeadline, type LeaseArgs, type LeaseDelta, type Seen } from './store.js'
+import { SPEND_RPC_MAP } from './rpc-map.js'
+import { PRECHECK_DEADLINE_MS, leaseBudget, pruneLeases, releaseLeases, spentIn, withDeadline, type LeaseDelta, type Seen } from './store.js'
 
 const TASK_FILE = fileURLToPath(new URL('../metering/task.js', import.meta.url))
-
-const str = (v: unknown, what: string): string => {
-  if (typeof v !== 'string') throw new TypeError(`${what} must be a string`)
-  return v
-}
-
-function leaseArgs (a: Record<string, unknown>): LeaseArgs {
-  if (a?.kind !== 'u' && a?.kind !== 'g') throw new TypeError('kind must be u or g')
-  return {
-    kind: a.kind, subject: str(a.subject, 'subject'), bucket: str(a.bucket, 'bucket'), holder: str(a.holder, 'holder'), epoch: str(a.epoch, 'epoch'),
-    limitId: str(a.limitId, 'limitId'), amount: str(a.amount, 'amount'), want: Number(a.want) || 0, need: Number(a.need) || 0,
-    partialOk: a.partialOk === true, ttlMs: Number(a.ttlMs) || 8000,
-  }
-}
 
 const deltas = (v: unknown): LeaseDelta[] => Array.isArray(v) ? v.filter((d): d is LeaseDelta => Array.isArray(d) && d.length === 6) : []
 
@@ -108,15 +95,14 @@ export async function startSpend (ctx: { sql: Sql, loaded: LoadedConfig }): Prom
   }).start()
   const exits: Array<Promise<void>> = []
 
-  registerRpc({
-    [SPEND_RPC.lease]: async (a: Record<string, unknown>) => await withDeadline(leaseBudget(sql, leaseArgs(a)), PRECHECK_DEADLINE_MS, 'spend lease'),
-    [SPEND_RPC.release]: async (a: { list?: unknown }) => { await releaseLeases(sql, deltas(a?.list)); return null },
-    [SPEND_RPC.caps]: async (a: { reload?: unknown }) => {
-      if (a?.reload === true) await withDeadline(feed.reload(), PRECHECK_DEADLINE_MS, 'spend caps reload')
+  registerRpc(SPEND_RPC_MAP, {
+    'spend.lease': async (a) => await withDeadline(leaseBudget(sql, a), PRECHECK_DEADLINE_MS, 'spend lease'),
+    'spend.release': async (a) => { await releaseLeases(sql, a.list); return null },
+    'spend.caps': async (a) => {
+      if (a.reload === true) await withDeadline(feed.reload(), PRECHECK_DEADLINE_MS, 'spend caps reload')
       return feed.message()
     },
-    [SPEND_RPC.usage]: async (a: { sub?: unknown, groups?: unknown }) =>
-      await usageFor(sql, feed, rules, str(a?.sub, 'sub'), Array.isArray(a?.groups) ? a.groups.filter((g): g is string => typeof g === 'string') : []),
+    'spend.usageFor': async (a) => await usageFor(sql, feed, rules, a.sub, a.groups),
   })
   const offs = [
     onEvent(USAGE_EVENT, (b: UsageBatch) => { meter.add(b) }),

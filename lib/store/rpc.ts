@@ -1,29 +1,16 @@
 /**
  * Primary-side RPC handlers for the store: the readiness ping and the kv operations that worker
- * threads call through lib/store/client.ts.
+ * threads call through lib/store/client.ts (names and argument structs: lib/store/rpc-map.ts).
  */
 import { registerRpc } from '../ipc.js'
 import type { Sql } from './db.js'
 import { kvDelete, kvGet, kvIncr, kvSet, kvTake } from './kv.js'
+import { STORE_RPC } from './rpc-map.js'
 
 /** Server-side limit for the readiness ping's `select 1`. */
 const PING_STATEMENT_TIMEOUT_MS = 2000
 /** The ping gives up a little after that, covering a connect that hangs. */
 const PING_DEADLINE_MS = 2500
-
-/** Arguments carried by the kv RPCs. */
-interface KvArgs { key?: unknown, value?: unknown, ttlSeconds?: unknown, windowSeconds?: unknown }
-
-function keyOf (args: KvArgs): string {
-  if (typeof args?.key !== 'string' || args.key === '') throw new TypeError('kv: key must be a non-empty string')
-  return args.key
-}
-
-function optionalNumber (v: unknown, what: string): number | undefined {
-  if (v === undefined || v === null) return undefined
-  if (typeof v !== 'number') throw new TypeError(`kv: ${what} must be a number`)
-  return v
-}
 
 /**
  * `select 1` under a 2 s statement timeout. Resolves true, or throws (with the driver's error
@@ -49,22 +36,17 @@ export async function pingStore (sql: Sql): Promise<true> {
   }
 }
 
-/** Register `store.ping` and the `kv.*` handlers against `sql`. Call once in the primary. */
+/**
+ * Register the store's RPCs (lib/store/rpc-map.ts) against `sql`. Call once in the primary. Their
+ * arguments are checked by the map's structs before a handler runs.
+ */
 export function registerStoreRpc (sql: Sql): void {
-  registerRpc({
+  registerRpc(STORE_RPC, {
     'store.ping': async () => await pingStore(sql),
-    'kv.get': async (a: KvArgs) => await kvGet(sql, keyOf(a)),
-    'kv.set': async (a: KvArgs) => {
-      if (typeof a?.value !== 'string') throw new TypeError('kv.set: value must be a string')
-      await kvSet(sql, keyOf(a), a.value, optionalNumber(a.ttlSeconds, 'ttlSeconds'))
-      return null
-    },
-    'kv.delete': async (a: KvArgs) => await kvDelete(sql, keyOf(a)),
-    'kv.take': async (a: KvArgs) => await kvTake(sql, keyOf(a)),
-    'kv.incr': async (a: KvArgs) => {
-      const w = optionalNumber(a.windowSeconds, 'windowSeconds')
-      if (w === undefined) throw new TypeError('kv.incr: windowSeconds is required')
-      return await kvIncr(sql, keyOf(a), w)
-    },
+    'store.kvGet': async (a) => await kvGet(sql, a.key),
+    'store.kvSet': async (a) => { await kvSet(sql, a.key, a.value, a.ttlSeconds); return null },
+    'store.kvDelete': async (a) => await kvDelete(sql, a.key),
+    'store.kvTake': async (a) => await kvTake(sql, a.key),
+    'store.kvIncr': async (a) => await kvIncr(sql, a.key, a.windowSeconds),
   })
 }

@@ -238,4 +238,3 @@ export function disableRecorder (): void {
   on = false
 }
 
-export function isRecording (): boolean { return on }

@@ -1,5 +1,8 @@
 import t from 'tap'
-import { CidrList, formatAddr, normaliseIp, parseAddr, parseCidr } from '../../lib/net/cidr.js'
+import { CidrList, formatAddr, parseAddr, parseCidr } from '../../lib/net/cidr.js'
+
+/** An address in the one spelling the gateway logs and compares (`formatAddr` of `parseAddr`). */
+const normaliseIp = (text: string): string => { const a = parseAddr(text); return a === null ? text : formatAddr(a) }
 import { resolveClientIp } from '../../lib/net/client-ip.js'
 
 t.test('addresses parse and normalise', async (t) => {

@@ -13,7 +13,11 @@ import { BootError } from '../../lib/errors.js'
 import { type LoadedConfig, parseConfig } from '../../lib/config/load.js'
 import { bootstrapBody, resourceAttributes } from '../../lib/policy/bootstrap.js'
 import { telemetryEnv } from '../../lib/policy/compile.js'
-import { Policies, checkPolicies, isDesktopSession, settingsChecksum, validatePolicies } from '../../lib/policy/index.js'
+import { Policies, checkPolicies, isDesktopSession, settingsChecksum } from '../../lib/policy/index.js'
+import { dotted } from '../../lib/config/locate.js'
+
+/** `checkPolicies` problems as the `path: message` lines boot prints. */
+const validatePolicies = (c: Parameters<typeof checkPolicies>[0]): string[] => checkPolicies(c).problems.map((p) => `${dotted(p.path)}: ${p.message}`)
 import type { Principal } from '../../lib/session/token.js'
 
 type Obj = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -13,6 +13,9 @@ import { activeRevocations, insertRevocation, kvAdd, kvSwap, pruneRevocations, r
 import { eventually } from '../auth/helpers/flow.js'
 import { freshDatabase } from '../helpers/pg.js'
 
+/** `callPrimary` without the map's types: what a wrong caller could still send at run time. */
+const untypedCall = callPrimary as (name: string, args: unknown) => Promise<unknown>
+
 t.test('kv add and compare-and-swap', async (t) => {
   const { sql } = await freshDatabase(t, { migrate: true })
   t.equal(await kvAdd(sql, 'k', 'v1', 60), true)
@@ -49,14 +52,16 @@ t.test('principal directory and revocation rows', async (t) => {
 t.test('the primary module: RPCs, immediate push, NOTIFY from another replica', async (t) => {
   const { sql, url } = await freshDatabase(t, { migrate: true })
   const got: Revocation[] = []
-  const off = onEvent('sessions.revoked', (list: Revocation[]) => { got.push(...list) })
+  const off = onEvent('session.revoked', (list: Revocation[]) => { got.push(...list) })
   const mod = await startSignIn({ sql, loaded: { config: { oidc: undefined } } as unknown as LoadedConfig })
   t.teardown(async () => { off(); await mod.stop(); clearRpc() })
   const now = Math.floor(Date.now() / 1000)
 
-  await callPrimary('sessions.revoke', { id: 'tok-a', sub: 'u', exp: now + 60 })
+  await callPrimary('session.revoke', { id: 'tok-a', sub: 'u', exp: now + 60 })
   t.same(got.map((r) => r.id), ['tok-a'], 'pushed to workers at once')
-  await t.rejects(callPrimary('sessions.revoke', { id: 'x' }), /exp must be/)
+  await t.rejects(untypedCall('session.revoke', { id: 'x' }), /session.revoke: exp is required/)
+  await t.rejects(untypedCall('session.revoke', { id: 'x', exp: -5 }), /exp must be a positive number/)
+  await t.rejects(callPrimary('session.revoke', { sub: 'u', exp: now + 60 }), /before is required with sub/)
 
   const other = postgres(url, { max: 1, onnotice: () => {} })
   t.teardown(() => other.end({ timeout: 1 }))
@@ -64,11 +69,12 @@ t.test('the primary module: RPCs, immediate push, NOTIFY from another replica', 
   t.ok(await eventually(() => got.some((r) => r.id === 'tok-b'), 2000), 'a row another replica inserted arrives through NOTIFY')
   t.equal(got.filter((r) => r.id === 'tok-a').length, 1, 'nothing is pushed twice')
 
-  t.equal(await callPrimary('sessions.refreshRevoked', { hash: 'h1' }), false)
-  await callPrimary('sessions.revokeRefresh', { hash: 'h1', ttlSeconds: 60 })
-  t.equal(await callPrimary('sessions.refreshRevoked', { hash: 'h1' }), true)
-  t.equal(await callPrimary('signin.kvAdd', { key: 'a', value: 'b', ttlSeconds: 10 }), true)
-  t.equal(await callPrimary('signin.kvSwap', { key: 'a', expect: 'b', value: 'c', ttlSeconds: 10 }), true)
-  await callPrimary('signin.principal', { sub: 'p9', email: 'e@x.y', groups: ['g', 7] })
+  t.equal(await callPrimary('session.refreshRevoked', { hash: 'h1' }), false)
+  await callPrimary('session.revokeRefresh', { hash: 'h1', ttlSeconds: 60 })
+  t.equal(await callPrimary('session.refreshRevoked', { hash: 'h1' }), true)
+  t.equal(await callPrimary('session.kvAdd', { key: 'a', value: 'b', ttlSeconds: 10 }), true)
+  t.equal(await callPrimary('session.kvSwap', { key: 'a', expect: 'b', value: 'c', ttlSeconds: 10 }), true)
+  await t.rejects(untypedCall('session.recordPrincipal', { sub: 'p9', email: 'e@x.y', groups: ['g', 7] }), /session.recordPrincipal: groups\[1\] must be a string/)
+  await callPrimary('session.recordPrincipal', { sub: 'p9', email: 'e@x.y', groups: ['g'] })
   t.same(await sql`select groups from principal_emails where principal = 'p9'`, [{ groups: ['g'] }])
 })

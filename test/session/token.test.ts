@@ -9,7 +9,10 @@ import { GatewayError } from '../../lib/errors.js'
 import type { Req } from '../../lib/http/request.js'
 import { CidrList } from '../../lib/net/cidr.js'
 import { Sessions } from '../../lib/session/sessions.js'
-import { AUDIENCE, keyRing, kidOf, mintToken, type TokenRefused, tokenId, verifyToken } from '../../lib/session/token.js'
+import { AUDIENCE, keyRing, kidOf, mintToken, type TokenRefused, tokenId, verifySession } from '../../lib/session/token.js'
+
+/** The principal a token verifies to, through the public path (`verifySession`). */
+const verifyToken = (...a: Parameters<typeof verifySession>): ReturnType<typeof verifySession>['principal'] => verifySession(...a).principal
 import { setLogSink } from '../../lib/log.js'
 
 const A = 'a-secret-that-is-at-least-32-characters-long'

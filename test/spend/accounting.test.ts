@@ -8,7 +8,6 @@ import { GatewayError } from '../../lib/errors.js'
 import { callPrimary } from '../../lib/ipc.js'
 import { setLogSink } from '../../lib/log.js'
 import { SpendAccounting } from '../../lib/spend/accounting.js'
-import type { CapsMessage } from '../../lib/spend/link.js'
 import { freshDatabase } from '../helpers/pg.js'
 import { REQ, eventually, oneCent, outcome, spent, startHarness, who } from './harness.js'
 
@@ -122,7 +121,7 @@ t.test('a cap changed behind a worker\'s back is caught by the lease statement',
   // A second worker that never hears the primary's pushes: only the lease statement can tell it.
   const deaf = new SpendAccounting(h.acct.config, {})
   t.teardown(() => deaf.close())
-  deaf.setCaps(await callPrimary<CapsMessage>('spend.caps'))
+  deaf.setCaps(await callPrimary('spend.caps', {}))
   await db.sql`update spend_limits set amount = 0 where scope_type = 'user' and scope_id = 'fay'`
   const err = await refusal(() => deaf.admit(who('fay'), REQ))
   t.equal(err.code, 'GW_SPEND_BLOCKED', 'the stale cap was refused by Postgres, reloaded, and the new zero cap applied')

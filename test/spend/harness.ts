@@ -12,7 +12,6 @@ import type { AdmitRequest, Outcome } from '../../lib/proxy/accounting.js'
 import { emptyUsage, type Usage } from '../../lib/proxy/sse-usage.js'
 import type { Principal } from '../../lib/session/token.js'
 import { SpendAccounting } from '../../lib/spend/accounting.js'
-import type { CapsMessage } from '../../lib/spend/link.js'
 import { startSpend } from '../../lib/spend/module.js'
 import type { Sql } from '../../lib/store/db.js'
 import { baseConfig } from '../helpers/gateway.js'
@@ -33,7 +32,7 @@ export async function startHarness (t: Test, sql: Sql, dbUrl: string, more?: (c:
   const mod = await startSpend({ sql, loaded })
   const clock = { now: start }
   const acct = new SpendAccounting(loaded.config, { clock: () => clock.now }).listen()
-  acct.setCaps(await callPrimary<CapsMessage>('spend.caps'))
+  acct.setCaps(await callPrimary('spend.caps', {}))
   let n = 0
   let stopped = false
   const stop = async (): Promise<void> => {
@@ -53,7 +52,7 @@ export async function startHarness (t: Test, sql: Sql, dbUrl: string, more?: (c:
       await sql`insert into spend_limits (id, scope_type, scope_id, amount, period, pooled_limit_enabled, pooled_monthly_credit_limit)
         values (${id}, ${r.scope_type}, ${r.scope_id ?? ''}, ${r.amount}, ${r.period ?? 'monthly'}, ${r.pooled !== undefined}, ${r.pooled ?? null})`
       for (let i = 0; i < 200; i++) {
-        const m = await callPrimary<CapsMessage>('spend.caps')
+        const m = await callPrimary('spend.caps', {})
         if (m.rows.some((x) => x.id === id)) { acct.setCaps(m); return }
         await new Promise((resolve) => setTimeout(resolve, 10))
       }

@@ -6,6 +6,10 @@ import { openPool } from '../../lib/store/db.js'
 import { kvDelete, kvGet, kvIncr, kvSet, kvTake, storePing } from '../../lib/store/client.js'
 import { pingStore, registerStoreRpc } from '../../lib/store/rpc.js'
 import { freePort, freshDatabase } from '../helpers/pg.js'
+import { RpcArgumentError } from '../../lib/rpc-args.js'
+
+/** `callPrimary` without the map's types: what a wrong caller could still send at run time. */
+const untypedCall = callPrimary as (name: string, args: unknown) => Promise<unknown>
 
 const { sql } = await freshDatabase(t, { migrate: true })
 registerStoreRpc(sql)
@@ -27,12 +31,15 @@ t.test('client wrappers work in the main thread', async (t) => {
 })
 
 t.test('handlers check their arguments', async (t) => {
-  await t.rejects(callPrimary('kv.get', {}), /key must be a non-empty string/)
-  await t.rejects(callPrimary('kv.get', null), TypeError)
-  await t.rejects(callPrimary('kv.set', { key: 'k', value: 5 }), /value must be a string/)
-  await t.rejects(callPrimary('kv.set', { key: 'k', value: 'v', ttlSeconds: '10' }), /ttlSeconds must be a number/)
-  await t.rejects(callPrimary('kv.incr', { key: 'k' }), /windowSeconds is required/)
-  await t.rejects(callPrimary('kv.set', { key: 'k', value: 'v', ttlSeconds: -1 }), RangeError)
+  await t.rejects(untypedCall('store.kvGet', {}), /key must be a non-empty string/)
+  await t.rejects(untypedCall('store.kvGet', null), TypeError)
+  await t.rejects(untypedCall('store.kvGet', null), /store.kvGet: arguments must be an object/)
+  await t.rejects(untypedCall('store.kvSet', { key: 'k', value: 5 }), /value must be a string/)
+  await t.rejects(untypedCall('store.kvSet', { key: 'k', value: 'v', ttlSeconds: '10' }), /ttlSeconds must be a number/)
+  await t.rejects(untypedCall('store.kvIncr', { key: 'k' }), /windowSeconds is required/)
+  await t.rejects(untypedCall('store.kvGet', { key: 'k', extra: 1 }), /store.kvGet: extra is not an argument/)
+  t.type(await untypedCall('store.kvSet', { key: 'k', value: 5 }).catch((e: unknown) => e), RpcArgumentError)
+  await t.rejects(callPrimary('store.kvSet', { key: 'k', value: 'v', ttlSeconds: -1 }), RangeError)
 })
 
 t.test('a worker thread reaches the store through the primary', async (t) => {
@@ -51,7 +58,8 @@ t.test('a worker thread reaches the store through the primary', async (t) => {
     take: 'from-worker',
     takeAgain: null,
     deleted: true,
-    error: 'kv: key must be a non-empty string',
+    error: 'store.kvGet: key must be a non-empty string',
+    errorCode: 'ERR_RPC_ARGS',
   })
   t.equal(await kvGet('w:rl'), '2', 'the worker wrote to the primary database')
 })
