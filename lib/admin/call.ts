@@ -11,7 +11,7 @@ import type { GatewayErrorCode } from '../errors.js'
  * Weir's `principals` and `spend_report` extensions, or the usage and cost reports, lib/reports/); `path` is what follows its prefix ('' or '/…').
  */
 export interface AdminCall {
-  readonly base?: 'spend_limits' | 'principals' | 'spend_report' | 'usage_report' | 'cost_report' | 'console'
+  readonly base?: 'spend_limits' | 'principals' | 'spend_report' | 'usage_report' | 'cost_report'
   readonly method: string
   readonly path: string
   readonly query: string

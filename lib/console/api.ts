@@ -25,13 +25,12 @@ import { enableRecorder } from '../telemetry/metrics.js'
 import type { Services } from '../services.js'
 import type { WorkerContext } from '../worker-context.js'
 import { VERSION } from '../version.js'
-import { CONSOLE_RPC } from './module.js'
 import { CHANGES, type ConsoleSession, type CookieJar, csrfOk, readSession, type Role, roleOf } from './session.js'
 
 const CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-security-policy': CSP } as const
 
-type Target = { base: NonNullable<AdminCall['base']>, path: string } | 'session' | 'preview' | 'upstreams'
+type Target = { base: NonNullable<AdminCall['base']> | 'console', path: string } | 'session' | 'preview' | 'upstreams'
 
 /** Which call a console path and method stand for, or null (404). */
 export function route (method: string, sub: string): Target | null {
@@ -100,12 +99,16 @@ export function registerConsoleApi (router: Router, ctx: WorkerContext, svc: Ser
     if (target === 'preview') { out(res, rq, 200, preview(svc, parseQuery(rq.query))); return }
     let body: Buffer | null
     try { body = await bodyP } catch (err) { error(res, rq, 'GW_BAD_REQUEST', describeError(err)); return }
-    const call: AdminCall = target === 'upstreams'
-      ? { base: 'console', method: 'GET', path: '/upstreams', query: '', body: null, actor: `oidc:${sess.sub}`, canWrite: false }
-      : { base: target.base, method: rq.method, path: target.path, query: rq.query, body: body === null ? null : body.toString('utf8'), actor: `oidc:${sess.sub}`, canWrite: role === 'admin' }
+    const actor = `oidc:${sess.sub}`
     let r: AdminReply
     try {
-      r = await callPrimary<AdminReply>(call.base === 'console' ? CONSOLE_RPC : 'admin.call', call, 10_000)
+      if (target === 'upstreams' || target.base === 'console') {
+        // The console's own read-only queries (lib/console/primary.ts).
+        r = await callPrimary('console.query', { path: target === 'upstreams' ? '/upstreams' : target.path, query: target === 'upstreams' ? '' : rq.query }, 10_000)
+      } else {
+        const call: AdminCall = { base: target.base, method: rq.method, path: target.path, query: rq.query, body: body === null ? null : body.toString('utf8'), actor, canWrite: role === 'admin' }
+        r = await callPrimary('admin.call', call, 10_000)
+      }
     } catch (err) {
       ops.warn(`console ${rq.method} ${rq.path} failed (${rq.id}): ${describeError(err)}`)
       error(res, rq, 'GW_STORE_UNAVAILABLE', 'store unavailable')

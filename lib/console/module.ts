@@ -9,16 +9,14 @@
  */
 import { registerRpc } from '../ipc.js'
 import type { LoadedConfig } from '../config/load.js'
-import type { AdminCall } from '../admin/call.js'
 import type { Sql } from '../store/db.js'
 import { handleConsole } from './primary.js'
+import { CONSOLE_RPC } from './rpc-map.js'
 import { watchConsoleStats } from './stats.js'
-
-export const CONSOLE_RPC = 'console.query'
 
 export function startConsole (ctx: { sql: Sql, loaded: LoadedConfig }): { stop: () => void } | undefined {
   if (ctx.loaded.config.admin === undefined) return undefined
   const off = watchConsoleStats()
-  registerRpc({ [CONSOLE_RPC]: async (a: AdminCall) => await handleConsole(ctx.sql, a) })
+  registerRpc(CONSOLE_RPC, { 'console.query': async (a) => await handleConsole(ctx.sql, a) })
   return { stop: off }
 }

@@ -1,6 +1,6 @@
 /**
- * The console's own read-only queries, primary side (AdminCall base `console`, forwarded by
- * lib/console/api.ts like every admin call):
+ * The console's own read-only queries, primary side (the `console.query` RPC, lib/console/rpc-map.ts,
+ * sent by lib/console/api.ts):
  *
  *   /overview   spend today, this week and this month (the spend ledger's current buckets) with
  *               the organization caps of each period, and how many developers spent
@@ -12,7 +12,7 @@
  *
  * All aggregation and paging happens here in SQL; pages hold at most 200 rows.
  */
-import type { AdminCall, AdminReply } from '../admin/call.js'
+import type { AdminReply } from '../admin/call.js'
 import { centsText } from '../admin/shapes.js'
 import { bucketKey, type Period } from '../spend/periods.js'
 import type { Sql } from '../store/db.js'
@@ -28,8 +28,8 @@ function pageSize (q: URLSearchParams, dflt: number): number | null {
   return Number.isInteger(n) && n >= 1 && n <= 200 ? n : null
 }
 
-export async function handleConsole (sql: Sql, call: AdminCall): Promise<AdminReply> {
-  if (call.method !== 'GET') return { error: 'GW_NOT_FOUND', message: 'not found' }
+/** One query (always a read: lib/console/api.ts sends only GETs here). */
+export async function handleConsole (sql: Sql, call: { path: string, query: string }): Promise<AdminReply> {
   const q = new URLSearchParams(call.query)
   switch (call.path) {
     case '/overview': return await overview(sql)
