@@ -11,7 +11,7 @@
  */
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -51,7 +51,10 @@ t.test('the console of a running `weir dev`, over real Claude Code traffic', { s
   child.stdout.on('data', (d: string) => { out += d })
   child.stderr.on('data', (d: string) => { out += d })
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
-  t.teardown(async () => { if (child.exitCode === null) { child.kill('SIGINT'); await exited } })
+  t.teardown(async () => {
+    if (child.exitCode === null) { child.kill('SIGINT'); await exited }
+    rmSync(dir, { recursive: true, force: true })
+  })
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`weir dev did not come up: ${out}`)), 90_000)
     child.stdout.on('data', () => { if (out.includes('Press Ctrl-C')) { clearTimeout(timer); resolve() } })
