@@ -6,7 +6,11 @@
  *  - upstream: the Anthropic API when ANTHROPIC_API_KEY is set, otherwise the built-in `mock`
  *    upstream (deterministic replies, no network);
  *  - the gateway itself, configured through the same gateway.yaml path as production (the file is
- *    written to the data dir so it can be read and reused).
+ *    written to the data dir so it can be read and reused), with an `admin:` block whose
+ *    admin_groups are the dev user's groups: spend metering, caps, the Claude Code analytics
+ *    aggregation and the operator console at /console are on, and the dev user (the only person
+ *    the built-in IdP signs in) is its administrator. No config file is read: the generated
+ *    gateway.yaml is the whole configuration, rewritten on every start.
  * Ctrl-C stops all of it.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
@@ -30,7 +34,8 @@ Starts a local gateway with an embedded PostgreSQL, a built-in identity provider
   --data-dir DIR    where the database and generated config live (default ./.weir-dev, or
                     $WEIR_STATE_DIR/dev when WEIR_STATE_DIR is set)
   --user EMAIL      the developer the built-in identity provider signs in (default dev@example.com)
-  --groups a,b      that developer's groups (default developers)
+  --groups a,b      that developer's groups (default developers); they are also the console's
+                    admin_groups, so that developer administers http://127.0.0.1:PORT/console
   --workers N       HTTP worker threads (default 1)
   --write-client-settings
                     also write this gateway into this machine's Claude Code managed settings
@@ -95,6 +100,8 @@ session:
   ttl_hours: 12
 store:
   postgres_url: ${pg.url}
+admin:
+  admin_groups: ${JSON.stringify(groups)}
 upstreams:
 ${upstream}`
     writeFileSync(yamlPath, yaml, { mode: 0o600 })
@@ -108,6 +115,11 @@ ${upstream}`
     if (bearer !== null) {
       say('Use the Claude Code CLI against it:')
       say(`CLAUDE_CODE_USE_GATEWAY=1 ANTHROPIC_BASE_URL=${base} ANTHROPIC_AUTH_TOKEN=${bearer}`)
+    }
+    if (loaded.config.admin !== undefined) {
+      say(groups.length > 0
+        ? `Operator console: ${base}/console  (sign in as ${email}, an administrator through groups ${groups.join(', ')})`
+        : `Operator console: ${base}/console  (no administrators: ${email} has no groups; restart with --groups)`)
     }
     say('')
     say('To sign in with /login instead: Claude Code offers "Cloud gateway" only when the machine\'s managed settings name this gateway.')
