@@ -4,7 +4,7 @@ import type { VNode } from 'preact'
 import { useState } from 'preact/hooks'
 import { api, type Json } from './api.js'
 import { dayAgo, num, usd } from './format.js'
-import { Box, Chart, html, Table, useLoad } from './widgets.js'
+import { Box, Chart, html, inputValue, Table, useLoad } from './widgets.js'
 
 const sum = (page: Json, f: (r: Json) => number): number => (page.data as Json[]).reduce((a: number, r) => a + f(r), 0)
 const tools = (r: Json): [number, number] => (Object.values(r.tool_actions ?? {}) as Json[]).reduce<[number, number]>((a, t) => [a[0] + (t.accepted ?? 0), a[1] + (t.rejected ?? 0)], [0, 0])
@@ -35,7 +35,7 @@ export function Analytics (): VNode {
   }, [])
   return html`<section aria-labelledby="cc"><h2 id="cc">Claude Code analytics</h2>
     <${Box} st=${trend}>${(t: Json) => html`<${Chart} title="Last 7 days" xs=${t.xs} series=${t.series} />`}<//>
-    <div class="row"><h3>Per person</h3><label class="inline">Day <input type="date" value=${day} onChange=${(e: Event) => setDay((e.currentTarget as HTMLInputElement).value)} /></label></div>
+    <div class="row"><h3>Per person</h3><label class="inline">Day <input type="date" value=${day} onChange=${(e: Event) => setDay(inputValue(e))} /></label></div>
     <${Box} st=${st}>${(d: Json) => html`<${Table} caption="Claude Code activity per person" empty="No Claude Code activity that day."
       cols=${['Person', 'Sessions', 'Lines +', 'Lines −', 'Commits', 'PRs', 'Edits accepted', 'Edits rejected', 'Est. cost']}
       rows=${d.data.map(personRow)} />`}<//>

@@ -5,13 +5,12 @@ import type { VNode } from 'preact'
 import { useState } from 'preact/hooks'
 import { api, type Json } from './api.js'
 import { usd, when } from './format.js'
-import { Box, html, noteView, type Note, Table, useLoad } from './widgets.js'
+import { Box, html, inputValue as value, noteView, type Note, Table, useLoad } from './widgets.js'
 
 type ScopeType = 'organization' | 'rbac_group' | 'user'
 interface Form { type: ScopeType, who: string, amount: string, period: string }
 
 const scopeText = (s: Json): string => s.type === 'organization' ? 'Organization' : s.type === 'rbac_group' ? `Group ${s.group_id ?? s.rbac_group_id ?? ''}` : `User ${s.user_id}`
-const value = (e: Event): string => (e.currentTarget as HTMLInputElement | HTMLSelectElement).value
 
 function scopeOf (f: Form): Json {
   if (f.type === 'organization') return { type: 'organization' }

@@ -4,7 +4,7 @@ import type { VNode } from 'preact'
 import { useState } from 'preact/hooks'
 import { api, type Json } from './api.js'
 import { num, startDay, usd, when } from './format.js'
-import { Box, Chart, html, Table, toSeries, useLoad } from './widgets.js'
+import { Box, Chart, html, inputValue, Table, toSeries, useLoad } from './widgets.js'
 
 const tokensOf = (r: Json): number => (r.uncached_input_tokens ?? 0) + (r.output_tokens ?? 0) + (r.cache_read_input_tokens ?? 0) +
   (r.cache_creation?.ephemeral_5m_input_tokens ?? 0) + (r.cache_creation?.ephemeral_1h_input_tokens ?? 0)
@@ -49,7 +49,7 @@ export function Overview (): VNode {
       </section>`}<//>
     <section aria-labelledby="trend">
       <div class="row"><h2 id="trend">Last 14 days</h2>
-        <label class="inline">Group by <select value=${dim} onChange=${(e: Event) => setDim((e.currentTarget as HTMLSelectElement).value)}>
+        <label class="inline">Group by <select value=${dim} onChange=${(e: Event) => setDim(inputValue(e))}>
           <option value="model">Model</option><option value="idp_group">Group</option><option value="upstream">Upstream</option></select></label></div>
       <${Box} st=${charts}>${(c: Json) => html`<div class="grid2">
         <${Chart} title="Spend per day" xs=${c.spend.xs} series=${c.spend.series} money=${true} />

@@ -5,9 +5,7 @@ import type { VNode } from 'preact'
 import { useState } from 'preact/hooks'
 import { api, type Json } from './api.js'
 import { when } from './format.js'
-import { Box, html, noteView, type Note, Table, useLoad } from './widgets.js'
-
-const value = (e: Event): string => (e.currentTarget as HTMLInputElement).value
+import { Box, html, inputValue as value, noteView, type Note, Table, useLoad } from './widgets.js'
 
 export function People ({ me }: { me: Json }): VNode {
   const [q, setQ] = useState('')

@@ -75,6 +75,9 @@ export function toSeries (buckets: Json[], key: (r: Json) => string | undefined,
   return { xs, series }
 }
 
+/** The value of the input or select an event came from. */
+export const inputValue = (e: Event): string => (e.currentTarget as HTMLInputElement | HTMLSelectElement).value
+
 /** Messages after an action: `ok` ones are polite status, others errors. */
 export interface Note { ok: boolean, text: string }
 export const noteView = (msg: Note | null): ComponentChildren => msg !== null && html`<p class=${msg.ok ? 'ok' : 'error'} role="status">${msg.text}</p>`
