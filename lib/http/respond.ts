@@ -18,6 +18,7 @@ import type { HttpResponse } from 'uWebSockets.js'
 import { GatewayError, errorBody, errorHeaders, isGatewayError } from '../errors.js'
 import { describeError, ops } from '../log.js'
 import { VERSION } from '../version.js'
+import { endWhole } from './cork.js'
 import { finish, type Req } from './request.js'
 
 const STATUS_LINE: Buffer[] = []
@@ -78,7 +79,7 @@ export function send (res: HttpResponse, rq: Req, status: number, body: string |
     res.writeStatus(statusLine(status))
     writeBaseHeaders(res, rq)
     writeHeaders(res, headers)
-    res.end(body, rq.bodyOpen)
+    endWhole(res, body, rq.bodyOpen)
   })
   rq.started = true
   finish(rq)

@@ -4,8 +4,10 @@
  * and asks for the upstream to be held or released; it never writes a socket itself.
  *
  * Invariants:
- *   - What one tick queues (status line and headers, chunks, the end) goes out in one corked
- *     write: one send to the client where a callback-by-callback write would make three.
+ *   - What one tick queues (status line and headers, chunks, the end) goes out in as few corked
+ *     writes as uWS's cork buffer allows (lib/http/cork.ts): usually one send to the client where
+ *     a callback-by-callback write would make three, and never more bytes in one cork than fit,
+ *     since uWS drops a write that overflows the cork buffer of a socket that pushes back.
  *   - `res` is never touched once the client went away (`rq.aborted`) or after the end was written.
  *   - The upstream is paused only while a chunk arrived when the client's socket was full or a
  *     spend check was pending, and resumed only when neither holds: a slow reader never grows
@@ -18,6 +20,7 @@
 import type { Dispatcher } from 'undici'
 import type { HttpResponse } from 'uWebSockets.js'
 import type { Req } from '../http/request.js'
+import { CORK_ROOM, FRAMING, PIECE, endWhole, headBytes } from '../http/cork.js'
 import { sendError, statusLine, writeBaseHeaders } from '../http/respond.js'
 
 /** The part of a uWS response the bridge uses (tests pass a fake). */
@@ -34,6 +37,7 @@ export interface ClientResponse {
 /** Response headers as undici's current interface hands them: lower-case names, repeated ones as arrays. */
 export type Headers = Record<string, string | string[] | undefined>
 
+const NONE: Buffer[] = []
 const PING = Buffer.from('event: ping\ndata: {"type": "ping"}\n\n')
 /** Silence before a ping, ms (WEIR_SSE_PING_MS overrides, e.g. in tests). Default 15 s. */
 export const PING_AFTER_MS = Number(process.env.WEIR_SSE_PING_MS) > 0 ? Number(process.env.WEIR_SSE_PING_MS) : 15_000
@@ -127,7 +131,7 @@ export class Output {
       res.writeStatus(statusLine(status))
       writeBaseHeaders(res as HttpResponse, this.rq)
       for (let i = 0; i < headers.length; i += 2) res.writeHeader(headers[i] as string, headers[i + 1] as Buffer | string)
-      res.end(body)
+      endWhole(res as HttpResponse, body, false)
     })
     this.ended = true
     this.rq.started = true
@@ -173,23 +177,67 @@ export class Output {
     const out = this.out
     this.head = null
     this.out = []
-    let ok = true
-    const res = this.res
-    res.cork(() => {
-      if (head !== null) {
-        res.writeStatus(statusLine(this.status))
-        writeBaseHeaders(res as HttpResponse, this.rq)
-        for (let i = 0; i < head.length; i += 2) res.writeHeader(head[i] as string, head[i + 1] as Buffer | string)
-      }
-      // A write that pushes back still queues its bytes in uWS: write them all, then hold the upstream.
-      for (let i = 0; i < out.length; i++) if (!res.write(out[i] as Buffer)) ok = false
-      if (last) { this.ended = true; res.end() }
-    })
+    this.wHead = head
+    this.wOut = out
+    this.wAt = 0
+    this.wCut = 0
+    this.wLast = last
+    this.wOk = true
+    // Each cork takes what fits uWS's cork buffer; a write that pushes back still keeps its bytes
+    // in uWS, so all are written, then the upstream is held.
+    do this.res.cork(this.corked)
+    while ((this.wAt < out.length || (last && !this.ended)) && !this.rq.aborted)
+    this.wHead = null
+    this.wOut = NONE
+    const ok = this.wOk
     if (!ok && !this.ended && !this.paused) {
       this.paused = true
       // A fresh handler each time (as the uWS builds expect of a re-armed onWritable).
-      res.onWritable(() => this.drained())
+      this.res.onWritable(() => this.drained())
     }
+  }
+
+  // -- one flush, cork by cork (state in fields: no closure per cork) --
+  private wHead: Array<string | Buffer> | null = null
+  private wOut: Buffer[] = NONE
+  /** Next chunk of `wOut` to write, and how much of it went out already (a split chunk). */
+  private wAt = 0
+  private wCut = 0
+  private wLast = false
+  private wOk = true
+
+  /** One corked callback: the head (first time), then chunks while they fit `CORK_ROOM`, then the end. */
+  private readonly corked = (): void => {
+    const res = this.res
+    let room = CORK_ROOM
+    const head = this.wHead
+    if (head !== null) {
+      this.wHead = null
+      res.writeStatus(statusLine(this.status))
+      writeBaseHeaders(res as HttpResponse, this.rq)
+      for (let i = 0; i < head.length; i += 2) res.writeHeader(head[i] as string, head[i + 1] as Buffer | string)
+      room -= headBytes(head)
+    }
+    const out = this.wOut
+    while (this.wAt < out.length) {
+      const c = out[this.wAt] as Buffer
+      const left = c.length - this.wCut
+      if (left + FRAMING <= room) {
+        if (!res.write(this.wCut === 0 ? c : c.subarray(this.wCut))) this.wOk = false
+        room -= left + FRAMING
+        this.wAt++
+        this.wCut = 0
+        continue
+      }
+      // Too long for what is left: a piece that fills this cork when the cork is fresh, else wait.
+      if (room < CORK_ROOM && room - FRAMING < PIECE / 4) return
+      const n = Math.min(left, room - FRAMING, PIECE)
+      if (n <= 0) return
+      if (!res.write(c.subarray(this.wCut, this.wCut + n))) this.wOk = false
+      this.wCut += n
+      return
+    }
+    if (this.wLast && room >= FRAMING) { this.ended = true; res.end() }
   }
 
   private drained (): boolean {

@@ -5,6 +5,7 @@
  */
 import './ping-env.js'
 import t from 'tap'
+import { CORK_ROOM } from '../../../lib/http/cork.js'
 import { headerPairs, Output, UpstreamLink, type AttemptEvents } from '../../../lib/proxy/bridge.js'
 import { FakeController, FakeRes, fakeReq, tick } from './fakes.js'
 
@@ -30,6 +31,27 @@ t.test('status line, headers and chunks queued in one tick go out in one cork', 
   t.equal(o.ended, true)
   o.end()
   t.equal(res.corks, 2, 'the end is written once')
+})
+
+t.test('no cork is handed more than the cork buffer holds: long chunks go out in pieces, bytes unchanged', async (t) => {
+  const res = new FakeRes()
+  const o = new Output(res, fakeReq())
+  o.start(200, ['content-type', 'text/event-stream'], null)
+  const big = Buffer.alloc(100_000)
+  for (let i = 0; i < big.length; i++) big[i] = 97 + (i % 26)
+  const small = Buffer.from('event: ping\ndata: {}\n\n')
+  const want: Buffer[] = []
+  for (let i = 0; i < 40; i++) { o.send(small); want.push(small) }
+  o.send(big)
+  want.push(big)
+  for (let i = 0; i < 3; i++) { o.send(small); want.push(small) }
+  await tick()
+  o.end()
+  t.equal(res.body, Buffer.concat(want).toString(), 'every byte, in order')
+  t.ok(res.corks >= Math.ceil(big.length / CORK_ROOM), `${res.corks} corks`)
+  t.ok(res.corkBytes.every((n) => n <= CORK_ROOM), `largest cork ${Math.max(...res.corkBytes)} bytes <= ${CORK_ROOM}`)
+  t.equal(res.ops.filter((x) => x[0] === 'end').length, 1)
+  t.equal(res.ops.at(-1)?.[0], 'end', 'the end comes last')
 })
 
 t.test('a full client socket pauses the upstream at the next chunk; the drain resumes it', async (t) => {

@@ -11,14 +11,27 @@ export type Op = ['cork'] | ['status', string] | ['header', string, string] | ['
 export class FakeRes implements ClientResponse {
   ops: Op[] = []
   corks = 0
+  /** Bytes handed to uWS in each cork (status, headers, writes with chunk framing, the end). */
+  corkBytes: number[] = []
+  private inCork = false
   /** `write` answers false (the socket is full) while this is true. */
   full = false
   writable: ((offset: number) => boolean) | null = null
-  cork (cb: () => void): this { this.corks++; this.ops.push(['cork']); cb(); return this }
-  writeStatus (s: Buffer | string): this { this.ops.push(['status', String(s)]); return this }
-  writeHeader (k: Buffer | string, v: Buffer | string): this { this.ops.push(['header', String(k), String(v)]); return this }
-  write (c: Buffer | string): boolean { this.ops.push(['write', String(c)]); return !this.full }
-  end (c?: Buffer | string): this { this.ops.push(['end', c === undefined ? '' : String(c)]); return this }
+  cork (cb: () => void): this {
+    this.corks++
+    this.ops.push(['cork'])
+    this.corkBytes.push(0)
+    this.inCork = true
+    cb()
+    this.inCork = false
+    return this
+  }
+
+  private count (n: number): void { if (this.inCork) this.corkBytes[this.corkBytes.length - 1]! += n }
+  writeStatus (s: Buffer | string): this { this.count(s.length + 11); this.ops.push(['status', String(s)]); return this }
+  writeHeader (k: Buffer | string, v: Buffer | string): this { this.count(k.length + v.length + 4); this.ops.push(['header', String(k), String(v)]); return this }
+  write (c: Buffer | string): boolean { this.count(c.length + 12); this.ops.push(['write', String(c)]); return !this.full }
+  end (c?: Buffer | string): this { this.count((c?.length ?? 0) + 7); this.ops.push(['end', c === undefined ? '' : String(c)]); return this }
   close (): this { this.ops.push(['close']); return this }
   onWritable (h: (offset: number) => boolean): this { this.ops.push(['onWritable']); this.writable = h; return this }
   /** The client drained its socket. */
