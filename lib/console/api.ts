@@ -27,6 +27,13 @@ import type { WorkerContext } from '../worker-context.js'
 import { VERSION } from '../version.js'
 import { CHANGES, type ConsoleSession, type CookieJar, csrfOk, readSession, type Role, roleOf } from './session.js'
 
+/**
+ * The longest body a console call may carry. The console's changes are small JSON (a cap, a
+ * sign-out); the body is read before the session cookie is checked (uWS wants the reader set up
+ * at once), so an unauthenticated sender must not get the proxy's `max_request_bytes` held for it.
+ */
+export const CONSOLE_MAX_BODY = 64 * 1024
+
 const CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-security-policy': CSP } as const
 
@@ -56,7 +63,7 @@ export function route (method: string, sub: string): Target | null {
 export function registerConsoleApi (router: Router, ctx: WorkerContext, svc: Services, o: { keys: readonly SealKey[], jar: CookieJar }): void {
   // Per-upstream figures for the Upstreams page (lib/console/stats.ts keeps them on the primary).
   enableRecorder()
-  const maxBody = ctx.config.limits.max_request_bytes
+  const maxBody = Math.min(ctx.config.limits.max_request_bytes, CONSOLE_MAX_BODY)
   const out = (res: HttpResponse, rq: Req, status: number, value: unknown, extra?: Record<string, string>): void => {
     send(res, rq, status, JSON.stringify(value), { ...JSON_HEADERS, ...extra })
   }
@@ -98,7 +105,13 @@ export function registerConsoleApi (router: Router, ctx: WorkerContext, svc: Ser
     if (target === 'session') { out(res, rq, 200, sessionJson(sess, role, ctx)); return }
     if (target === 'preview') { out(res, rq, 200, preview(svc, parseQuery(rq.query))); return }
     let body: Buffer | null
-    try { body = await bodyP } catch (err) { error(res, rq, 'GW_BAD_REQUEST', describeError(err)); return }
+    try {
+      body = await bodyP
+    } catch (err) {
+      if (err instanceof GatewayError) sendError(res, rq, err, { headers: JSON_HEADERS })
+      else error(res, rq, 'GW_BAD_REQUEST', describeError(err))
+      return
+    }
     const actor = `oidc:${sess.sub}`
     let r: AdminReply
     try {

@@ -3,11 +3,13 @@
  * its cookie attributes, CSP and cache headers, the non-admin refusal page, the session API, CSRF
  * refusals, read-only administrators refused every change by the server, caps and sign-outs
  * through the console writing the same audit rows as the admin API, console sign-out revoking the
- * session, and a person signed out everywhere losing their console session too.
+ * session, a person signed out everywhere losing their console session too, and the console's
+ * own body cap.
  */
 import t from 'tap'
 import { req } from '../helpers/http.js'
 import { admin, post, bearer, eventually } from '../integration/spend-helpers.js'
+import { CONSOLE_MAX_BODY } from '../../lib/console/api.js'
 import { ADMIN, consoleApi, consoleGateway, consoleSignIn, DEV, READER } from './helpers.js'
 
 t.test('the console over HTTP', async (t) => {
@@ -103,6 +105,19 @@ t.test('the console over HTTP', async (t) => {
     t.equal((await consoleApi(url, s, 'DELETE', '/caps/anything', {})).status, 403)
     t.equal((await consoleApi(url, s, 'POST', '/sign_out', { body: { email: DEV.email } })).status, 403)
     t.equal((await req(`${url}/console/logout`, { method: 'POST', headers: { cookie: `weir_console=${s.cookie ?? ''}` } })).status, 403, 'sign-out needs the token too')
+    t.equal((await admin(url, 'GET', '?scope_type=organization')).json().data.length, 0, 'nothing was written')
+  })
+
+  await t.test('a console body is capped at 64 KiB: 413 with a session, 401 without, nothing written', async (t) => {
+    const s = await consoleSignIn(url, idp, ADMIN.email)
+    const csrf = (await consoleApi(url, s, 'GET', '/session')).json().csrf_token as string
+    const pad = 'x'.repeat(CONSOLE_MAX_BODY)
+    const big = await consoleApi(url, s, 'POST', '/caps', { body: { scope: { type: 'organization' }, amount: '7', period: 'daily', pad }, csrf })
+    t.equal(big.status, 413)
+    t.equal(big.json().error.type, 'request_too_large')
+    const u = new URL(`${url}/console/api/caps`)
+    const anon = await req(u.href, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(32 * 1024 * 1024) }, body: Buffer.alloc(1024) }).catch((err: unknown) => err)
+    t.ok(anon instanceof Error || (anon as { status: number }).status === 401, 'a 32 MiB declared body without a session: refused before it is read (401, connection closed)')
     t.equal((await admin(url, 'GET', '?scope_type=organization')).json().data.length, 0, 'nothing was written')
   })
 
