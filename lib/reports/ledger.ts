@@ -1,6 +1,6 @@
 /**
- * Writes of the report ledger (migrations 0016, 0018, 0019, 0020): `usage_minutes`, its hourly sums
- * `usage_hours`, the organization's daily sums `usage_org_days` (no developer) and the daily sums
+ * Writes of the report ledger (migrations 0016, 0018–0021): `usage_minutes`, its hourly sums
+ * `usage_hours`, the organization's hourly and daily sums `usage_org_hours`, `usage_org_days` (no developer) and the daily sums
  * per IdP group `usage_group_days` (each minute under the groups its developer's last-seen
  * identity holds at the flush, '' for none; triggers on principal_emails move a developer's
  * history when their groups change, under advisory lock 7301020, which the flush takes shared
@@ -52,6 +52,7 @@ function upsert (table: string, at: string, time: string, by: 'principal' | 'org
 
 const MINUTES = upsert('usage_minutes', 'minute', 't.mi', 'principal')
 const HOURS = upsert('usage_hours', 'hour', "date_trunc('hour', t.mi)", 'principal')
+const ORG_HOURS = upsert('usage_org_hours', 'hour', "date_trunc('hour', t.mi)", 'org')
 const ORG_DAYS = upsert('usage_org_days', 'day', "date_trunc('day', t.mi, 'UTC')", 'org')
 const GROUP_DAYS = upsert('usage_group_days', 'day', "date_trunc('day', t.mi, 'UTC')", 'group')
 /** Shared by every flush, exclusive by a group move (migration 0020). */
@@ -76,6 +77,7 @@ export async function writeUsage (sql: Sql, rows: readonly UsageRow[]): Promise<
   await sql.unsafe(GROUP_LOCK)
   await sql.unsafe(MINUTES, params)
   await sql.unsafe(HOURS, params)
+  await sql.unsafe(ORG_HOURS, params)
   await sql.unsafe(ORG_DAYS, params)
   await sql.unsafe(GROUP_DAYS, params)
 }

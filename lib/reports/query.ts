@@ -1,8 +1,9 @@
 /**
  * The one aggregate query both ledger reports run (migration 0016): sums of the chosen columns per
  * time bucket and per the chosen dimensions, for one page of buckets — over `usage_minutes` for
- * minute buckets, over its hourly sums `usage_hours` for hour buckets and for day buckets that
- * group or filter by a person, over the organization's daily sums `usage_org_days` (migration
+ * minute buckets, over its hourly sums `usage_hours` for hour and day buckets that group or filter
+ * by a person, over the organization's hourly sums `usage_org_hours` (migration 0021) for the
+ * other hour buckets, over the organization's daily sums `usage_org_days` (migration
  * 0019, no developer) for the other day buckets (the overview charts), and over the daily sums
  * per IdP group `usage_group_days` (migration 0020) for day buckets grouped by `idp_group` that
  * otherwise neither group nor filter by a person: that table holds exactly what the join below
@@ -70,7 +71,8 @@ export async function sumUsage (sql: Sql, r: Range, dims: readonly string[], col
     !r.filters.has('user_emails') && !r.filters.has('account_ids')
   const [table, at] = r.width === '1m'
     ? ['usage_minutes', 'u.minute']
-    : groupDays ? ['usage_group_days', 'u.day'] : r.width === '1d' && !byPerson ? ['usage_org_days', 'u.day'] : ['usage_hours', 'u.hour']
+    : groupDays ? ['usage_group_days', 'u.day']
+      : !byPerson ? (r.width === '1d' ? ['usage_org_days', 'u.day'] : ['usage_org_hours', 'u.hour']) : ['usage_hours', 'u.hour']
   const where = [`${at} >= $2::timestamptz`, `${at} < $3::timestamptz`]
   for (const [name, vals] of r.filters) {
     const f = groupDays && name === 'idp_groups' ? 'u.idp_group = any($)' : FILTERS[name]

@@ -27,7 +27,9 @@ const PEOPLE = ['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7']
 /** Random minute rows for `n` requests over the test days, with costs up to 10^12 micro-cents. */
 function rows (rand: () => number, n: number): UsageRow[] {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T
-  return Array.from({ length: n }, () => ({
+  // One row per key, as the flush hands them over (lib/metering/usage.ts sums a batch per key).
+  const byKey = new Map<string, UsageRow>()
+  for (const r of Array.from({ length: n }, () => ({
     minute: START + Math.floor(rand() * DAYS * 1440) * 60_000,
     principal: pick(PEOPLE),
     model: pick(['claude-sonnet-4-5', 'claude-haiku-4-5', 'claude-opus-4-6']),
@@ -35,7 +37,12 @@ function rows (rand: () => number, n: number): UsageRow[] {
     long: rand() < 0.2,
     fast: rand() < 0.2,
     v: COLUMNS.map((c, i) => i === 0 ? 1 : Math.floor(rand() * (c.endsWith('micro_cents') ? 1e12 : 1e6))),
-  }))
+  }))) {
+    const k = JSON.stringify([r.minute, r.principal, r.model, r.upstream, r.long, r.fast])
+    const had = byKey.get(k)
+    byKey.set(k, had === undefined ? r : { ...had, v: had.v.map((x, i) => x + (r.v[i] as number)) })
+  }
+  return [...byKey.values()]
 }
 
 /** The report query as it reads usage_hours (before migration 0020), for day buckets by group. */
