@@ -111,7 +111,7 @@ async function generate (sql: postgres.Sql, today: number): Promise<Record<strin
   await time('usage_group_days', async () => await sql`
     insert into usage_group_days (day, idp_group, model, upstream, long_context, fast, requests, input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests, input_micro_cents, output_micro_cents, cache_read_micro_cents, cache_write_5m_micro_cents, cache_write_1h_micro_cents, web_search_micro_cents)
     select date_trunc('day', h.hour, 'UTC'), n.name, h.model, h.upstream, h.long_context, h.fast, sum(h.requests), sum(h.input_tokens), sum(h.output_tokens), sum(h.cache_read_tokens), sum(h.cache_write_5m_tokens), sum(h.cache_write_1h_tokens), sum(h.web_search_requests), sum(h.input_micro_cents), sum(h.output_micro_cents), sum(h.cache_read_micro_cents), sum(h.cache_write_5m_micro_cents), sum(h.cache_write_1h_micro_cents), sum(h.web_search_micro_cents)
-    from usage_hours h left join principal_emails e on e.principal = h.principal cross join lateral usage_group_names(e.groups) as n(name)
+    from usage_hours h left join principal_emails e on e.principal = h.principal cross join lateral weir_usage_group_names(e.groups) as n(name)
     group by 1, 2, 3, 4, 5, 6`)
   // The console's tables: developers seen, spend buckets (the last 31 days, 53 weeks, 13 months of
   // every developer) and an admin audit trail of AUDIT rows.

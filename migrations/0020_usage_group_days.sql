@@ -44,18 +44,18 @@ CREATE TABLE IF NOT EXISTS usage_group_days (
 
 -- The groups a last-seen identity counts in, as the reports expand them: each element of the
 -- groups array (duplicates included), or '' alone when there is none.
-CREATE OR REPLACE FUNCTION usage_group_names (g jsonb) RETURNS SETOF text LANGUAGE sql IMMUTABLE AS $$
+CREATE OR REPLACE FUNCTION weir_usage_group_names (g jsonb) RETURNS SETOF text LANGUAGE sql IMMUTABLE AS $$
   SELECT x FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(g) = 'array' THEN g ELSE '[]'::jsonb END) x
   UNION ALL
   SELECT '' WHERE jsonb_typeof(g) IS DISTINCT FROM 'array' OR jsonb_array_length(g) = 0
 $$;
 
 -- Add (k = 1) or take away (k = -1) a developer's whole usage_hours history under groups g.
-CREATE OR REPLACE FUNCTION usage_group_days_move (p text, g jsonb, k int) RETURNS void LANGUAGE sql AS $$
+CREATE OR REPLACE FUNCTION weir_usage_group_days_move (p text, g jsonb, k int) RETURNS void LANGUAGE sql AS $$
   INSERT INTO usage_group_days (day, idp_group, model, upstream, long_context, fast, requests, input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests, input_micro_cents, output_micro_cents, cache_read_micro_cents, cache_write_5m_micro_cents, cache_write_1h_micro_cents, web_search_micro_cents, updated_at)
   SELECT date_trunc('day', h.hour, 'UTC'), n.name, h.model, h.upstream, h.long_context, h.fast,
     k * sum(h.requests), k * sum(h.input_tokens), k * sum(h.output_tokens), k * sum(h.cache_read_tokens), k * sum(h.cache_write_5m_tokens), k * sum(h.cache_write_1h_tokens), k * sum(h.web_search_requests), k * sum(h.input_micro_cents), k * sum(h.output_micro_cents), k * sum(h.cache_read_micro_cents), k * sum(h.cache_write_5m_micro_cents), k * sum(h.cache_write_1h_micro_cents), k * sum(h.web_search_micro_cents), now()
-  FROM usage_hours h CROSS JOIN usage_group_names(g) AS n(name)
+  FROM usage_hours h CROSS JOIN weir_usage_group_names(g) AS n(name)
   WHERE h.principal = p
   GROUP BY 1, 2, 3, 4, 5, 6
   ORDER BY 1, 2, 3, 4, 5, 6
@@ -76,7 +76,7 @@ CREATE OR REPLACE FUNCTION usage_group_days_move (p text, g jsonb, k int) RETURN
     updated_at = now()
 $$;
 
-CREATE OR REPLACE FUNCTION usage_group_days_regroup () RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION weir_usage_group_days_regroup () RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   p text;
   g_old jsonb;
@@ -87,10 +87,10 @@ BEGIN
   ELSE p := NEW.principal; g_old := OLD.groups; g_new := NEW.groups;
   END IF;
   PERFORM pg_advisory_xact_lock(7301020);
-  PERFORM usage_group_days_move(p, g_old, -1);
-  PERFORM usage_group_days_move(p, g_new, 1);
+  PERFORM weir_usage_group_days_move(p, g_old, -1);
+  PERFORM weir_usage_group_days_move(p, g_new, 1);
   DELETE FROM usage_group_days d
-  WHERE d.idp_group IN (SELECT usage_group_names(g_old))
+  WHERE d.idp_group IN (SELECT weir_usage_group_names(g_old))
     AND d.day IN (SELECT DISTINCT date_trunc('day', h.hour, 'UTC') FROM usage_hours h WHERE h.principal = p)
     AND requests = 0 and input_tokens = 0 and output_tokens = 0 and cache_read_tokens = 0 and cache_write_5m_tokens = 0 and cache_write_1h_tokens = 0 and web_search_requests = 0 and input_micro_cents = 0 and output_micro_cents = 0 and cache_read_micro_cents = 0 and cache_write_5m_micro_cents = 0 and cache_write_1h_micro_cents = 0 and web_search_micro_cents = 0;
   RETURN NULL;
@@ -99,17 +99,17 @@ $$;
 
 DROP TRIGGER IF EXISTS usage_group_days_insert ON principal_emails;
 CREATE TRIGGER usage_group_days_insert AFTER INSERT ON principal_emails
-  FOR EACH ROW EXECUTE FUNCTION usage_group_days_regroup();
+  FOR EACH ROW EXECUTE FUNCTION weir_usage_group_days_regroup();
 DROP TRIGGER IF EXISTS usage_group_days_update ON principal_emails;
 CREATE TRIGGER usage_group_days_update AFTER UPDATE OF groups ON principal_emails
-  FOR EACH ROW WHEN (OLD.groups IS DISTINCT FROM NEW.groups) EXECUTE FUNCTION usage_group_days_regroup();
+  FOR EACH ROW WHEN (OLD.groups IS DISTINCT FROM NEW.groups) EXECUTE FUNCTION weir_usage_group_days_regroup();
 DROP TRIGGER IF EXISTS usage_group_days_delete ON principal_emails;
 CREATE TRIGGER usage_group_days_delete AFTER DELETE ON principal_emails
-  FOR EACH ROW EXECUTE FUNCTION usage_group_days_regroup();
+  FOR EACH ROW EXECUTE FUNCTION weir_usage_group_days_regroup();
 
 INSERT INTO usage_group_days (day, idp_group, model, upstream, long_context, fast, requests, input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests, input_micro_cents, output_micro_cents, cache_read_micro_cents, cache_write_5m_micro_cents, cache_write_1h_micro_cents, web_search_micro_cents)
 SELECT date_trunc('day', h.hour, 'UTC'), n.name, h.model, h.upstream, h.long_context, h.fast,
   sum(h.requests), sum(h.input_tokens), sum(h.output_tokens), sum(h.cache_read_tokens), sum(h.cache_write_5m_tokens), sum(h.cache_write_1h_tokens), sum(h.web_search_requests), sum(h.input_micro_cents), sum(h.output_micro_cents), sum(h.cache_read_micro_cents), sum(h.cache_write_5m_micro_cents), sum(h.cache_write_1h_micro_cents), sum(h.web_search_micro_cents)
-FROM usage_hours h LEFT JOIN principal_emails e ON e.principal = h.principal CROSS JOIN LATERAL usage_group_names(e.groups) AS n(name)
+FROM usage_hours h LEFT JOIN principal_emails e ON e.principal = h.principal CROSS JOIN LATERAL weir_usage_group_names(e.groups) AS n(name)
 GROUP BY 1, 2, 3, 4, 5, 6
 ON CONFLICT DO NOTHING;

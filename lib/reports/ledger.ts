@@ -42,7 +42,7 @@ function upsert (table: string, at: string, time: string, by: 'principal' | 'org
     select ${time}, ${keySel.join(', ')}, ${sel.join(', ')}, now()
     from unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[]::bool[], $6::text[]::bool[], ${vals})
       as t(mi, p, mo, u, l, f, ${cols.join(', ')})
-    ${by === 'group' ? 'left join principal_emails e on e.principal = t.p cross join lateral usage_group_names(e.groups) as n(name)' : ''}
+    ${by === 'group' ? 'left join principal_emails e on e.principal = t.p cross join lateral weir_usage_group_names(e.groups) as n(name)' : ''}
     ${summed ? `group by 1, ${ordinals}` : ''}
     order by 1, ${ordinals}
     on conflict (${at}, ${key.join(', ')}) do update set
