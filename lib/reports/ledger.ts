@@ -13,6 +13,7 @@
  * day and group-day upserts cannot drift apart.
  */
 import type { Sql } from '../store/db.js'
+import { describeError, ops } from '../log.js'
 import { U_WIDTH, type UsageRow } from '../metering/usage.js'
 
 /** The value columns, in UsageRow.v order (U in lib/metering/usage.ts). */
@@ -79,5 +80,11 @@ export async function writeUsage (sql: Sql, rows: readonly UsageRow[]): Promise<
   await sql.unsafe(HOURS, params)
   await sql.unsafe(ORG_HOURS, params)
   await sql.unsafe(ORG_DAYS, params)
-  await sql.unsafe(GROUP_DAYS, params)
+  // The group sums read principal_emails: when that table cannot be read the spend and the other
+  // ledger rows still commit (a savepoint inside the flush), and the miss is logged.
+  const tx = sql as unknown as { savepoint?: (fn: (s: Sql) => Promise<unknown>) => Promise<unknown> }
+  if (typeof tx.savepoint !== 'function') { await sql.unsafe(GROUP_DAYS, params); return }
+  try { await tx.savepoint(async (s) => await s.unsafe(GROUP_DAYS, params)) } catch (err) {
+    ops.warn(`usage_group_days not updated for ${rows.length} ledger rows: ${describeError(err)}; group reports miss them until rebuilt from usage_hours`)
+  }
 }
