@@ -26,11 +26,12 @@ import { startDevIdp } from '../lib/dev/idp.js'
 import { setLogLevel } from '../lib/log.js'
 import { ROOT, VERSION } from '../lib/version.js'
 import { startGateway } from '../workers/primary.js'
+import { handleConsole } from '../lib/console/primary.js'
 import { startPostgresServer } from '../test/helpers/pg.js'
 import { DEFAULT_USERS, baseConfig } from '../test/helpers/gateway.js'
 
 const { values } = parseArgs({ options: {
-  users: { type: 'string' }, days: { type: 'string' }, hours: { type: 'string' }, 'cc-days': { type: 'string' }, repeat: { type: 'string' }, quick: { type: 'boolean' },
+  users: { type: 'string' }, days: { type: 'string' }, hours: { type: 'string' }, 'cc-days': { type: 'string' }, repeat: { type: 'string' }, audit: { type: 'string' }, quick: { type: 'boolean' },
 } })
 const quick = values.quick === true
 const USERS = Number(values.users ?? (quick ? 500 : 5000))
@@ -38,6 +39,7 @@ const DAYS = Number(values.days ?? 365)
 const HOURS = Number(values.hours ?? 1)
 const CC_DAYS = Number(values['cc-days'] ?? (quick ? 2 : 7))
 const REPEAT = Number(values.repeat ?? (quick ? 2 : 5))
+const AUDIT = Number(values.audit ?? (quick ? 10_000 : 100_000))
 const KEY = 'r'.repeat(40)
 const DAY_MS = 86_400_000
 setLogLevel('error')
@@ -101,6 +103,34 @@ async function generate (sql: postgres.Sql, today: number): Promise<Record<strin
       sum(cache_read_tokens), sum(cache_write_5m_tokens), sum(cache_write_1h_tokens), sum(web_search_requests), sum(input_micro_cents),
       sum(output_micro_cents), sum(cache_read_micro_cents), sum(cache_write_5m_micro_cents), sum(cache_write_1h_micro_cents), sum(web_search_micro_cents)
     from usage_hours group by 1, 2, 3, 4, 5`)
+  await time('usage_org_hours', async () => await sql`
+    insert into usage_org_hours (hour, model, upstream, long_context, fast, requests, input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests, input_micro_cents, output_micro_cents, cache_read_micro_cents, cache_write_5m_micro_cents, cache_write_1h_micro_cents, web_search_micro_cents)
+    select h.hour, h.model, h.upstream, h.long_context, h.fast, sum(h.requests), sum(h.input_tokens), sum(h.output_tokens), sum(h.cache_read_tokens), sum(h.cache_write_5m_tokens), sum(h.cache_write_1h_tokens), sum(h.web_search_requests), sum(h.input_micro_cents), sum(h.output_micro_cents), sum(h.cache_read_micro_cents), sum(h.cache_write_5m_micro_cents), sum(h.cache_write_1h_micro_cents), sum(h.web_search_micro_cents)
+    from usage_hours h group by 1, 2, 3, 4, 5`)
+  // The per-group day sums as the flush and the identity triggers keep them (migration 0020).
+  await time('usage_group_days', async () => await sql`
+    insert into usage_group_days (day, idp_group, model, upstream, long_context, fast, requests, input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests, input_micro_cents, output_micro_cents, cache_read_micro_cents, cache_write_5m_micro_cents, cache_write_1h_micro_cents, web_search_micro_cents)
+    select date_trunc('day', h.hour, 'UTC'), n.name, h.model, h.upstream, h.long_context, h.fast, sum(h.requests), sum(h.input_tokens), sum(h.output_tokens), sum(h.cache_read_tokens), sum(h.cache_write_5m_tokens), sum(h.cache_write_1h_tokens), sum(h.web_search_requests), sum(h.input_micro_cents), sum(h.output_micro_cents), sum(h.cache_read_micro_cents), sum(h.cache_write_5m_micro_cents), sum(h.cache_write_1h_micro_cents), sum(h.web_search_micro_cents)
+    from usage_hours h left join principal_emails e on e.principal = h.principal cross join lateral weir_usage_group_names(e.groups) as n(name)
+    group by 1, 2, 3, 4, 5, 6`)
+  // The console's tables: developers seen, spend buckets (the last 31 days, 53 weeks, 13 months of
+  // every developer) and an admin audit trail of AUDIT rows.
+  await time('principals', async () => await sql`
+    insert into principals (principal, first_seen, last_seen)
+    select 'u' || lpad(u::text, 5, '0'), ${first}::date + (u % 60), ${last}::date + make_interval(secs => u * 17) from generate_series(1, ${USERS}::int) u`)
+  await time('spend', async () => await sql`
+    insert into spend (principal, period, micro_cents, cents, updated_at)
+    select 'u' || lpad(u::text, 5, '0'), b.period, (u * 7919 + b.i * 104729) % 500000000, ((u * 7919 + b.i * 104729) % 500000000) / 1e6, now()
+    from generate_series(1, ${USERS}::int) u cross join (
+      select i, to_char(${last}::date - i, 'YYYY-MM-DD') as period from generate_series(0, 30) i
+      union all select 100 + i, to_char(${last}::date - i * 7, 'IYYY-"W"IW') from generate_series(0, 52) i
+      union all select 200 + i, to_char(${last}::date - make_interval(months => i), 'YYYY-MM') from generate_series(0, 12) i) b`)
+  await time('admin_audit', async () => await sql`
+    insert into admin_audit (at, actor, action, target, before, after, reason)
+    select now() - make_interval(secs => (${AUDIT} - i) * 300), 'admin-' || (i % 7),
+      (array['spend_limits.put', 'spend_limits.delete', 'principals.sign_out', 'principals.erase', 'config.reload'])[1 + i % 5],
+      'user:u' || lpad((i % ${USERS} + 1)::text, 5, '0'), jsonb_build_object('amount', i % 1000), jsonb_build_object('amount', (i + 50) % 1000), case when i % 3 = 0 then 'quarterly review' end
+    from generate_series(1, ${AUDIT}::int) i`)
   await time('claude_code_daily', async () => await sql`
     insert into claude_code_daily (day, principal, metric, k1, k2, value)
     select d::date, 'u' || lpad(u::text, 5, '0'), m.metric, m.k1, m.k2, 1 + (u * 13 + m.i * 7 + extract(doy from d)::int) % 50
@@ -154,6 +184,7 @@ async function main (): Promise<void> {
   log(`generating ${USERS} developers × ${DAYS} days (${HOURS} active hours per working day), ${CC_DAYS} days of Claude Code analytics`)
   const genS = await generate(sql, today)
   const [counts] = await sql`select (select count(*) from usage_hours)::int as hours, (select count(*) from usage_minutes)::int as minutes, (select count(*) from usage_org_days)::int as org,
+    (select count(*) from usage_org_hours)::int as orgh, (select count(*) from usage_group_days)::int as grp, (select count(*) from spend)::int as spend,
     (select count(*) from claude_code_daily)::int as cc, pg_size_pretty(pg_database_size(current_database())) as size`
   log(`  rows: usage_hours ${counts?.hours}, usage_minutes ${counts?.minutes}, claude_code_daily ${counts?.cc}; database ${counts?.size}`)
 
@@ -200,11 +231,47 @@ async function main (): Promise<void> {
     rows.push(row)
     log(`  ${s.name}: ${n} page(s), ${results} results, ${row.kib} KiB; page p50 ${row.p50.toFixed(1)} ms p95 ${row.p95.toFixed(1)} ms`)
   }
+  // The console's page data (lib/console/primary.ts), timed on the primary's query path (the
+  // console's HTTP side needs a browser session; it forwards each call as the admin API does).
+  const people1 = await handleConsole(sql, { path: '/people', query: 'limit=50' })
+  const jsonOf = (r: Awaited<ReturnType<typeof handleConsole>>): unknown => 'json' in r ? r.json : undefined
+  const peopleNext = String((jsonOf(people1) as { next?: string | null } | undefined)?.next ?? '')
+  const consoleShapes: Array<{ name: string, path: string, query: string }> = [
+    { name: 'console overview (spend today/week/month, caps, people)', path: '/overview', query: '' },
+    { name: 'console people, first page of 50', path: '/people', query: 'limit=50' },
+    { name: 'console people, second page of 50', path: '/people', query: `limit=50&before=${encodeURIComponent(peopleNext)}` },
+    { name: 'console people, search "dev42"', path: '/people', query: 'limit=50&q=dev42' },
+    { name: `console audit (${AUDIT} rows), first page of 50`, path: '/audit', query: 'limit=50' },
+    { name: 'console audit, action filter', path: '/audit', query: 'limit=50&action=principals.erase' },
+    { name: 'console audit, target substring "u00042"', path: '/audit', query: 'limit=50&target=u00042' },
+    { name: 'console audit, older page (before_id = half)', path: '/audit', query: `limit=50&before_id=${Math.floor(AUDIT / 2)}` },
+    { name: 'console upstreams', path: '/upstreams', query: '' },
+  ]
+  for (const c of consoleShapes) {
+    const call = { path: c.path, query: c.query }
+    const times: number[] = []
+    let bytes = 0; let results = 0
+    await handleConsole(sql, call)
+    for (let i = 0; i < REPEAT; i++) {
+      const t0 = performance.now()
+      const r = await handleConsole(sql, call)
+      const json = jsonOf(r)
+      const text = JSON.stringify(json ?? r)
+      times.push(performance.now() - t0)
+      if (json === undefined) throw new Error(`${c.path}?${c.query}: ${text.slice(0, 200)}`)
+      bytes = text.length
+      const data = (json as { data?: unknown[] }).data
+      results = Array.isArray(data) ? data.length : 1
+    }
+    const row = { shape: `${c.name} (primary query)`, pages: 1, results, kib: Math.round(bytes / 1024), p50: pct(times, 0.5), p95: pct(times, 0.95), max: Math.max(...times), pass: pct(times, 0.95) < 200 }
+    rows.push(row)
+    log(`  ${row.shape}: ${results} results; p50 ${row.p50.toFixed(1)} ms p95 ${row.p95.toFixed(1)} ms`)
+  }
   const f1 = (n: unknown): string => (n as number).toFixed(1)
   const md = [
     '# Report endpoints at fleet scale (bench/reports.ts)', '',
     `${new Date().toISOString()}. ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}, Weir ${VERSION}; one worker, the real primary, Postgres on the same machine.`,
-    `Data: ${USERS} developers in 20 IdP groups, ${DAYS} days (${HOURS} active hours per developer and working day): usage_hours ${counts?.hours} rows, usage_org_days ${counts?.org}, usage_minutes ${counts?.minutes} (the last day), claude_code_daily ${counts?.cc} (${CC_DAYS} days); database ${counts?.size}. Generated in ${Object.values(genS).reduce((a, b) => a + b, 0).toFixed(0)} s (${Object.entries(genS).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}).`,
+    `Data: ${USERS} developers in 20 IdP groups, ${DAYS} days (${HOURS} active hours per developer and working day): usage_hours ${counts?.hours} rows, usage_org_days ${counts?.org}, usage_org_hours ${counts?.orgh}, usage_group_days ${counts?.grp}, spend ${counts?.spend}, admin_audit ${AUDIT}, usage_minutes ${counts?.minutes} (the last day), claude_code_daily ${counts?.cc} (${CC_DAYS} days); database ${counts?.size}. Generated in ${Object.values(genS).reduce((a, b) => a + b, 0).toFixed(0)} s (${Object.entries(genS).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}).`,
     `Each shape: ${REPEAT} runs after a warm-up, every page timed on its own over HTTP (until the body is read); p50/p95/max over all page requests. Target: each page under 200 ms.`, '',
     '| request | pages | results | KiB | page p50 ms | p95 ms | max ms | < 200 ms |', '|---|---:|---:|---:|---:|---:|---:|---|',
     ...rows.map((r) => `| ${String(r.shape)} | ${String(r.pages)} | ${String(r.results)} | ${String(r.kib)} | ${f1(r.p50)} | ${f1(r.p95)} | ${f1(r.max)} | ${r.pass === true ? 'yes' : '**no**'} |`), '',

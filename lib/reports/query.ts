@@ -1,9 +1,13 @@
 /**
  * The one aggregate query both ledger reports run (migration 0016): sums of the chosen columns per
  * time bucket and per the chosen dimensions, for one page of buckets — over `usage_minutes` for
- * minute buckets, over its hourly sums `usage_hours` for hour buckets and for day buckets that
- * group or filter by a person, and over the organization's daily sums `usage_org_days` (migration
- * 0019, no developer) for the other day buckets (the overview charts).
+ * minute buckets, over its hourly sums `usage_hours` for hour and day buckets that group or filter
+ * by a person, over the organization's hourly sums `usage_org_hours` (migration 0021) for the
+ * other hour buckets, over the organization's daily sums `usage_org_days` (migration
+ * 0019, no developer) for the other day buckets (the overview charts), and over the daily sums
+ * per IdP group `usage_group_days` (migration 0020) for day buckets grouped by `idp_group` that
+ * otherwise neither group nor filter by a person: that table holds exactly what the join below
+ * gives from `usage_hours` (kept so by the flush and by triggers on `principal_emails`).
  *
  * Invariants: the SQL text is assembled only from the fixed DIMENSIONS/FILTERS tables below (every
  * value the caller sent travels as a bind parameter); buckets are whole multiples of the width
@@ -61,21 +65,28 @@ export async function sumUsage (sql: Sql, r: Range, dims: readonly string[], col
   const needIdentity = dims.some((d) => d === 'user_email' || d === 'idp_group') || r.filters.has('user_emails') || r.filters.has('idp_groups')
   const byGroup = dims.includes('idp_group')
   const byPerson = needIdentity || dims.includes('account_id') || r.filters.has('account_ids')
-  const [table, at] = r.width === '1m' ? ['usage_minutes', 'u.minute'] : r.width === '1d' && !byPerson ? ['usage_org_days', 'u.day'] : ['usage_hours', 'u.hour']
+  // Grouped by idp_group and by no other person dimension or filter (an idp_groups filter then
+  // only keeps those groups' rows): the per-group day sums.
+  const groupDays = r.width === '1d' && byGroup && !dims.some((d) => d === 'user_email' || d === 'account_id') &&
+    !r.filters.has('user_emails') && !r.filters.has('account_ids')
+  const [table, at] = r.width === '1m'
+    ? ['usage_minutes', 'u.minute']
+    : groupDays ? ['usage_group_days', 'u.day']
+      : !byPerson ? (r.width === '1d' ? ['usage_org_days', 'u.day'] : ['usage_org_hours', 'u.hour']) : ['usage_hours', 'u.hour']
   const where = [`${at} >= $2::timestamptz`, `${at} < $3::timestamptz`]
   for (const [name, vals] of r.filters) {
-    const f = FILTERS[name]
+    const f = groupDays && name === 'idp_groups' ? 'u.idp_group = any($)' : FILTERS[name]
     if (f === undefined) continue
     where.push(f.replace('$', `${bind(vals)}::text[]`))
-    if (name === 'idp_groups' && byGroup) where.push(`g.name = any(${bind(vals)}::text[])`)
+    if (name === 'idp_groups' && byGroup && !groupDays) where.push(`g.name = any(${bind(vals)}::text[])`)
   }
-  const dimSql = dims.map((d, i) => `${DIMENSIONS[d] as string} as d${i}`)
+  const dimSql = dims.map((d, i) => `${groupDays && d === 'idp_group' ? "nullif(u.idp_group, '')" : DIMENSIONS[d] as string} as d${i}`)
   const sumSql = columns.map((c, i) => `sum(u.${c})::text as s${i}`)
   const text = `
     select (floor(extract(epoch from ${at}) / $1::int) * $1::int)::bigint::text as b${dimSql.map((x) => `, ${x}`).join('')}${sumSql.map((x) => `, ${x}`).join('')}
     from ${table} u
-    ${needIdentity ? 'left join principal_emails e on e.principal = u.principal' : ''}
-    ${byGroup ? "left join lateral jsonb_array_elements_text(case when jsonb_typeof(e.groups) = 'array' then e.groups else '[]'::jsonb end) as g(name) on true" : ''}
+    ${needIdentity && !groupDays ? 'left join principal_emails e on e.principal = u.principal' : ''}
+    ${byGroup && !groupDays ? "left join lateral jsonb_array_elements_text(case when jsonb_typeof(e.groups) = 'array' then e.groups else '[]'::jsonb end) as g(name) on true" : ''}
     where ${where.join(' and ')}
     group by 1${dims.map((_d, i) => `, ${i + 2}`).join('')}
     order by 1${dims.map((_d, i) => `, ${i + 2} nulls last`).join('')}`

@@ -4,7 +4,7 @@
  * - Expired `kv` rows, every 30 s.
  * - Retention, at start and hourly: admin audit rows older than `audit_retention_days`, spend
  *   buckets (per principal, pooled per group, and per model) not updated for `spend_retention_months`,
- *   hourly usage (`usage_hours`, the report ledger), its daily organization sums (`usage_org_days`) and Claude Code analytics days
+ *   hourly usage (`usage_hours`, the report ledger), its organization and IdP group sums (`usage_org_hours`, `usage_org_days`, `usage_group_days`) and Claude Code analytics days
  *   (`claude_code_daily`) older than the same window, minute usage (`usage_minutes`) older than
  *   MINUTE_DETAIL_DAYS,
  *   spend alerts and their webhook deliveries created longer ago than the same window, and
@@ -43,7 +43,7 @@ type Cutoff = { days: number } | { months: number }
 
 /** One table's retention rule: rows whose `column` is older than the cutoff go. */
 interface Rule {
-  table: 'admin_audit' | 'spend' | 'pooled_spend' | 'spend_by_model' | 'usage_minutes' | 'usage_hours' | 'usage_org_days' | 'claude_code_daily' | 'principal_emails' | 'spend_alerts' | 'alert_deliveries'
+  table: 'admin_audit' | 'spend' | 'pooled_spend' | 'spend_by_model' | 'usage_minutes' | 'usage_hours' | 'usage_org_hours' | 'usage_org_days' | 'usage_group_days' | 'claude_code_daily' | 'principal_emails' | 'spend_alerts' | 'alert_deliveries'
   column: 'at' | 'updated_at' | 'created_at' | 'minute' | 'hour' | 'day'
   cutoff: Cutoff
 }
@@ -110,7 +110,9 @@ export async function sweepRetention (sql: Sql, s: RetentionSettings): Promise<R
       await sweepTable(sql, { table: 'spend_by_model', column: 'updated_at', cutoff }) +
       await sweepTable(sql, { table: 'usage_minutes', column: 'minute', cutoff: { days: MINUTE_DETAIL_DAYS } }) +
       await sweepTable(sql, { table: 'usage_hours', column: 'hour', cutoff }) +
+      await sweepTable(sql, { table: 'usage_org_hours', column: 'hour', cutoff }) +
       await sweepTable(sql, { table: 'usage_org_days', column: 'day', cutoff }) +
+      await sweepTable(sql, { table: 'usage_group_days', column: 'day', cutoff }) +
       await sweepTable(sql, { table: 'claude_code_daily', column: 'day', cutoff }) +
       await sweepTable(sql, { table: 'spend_alerts', column: 'created_at', cutoff }) +
       await sweepTable(sql, { table: 'alert_deliveries', column: 'created_at', cutoff })

@@ -1,0 +1,110 @@
+/**
+ * The per-group day sums under concurrency: metering flushes (ledger rows under the shared
+ * identity lock), identity batches of the flush (`recordIdentities`, many rows), single sign-ins
+ * (`recordPrincipal`) and the identity retention sweep run at once over the same few developers,
+ * whose groups keep changing. Guarantees checked: a sign-in and a flush never fail; the identity
+ * batch and the sweep, which lock several identity rows in different orders, may be chosen as a
+ * deadlock's victim (40P01) and are then run again, as production does (the meter puts a failed
+ * batch back for the next flush, the sweep runs hourly); afterwards `usage_group_days` holds
+ * exactly what the per-developer hours give under each developer's current groups, to the
+ * micro-cent. Without the flush's shared lock this fails (sums off, and more deadlocks).
+ */
+import t from 'tap'
+import { writeUsage } from '../../lib/reports/ledger.js'
+import { recordIdentities } from '../../lib/metering/ledger.js'
+import { recordPrincipal } from '../../lib/session/store.js'
+import { sweepRetention } from '../../lib/store/sweeps.js'
+import type { UsageRow } from '../../lib/metering/usage.js'
+import type { Sql } from '../../lib/store/db.js'
+import { freshDatabase } from '../helpers/pg.js'
+import { prng } from '../helpers/prng.js'
+
+const START = Date.parse('2026-03-01T00:00:00Z')
+const PEOPLE = Array.from({ length: 10 }, (_x, i) => `r${i}`)
+const GROUPS = ['eng', 'ml', 'ops', 'sales']
+const WIDTH = 13
+
+function groupsOf (rand: () => number): string[] {
+  return GROUPS.filter(() => rand() < 0.4)
+}
+
+/** One flush's minute rows: one per key, as lib/metering/usage.ts hands them over. */
+function flushRows (rand: () => number): UsageRow[] {
+  const byKey = new Map<string, UsageRow>()
+  for (let i = 0; i < 12; i++) {
+    const principal = PEOPLE[Math.floor(rand() * PEOPLE.length)] as string
+    const minute = START + Math.floor(rand() * 3 * 1440) * 60_000
+    const model = rand() < 0.5 ? 'claude-sonnet-4-5' : 'claude-haiku-4-5'
+    const k = `${minute}|${principal}|${model}`
+    const v = Array.from({ length: WIDTH }, (_x, j) => j === 0 ? 1 : Math.floor(rand() * 1e9))
+    const had = byKey.get(k)
+    byKey.set(k, had === undefined ? { minute, principal, model, upstream: 'anthropic', long: false, fast: false, v } : { ...had, v: had.v.map((x, j) => x + (v[j] as number)) })
+  }
+  return [...byKey.values()]
+}
+
+const COLS = ['requests', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_write_5m_tokens', 'cache_write_1h_tokens', 'web_search_requests',
+  'input_micro_cents', 'output_micro_cents', 'cache_read_micro_cents', 'cache_write_5m_micro_cents', 'cache_write_1h_micro_cents', 'web_search_micro_cents']
+
+/** usage_group_days as it is, and as the hours and current identities say it should be. */
+async function compare (sql: Sql): Promise<{ kept: string[], expected: string[] }> {
+  const sums = COLS.map((c) => `sum(${c})::text`).join(', ')
+  const kept = await sql.unsafe(`
+    select day, idp_group, model, ${sums} from usage_group_days group by 1, 2, 3
+    having ${COLS.map((c) => `sum(${c}) <> 0`).join(' or ')} order by 1, 2, 3`)
+  const expected = await sql.unsafe(`
+    select date_trunc('day', h.hour, 'UTC') as day, n.name as idp_group, h.model, ${COLS.map((c) => `sum(h.${c})::text`).join(', ')}
+    from usage_hours h left join principal_emails e on e.principal = h.principal
+    cross join lateral weir_usage_group_names(e.groups) as n(name)
+    group by 1, 2, 3 order by 1, 2, 3`)
+  const line = (r: Record<string, unknown>): string => JSON.stringify(Object.values(r).map((x) => x instanceof Date ? x.toISOString() : x))
+  return { kept: (kept as unknown as Array<Record<string, unknown>>).map(line), expected: (expected as unknown as Array<Record<string, unknown>>).map(line) }
+}
+
+t.test('flushes, identity batches, sign-ins and the identity sweep at once: no deadlock, sums exact', async (t) => {
+  const { sql } = await freshDatabase(t, { migrate: true, max: 8 })
+  const rand = prng(7_301_020)
+  const failures: string[] = []
+  let retried = 0
+  const guard = async (what: string, fn: () => Promise<unknown>, retry = false): Promise<void> => {
+    for (let attempt = 0; ; attempt++) {
+      try { await fn(); return } catch (err) {
+        const code = (err as { code?: string }).code ?? ''
+        if (retry && code === '40P01' && attempt < 5) { retried++; continue }
+        failures.push(`${what}: ${code} ${(err as Error).message}`)
+        return
+      }
+    }
+  }
+  const ROUNDS = 40
+  const flusher = async (): Promise<void> => {
+    for (let i = 0; i < ROUNDS; i++) {
+      const batch = flushRows(rand)
+      await guard('flush', async () => await sql.begin(async (tx) => { await writeUsage(tx as unknown as Sql, batch) }))
+    }
+  }
+  const batcher = async (): Promise<void> => {
+    for (let i = 0; i < ROUNDS; i++) {
+      const who = PEOPLE.filter(() => rand() < 0.6)
+      await guard('identity batch', async () => { await recordIdentities(sql, who.map((sub) => ({ sub, email: `${sub}@example.com`, name: sub, groups: groupsOf(rand) }))) }, true)
+    }
+  }
+  const signer = async (): Promise<void> => {
+    for (let i = 0; i < ROUNDS * 2; i++) {
+      const sub = PEOPLE[Math.floor(rand() * PEOPLE.length)] as string
+      await guard('sign-in', async () => { await recordPrincipal(sql, { sub, email: `${sub}@example.com`, groups: groupsOf(rand) }) })
+    }
+  }
+  const sweeper = async (): Promise<void> => {
+    for (let i = 0; i < ROUNDS / 4; i++) {
+      const who = PEOPLE.filter(() => rand() < 0.3)
+      await guard('age identities', async () => { await sql`update principal_emails set updated_at = now() - interval '400 days' where principal = any(${who}::text[])` }, true)
+      await guard('identity sweep', async () => { await sweepRetention(sql, { auditRetentionDays: 0, spendRetentionMonths: 0, identityRetentionDays: 90 }) }, true)
+    }
+  }
+  await Promise.all([flusher(), flusher(), batcher(), batcher(), signer(), signer(), sweeper()])
+  t.same(failures, [], `no writer failed for good (${retried} deadlock victim(s) run again)`)
+  const { kept, expected } = await compare(sql)
+  t.ok(expected.length > 10, `the hours hold data to compare (${expected.length} day × group × model rows)`)
+  t.same(kept, expected, 'usage_group_days equals the hours under current groups, to the micro-cent')
+})
