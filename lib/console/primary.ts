@@ -64,8 +64,9 @@ async function overview (sql: Sql): Promise<AdminReply> {
       (select json_object_agg(period, json_build_array(micro::text, people)) from (
         select period, sum(micro_cents) as micro, count(*) filter (where micro_cents > 0) as people
         from spend where period in ${sql(buckets)} group by period) s) as spend,
-      (select json_object_agg(period, amount::text) from spend_limits
-        where scope_type = 'organization' and scope_id = '' and period in ${sql(periods)}) as caps,
+      (select json_object_agg(period, amount::text) from (
+        select distinct on (period) period, amount from spend_limits
+        where scope_type = 'organization' and period in ${sql(periods)} order by period, id) c) as caps,
       (select count(*) from spend_limits)::int as cap_count,
       (select count(*) from principals)::int as people`
   const out = periods.map((period, i) => {
