@@ -1,6 +1,6 @@
 /**
  * Report endpoints at fleet scale: `node dist/bench/reports.js [--users 5000] [--days 365]
- * [--hours 1] [--cc-days 7] [--repeat 5] [--quick]` (also `node dist/bench/run.js --only reports`).
+ * [--hours 1] [--cc-days 7] [--repeat 5] [--quick] [--only console]` (also `node dist/bench/run.js --only reports`).
  *
  * Generates, in a real Postgres (DATABASE_URL, or a throwaway server started here), a fleet of
  * `--users` developers in 20 IdP groups over `--days` days ending today: `--hours` active hours per
@@ -13,7 +13,8 @@
  * operator or the console makes, following `next_page` so every page is timed on its own.
  * Each shape runs `--repeat` times after one warm-up pass; p50 and p95 are over all its page
  * requests (fetch until the whole body is read). Target: every page under 200 ms.
- * Writes bench/results/reports-latest.{json,md} and prints the Markdown.
+ * Writes bench/results/reports-latest.{json,md} and prints the Markdown. `--only console` generates
+ * the same data but times only the console's rows and prints them without writing the results.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus } from 'node:os'
@@ -31,7 +32,7 @@ import { startPostgresServer } from '../test/helpers/pg.js'
 import { DEFAULT_USERS, baseConfig } from '../test/helpers/gateway.js'
 
 const { values } = parseArgs({ options: {
-  users: { type: 'string' }, days: { type: 'string' }, hours: { type: 'string' }, 'cc-days': { type: 'string' }, repeat: { type: 'string' }, audit: { type: 'string' }, quick: { type: 'boolean' },
+  users: { type: 'string' }, days: { type: 'string' }, hours: { type: 'string' }, 'cc-days': { type: 'string' }, repeat: { type: 'string' }, audit: { type: 'string' }, quick: { type: 'boolean' }, only: { type: 'string' },
 } })
 const quick = values.quick === true
 const USERS = Number(values.users ?? (quick ? 500 : 5000))
@@ -40,6 +41,8 @@ const HOURS = Number(values.hours ?? 1)
 const CC_DAYS = Number(values['cc-days'] ?? (quick ? 2 : 7))
 const REPEAT = Number(values.repeat ?? (quick ? 2 : 5))
 const AUDIT = Number(values.audit ?? (quick ? 10_000 : 100_000))
+const ONLY = values.only ?? null
+if (ONLY !== null && ONLY !== 'console') throw new Error('--only: the one subset is "console"')
 const KEY = 'r'.repeat(40)
 const DAY_MS = 86_400_000
 setLogLevel('error')
@@ -210,7 +213,7 @@ async function main (): Promise<void> {
     { name: 'claude_code one day, first page of 20', path: `/v1/organizations/usage_report/claude_code?starting_at=${day}&limit=20`, firstOnly: true },
   ]
   const rows: Array<Record<string, unknown>> = []
-  for (const s of shapes) {
+  for (const s of ONLY === 'console' ? [] : shapes) {
     // firstOnly: just the first page (the console's first screen).
     const once = async (): Promise<Array<{ ms: number, bytes: number, results: number }>> => s.firstOnly === true ? await firstPage(gw.url, s.path) : await pages(gw.url, s.path)
     const times: number[] = []
@@ -276,10 +279,12 @@ async function main (): Promise<void> {
     '| request | pages | results | KiB | page p50 ms | p95 ms | max ms | < 200 ms |', '|---|---:|---:|---:|---:|---:|---:|---|',
     ...rows.map((r) => `| ${String(r.shape)} | ${String(r.pages)} | ${String(r.results)} | ${String(r.kib)} | ${f1(r.p50)} | ${f1(r.p95)} | ${f1(r.max)} | ${r.pass === true ? 'yes' : '**no**'} |`), '',
   ].join('\n')
-  const dir = join(ROOT, 'bench/results')
-  mkdirSync(dir, { recursive: true })
-  writeFileSync(join(dir, 'reports-latest.md'), md)
-  writeFileSync(join(dir, 'reports-latest.json'), JSON.stringify({ users: USERS, days: DAYS, hours: HOURS, ccDays: CC_DAYS, repeat: REPEAT, counts, generateS: genS, rows }, null, 2) + '\n')
+  if (ONLY === null) {
+    const dir = join(ROOT, 'bench/results')
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, 'reports-latest.md'), md)
+    writeFileSync(join(dir, 'reports-latest.json'), JSON.stringify({ users: USERS, days: DAYS, hours: HOURS, ccDays: CC_DAYS, repeat: REPEAT, counts, generateS: genS, rows }, null, 2) + '\n')
+  }
   process.stdout.write(md)
   await sql.end({ timeout: 1 })
   await gw.stop()
