@@ -59,6 +59,20 @@ export interface SumRow {
 
 /** Sum `columns` per bucket of `r` and per `dims` (names in DIMENSIONS), filtered by `r.filters`. */
 export async function sumUsage (sql: Sql, r: Range, dims: readonly string[], columns: readonly string[]): Promise<SumRow[]> {
+  const rows = await sumValues(sql, r, dims, columns)
+  return rows.map((row) => ({
+    bucket: Number(row[0]) * 1000,
+    dims: Object.fromEntries(dims.map((d, i) => [d, row[i + 1] ?? null])),
+    sums: Object.fromEntries(columns.map((c, i) => [c, row[i + 1 + dims.length] ?? '0'])),
+  }))
+}
+
+/**
+ * What sumUsage reads, as arrays (no object per row): the bucket start in epoch seconds (decimal
+ * text), then each dimension's value in `dims` order, then each column's sum (decimal text) in
+ * `columns` order. Ordered by bucket, then by the dimensions (nulls last).
+ */
+export async function sumValues (sql: Sql, r: Range, dims: readonly string[], columns: readonly string[]): Promise<Array<Array<string | null>>> {
   if (r.to <= r.from) return []
   const params: unknown[] = [r.widthMs / 1000, new Date(r.from).toISOString(), new Date(r.to).toISOString()]
   const bind = (v: unknown): string => { params.push(v); return `$${params.length}` }
@@ -90,23 +104,5 @@ export async function sumUsage (sql: Sql, r: Range, dims: readonly string[], col
     where ${where.join(' and ')}
     group by 1${dims.map((_d, i) => `, ${i + 2}`).join('')}
     order by 1${dims.map((_d, i) => `, ${i + 2} nulls last`).join('')}`
-  const rows = await sql.unsafe(text, params as never[]) as unknown as Array<Record<string, string | null>>
-  return rows.map((row) => ({
-    bucket: Number(row.b) * 1000,
-    dims: Object.fromEntries(dims.map((d, i) => [d, row[`d${i}`] ?? null])),
-    sums: Object.fromEntries(columns.map((c, i) => [c, row[`s${i}`] ?? '0'])),
-  }))
-}
-
-/** Group `rows` into every bucket of the page, in order (empty buckets included). */
-export function byBucket<T> (r: Range, rows: readonly SumRow[], shape: (row: SumRow) => T[]): Array<{ start: number, results: T[] }> {
-  const out: Array<{ start: number, results: T[] }> = []
-  const index = new Map<number, T[]>()
-  for (let s = r.from; s < r.to; s += r.widthMs) {
-    const results: T[] = []
-    out.push({ start: s, results })
-    index.set(s, results)
-  }
-  for (const row of rows) index.get(row.bucket)?.push(...shape(row))
-  return out
+  return await sql.unsafe(text, params as never[]).values() as unknown as Array<Array<string | null>>
 }
