@@ -1,6 +1,7 @@
 /**
  * Report endpoints at fleet scale: `node dist/bench/reports.js [--users 5000] [--days 365]
- * [--hours 1] [--cc-days 7] [--repeat 5] [--quick]` (also `node dist/bench/run.js --only reports`).
+ * [--hours 1] [--cc-days 7] [--repeat 5] [--quick] [--only a,b]` (also `node dist/bench/run.js --only reports`);
+ * `--only` times just the requests whose name contains one of the comma-separated words.
  *
  * Generates, in a real Postgres (DATABASE_URL, or a throwaway server started here), a fleet of
  * `--users` developers in 20 IdP groups over `--days` days ending today: `--hours` active hours per
@@ -31,7 +32,7 @@ import { startPostgresServer } from '../test/helpers/pg.js'
 import { DEFAULT_USERS, baseConfig } from '../test/helpers/gateway.js'
 
 const { values } = parseArgs({ options: {
-  users: { type: 'string' }, days: { type: 'string' }, hours: { type: 'string' }, 'cc-days': { type: 'string' }, repeat: { type: 'string' }, audit: { type: 'string' }, quick: { type: 'boolean' },
+  users: { type: 'string' }, days: { type: 'string' }, hours: { type: 'string' }, 'cc-days': { type: 'string' }, repeat: { type: 'string' }, audit: { type: 'string' }, quick: { type: 'boolean' }, only: { type: 'string' },
 } })
 const quick = values.quick === true
 const USERS = Number(values.users ?? (quick ? 500 : 5000))
@@ -41,6 +42,8 @@ const CC_DAYS = Number(values['cc-days'] ?? (quick ? 2 : 7))
 const REPEAT = Number(values.repeat ?? (quick ? 2 : 5))
 const AUDIT = Number(values.audit ?? (quick ? 10_000 : 100_000))
 const KEY = 'r'.repeat(40)
+const ONLY = values.only?.split(',').filter((w) => w !== '')
+const picked = (name: string): boolean => ONLY === undefined || ONLY.some((w) => name.includes(w))
 const DAY_MS = 86_400_000
 setLogLevel('error')
 
@@ -210,7 +213,7 @@ async function main (): Promise<void> {
     { name: 'claude_code one day, first page of 20', path: `/v1/organizations/usage_report/claude_code?starting_at=${day}&limit=20`, firstOnly: true },
   ]
   const rows: Array<Record<string, unknown>> = []
-  for (const s of shapes) {
+  for (const s of shapes.filter((x) => picked(x.name))) {
     // firstOnly: just the first page (the console's first screen).
     const once = async (): Promise<Array<{ ms: number, bytes: number, results: number }>> => s.firstOnly === true ? await firstPage(gw.url, s.path) : await pages(gw.url, s.path)
     const times: number[] = []
@@ -233,7 +236,7 @@ async function main (): Promise<void> {
   }
   // The console's page data (lib/console/primary.ts), timed on the primary's query path (the
   // console's HTTP side needs a browser session; it forwards each call as the admin API does).
-  const people1 = await handleConsole(sql, { base: 'console', method: 'GET', path: '/people', query: 'limit=50', body: null, actor: 'bench', canWrite: false })
+  const people1 = await handleConsole(sql, { path: '/people', query: 'limit=50' })
   const jsonOf = (r: Awaited<ReturnType<typeof handleConsole>>): unknown => 'json' in r ? r.json : undefined
   const peopleNext = String((jsonOf(people1) as { next?: string | null } | undefined)?.next ?? '')
   const consoleShapes: Array<{ name: string, path: string, query: string }> = [
@@ -247,7 +250,7 @@ async function main (): Promise<void> {
     { name: 'console audit, older page (before_id = half)', path: '/audit', query: `limit=50&before_id=${Math.floor(AUDIT / 2)}` },
     { name: 'console upstreams', path: '/upstreams', query: '' },
   ]
-  for (const c of consoleShapes) {
+  for (const c of consoleShapes.filter((x) => picked(x.name))) {
     const call = { base: 'console' as const, method: 'GET', path: c.path, query: c.query, body: null, actor: 'bench', canWrite: false }
     const times: number[] = []
     let bytes = 0; let results = 0
