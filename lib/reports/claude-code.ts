@@ -59,12 +59,13 @@ export async function claudeCodeUsage (sql: Sql, q: URLSearchParams): Promise<Ad
   const pageText = q.get('page')
   const after = pageText === null ? '' : readCursor(pageText, day)
   if (after === null) return bad('page: invalid page token')
-  // The page's developers and one more (is there a next page?), then all their rows for the day.
+  // The page's developers and one more (is there a next page?) bound a range of the day's rows:
+  // one index range in (day, principal) order rather than a list of subjects to look up.
   const rows = await sql`
-    with p as (select distinct principal from claude_code_daily where day = ${day}::date and principal > ${after} order by principal limit ${limit + 1})
-    select c.principal, e.email, c.metric, c.k1, c.k2, c.value::text as value from p
-    join claude_code_daily c on c.day = ${day}::date and c.principal = p.principal
+    with p as (select principal from claude_code_daily where day = ${day}::date and principal > ${after} group by principal order by principal limit ${limit + 1})
+    select c.principal, e.email, c.metric, c.k1, c.k2, c.value::text as value from claude_code_daily c
     left join principal_emails e on e.principal = c.principal
+    where c.day = ${day}::date and c.principal > ${after} and c.principal <= (select max(principal) from p)
     order by c.principal, c.metric, c.k1, c.k2`.values() as unknown as Row[]
   const records: string[] = []
   let more = false
