@@ -41,8 +41,8 @@ function readCursor (v: string, day: string): string | null {
   } catch { return null }
 }
 
-/** principal, email, metric, k1, k2, value (decimal text). */
-type Row = readonly [string, string | null, string, string, string, string]
+/** principal, metric, k1, k2, value (decimal text). */
+type Row = readonly [string, string, string, string, string]
 /** The tool_actions fields, in output order. */
 const TOOL_NAMES = Object.values(TOOLS)
 
@@ -59,31 +59,37 @@ export async function claudeCodeUsage (sql: Sql, q: URLSearchParams): Promise<Ad
   const pageText = q.get('page')
   const after = pageText === null ? '' : readCursor(pageText, day)
   if (after === null) return bad('page: invalid page token')
-  // The page's developers and one more (is there a next page?) bound a range of the day's rows:
-  // one index range in (day, principal) order rather than a list of subjects to look up.
+  // The page's developers and one more (is there a next page?) bound one range of the primary key
+  // (day, principal, metric, k1, k2), read in key order: the order the records are summed in. The
+  // row comparisons keep the planner on that key (the principal index would read every day).
   const rows = await sql`
-    with p as (select principal from claude_code_daily where day = ${day}::date and principal > ${after} group by principal order by principal limit ${limit + 1})
-    select c.principal, e.email, c.metric, c.k1, c.k2, c.value::text as value from claude_code_daily c
-    left join principal_emails e on e.principal = c.principal
-    where c.day = ${day}::date and c.principal > ${after} and c.principal <= (select max(principal) from p)
-    order by c.principal, c.metric, c.k1, c.k2`.values() as unknown as Row[]
-  const records: string[] = []
-  let more = false
-  let last = ''
-  for (let i = 0; i < rows.length;) {
+    with p as (select principal from claude_code_daily where day = ${day}::date and (day, principal) > (${day}::date, ${after})
+      group by day, principal order by day, principal limit ${limit + 1})
+    select c.principal, c.metric, c.k1, c.k2, c.value::text as value from claude_code_daily c
+    where c.day = ${day}::date and (c.day, c.principal) > (${day}::date, ${after}) and (c.day, c.principal) <= (${day}::date, (select max(principal) from p))
+    order by c.day, c.principal, c.metric, c.k1, c.k2`.values() as unknown as Row[]
+  const spans: Array<[string, number, number]> = []
+  for (let i = 0; i < rows.length && spans.length <= limit;) {
     const sub = (rows[i] as Row)[0]
     let j = i + 1
     while (j < rows.length && (rows[j] as Row)[0] === sub) j++
-    if (records.length === limit) { more = true; break }
-    records.push(record(day, sub, rows, i, j))
-    last = sub
+    spans.push([sub, i, j])
     i = j
   }
+  const more = spans.length > limit
+  const page = spans.slice(0, limit)
+  const emails = new Map<string, string | null>()
+  if (page.length > 0) {
+    for (const e of await sql<Array<{ principal: string, email: string | null }>>`
+      select principal, email from principal_emails where principal = any(${page.map((x) => x[0])}::text[])`) emails.set(e.principal, e.email)
+  }
+  const records = page.map(([sub, from, to]) => record(day, sub, emails.get(sub) ?? null, rows, from, to))
+  const last = page[page.length - 1]?.[0] ?? ''
   return { json: `{"data":[${records.join(',')}],"has_more":${String(more)},"next_page":${more ? jstr(cursor(day, last)) : 'null'}}` }
 }
 
 /** Sums of one developer's rows `rows[from…to)`, in row order, as in the object form before. */
-function record (day: string, sub: string, rows: readonly Row[], from: number, to: number): string {
+function record (day: string, sub: string, email: string | null, rows: readonly Row[], from: number, to: number): string {
   let sessions = 0; let added = 0; let removed = 0; let commits = 0; let prs = 0
   const tools: Record<string, [number, number]> = {}
   for (const name of TOOL_NAMES) tools[name] = [0, 0]
@@ -94,7 +100,7 @@ function record (day: string, sub: string, rows: readonly Row[], from: number, t
     return x
   }
   for (let i = from; i < to; i++) {
-    const [, , metric, k1, k2, value] = rows[i] as Row
+    const [, metric, k1, k2, value] = rows[i] as Row
     const v = Number(value)
     switch (metric) {
       case 'session.count': sessions += v; break
@@ -111,12 +117,11 @@ function record (day: string, sub: string, rows: readonly Row[], from: number, t
       case 'cost.usage': model(k2).usd += v; break
     }
   }
-  const email = (rows[from] as Row)[1] ?? sub
   const toolText = TOOL_NAMES.map((name) => `"${name}":{"accepted":${jnum((tools[name] as [number, number])[0])},"rejected":${jnum((tools[name] as [number, number])[1])}}`).join(',')
   const breakdown = [...models.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([name, x]) =>
     `{"model":${jstr(name)},"tokens":{"input":${jnum(x.tokens.input as number)},"output":${jnum(x.tokens.output as number)},"cache_read":${jnum(x.tokens.cache_read as number)},"cache_creation":${jnum(x.tokens.cache_creation as number)}},` +
     `"estimated_cost":{"amount":${jnum(Math.round(x.usd * 100 * 1e6) / 1e6)},"currency":"USD"}}`).join(',')
-  return `{"date":"${day}T00:00:00Z","is_remote":false,"actor":{"type":"user_actor","email_address":${jstr(email)}},"organization_id":null,"customer_type":"api","terminal_type":null,"subscription_type":null,` +
+  return `{"date":"${day}T00:00:00Z","is_remote":false,"actor":{"type":"user_actor","email_address":${jstr(email ?? sub)}},"organization_id":null,"customer_type":"api","terminal_type":null,"subscription_type":null,` +
     `"core_metrics":{"num_sessions":${jnum(sessions)},"lines_of_code":{"added":${jnum(added)},"removed":${jnum(removed)}},"commits_by_claude_code":${jnum(commits)},"pull_requests_by_claude_code":${jnum(prs)}},` +
     `"tool_actions":{${toolText}},"model_breakdown":[${breakdown}]}`
 }
