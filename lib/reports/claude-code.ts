@@ -13,10 +13,12 @@
  * `customer_type` is "api"; `is_remote` false (remote sessions do not run through Weir); `organization_id`, `terminal_type` and `subscription_type` are null
  * (Weir does not know them). `estimated_cost.amount` is in cents, as Claude Code estimated it.
  *
- * One query reads the page's developers and their rows (ordered by subject, metric, k1, k2), and
- * the answer is written as JSON text in one pass over them (lib/reports/json.ts): a page of 1,000
- * developers is 12,000 rows and 700 KB, and an object per record cost more than the query. Values
- * are added as doubles in that row order, as Claude Code's own figures are.
+ * One query reads the page's developers' rows (ordered by subject, metric, k1, k2), a second their
+ * emails, and the answer is written as JSON text in one pass over the rows (lib/reports/json.ts):
+ * a page of 1,000 developers is 12,000 rows and 700 KB, and an object per record cost more than
+ * the query. Values are added as doubles in that row order (as before). Only the documented tool
+ * names and token types count (own properties of TOOLS and TOKENS, so an attribute value such as
+ * "constructor" sent by a client is ignored like any other unknown one).
  */
 import type { Sql } from '../store/db.js'
 import type { AdminReply } from '../admin/call.js'
