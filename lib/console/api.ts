@@ -65,7 +65,8 @@ export function registerConsoleApi (router: Router, ctx: WorkerContext, svc: Ser
   enableRecorder()
   const maxBody = Math.min(ctx.config.limits.max_request_bytes, CONSOLE_MAX_BODY)
   const out = (res: HttpResponse, rq: Req, status: number, value: unknown, extra?: Record<string, string>): void => {
-    send(res, rq, status, JSON.stringify(value), { ...JSON_HEADERS, ...extra })
+    // A report answers with its JSON text already written (lib/reports/json.ts), as sendJson takes it.
+    send(res, rq, status, typeof value === 'string' ? value : JSON.stringify(value), { ...JSON_HEADERS, ...extra })
   }
   // Refusals go through the one renderer (lib/http/respond.ts sendError) with a registry code.
   const error = (res: HttpResponse, rq: Req, code: GatewayErrorCode, message: string, extra?: Record<string, string>): void => {

@@ -15,14 +15,16 @@
  * bucket has one result with its total. A result always has amount, currency, cost_type,
  * description, model, service_tier, token_type, context_window, inference_geo (always null: the
  * cost report cannot group by it) and workspace_id (null unless
- * grouped by description, as Anthropic's); Weir's dimensions appear only when grouped by.
+ * grouped by description, as Anthropic's); Weir's dimensions appear only when grouped by. The
+ * answer is written as JSON text (lib/reports/json.ts), never an object per result.
  */
 import type { Sql } from '../store/db.js'
 import type { AdminReply } from '../admin/call.js'
 import { MESSAGES_SPEC } from './messages.js'
 import { centsFromMicro } from './money.js'
-import { BadParam, iso, pageToken, parseRange, type ParamSpec } from './params.js'
-import { byBucket, sumUsage, type SumRow } from './query.js'
+import { bucketPage, file, jstr } from './json.js'
+import { BadParam, parseRange, type ParamSpec } from './params.js'
+import { sumValues } from './query.js'
 
 const EXTENSIONS = ['account_id', 'speed', 'user_email', 'idp_group', 'upstream']
 
@@ -53,38 +55,36 @@ export async function costReport (sql: Sql, q: URLSearchParams, now = Date.now()
   const described = r.groupBy.includes('description')
   const ext = r.groupBy.filter((d) => EXTENSIONS.includes(d))
   const dims = described ? [...ext, 'model', 'context_window'] : ext
-  const rows = await sumUsage(sql, r, dims, COLUMNS)
-  const extFields = (row: SumRow): Record<string, string | null> => Object.fromEntries(ext.map((d) => [d, row.dims[d] ?? null]))
-  const base = { currency: 'USD', cost_type: null, description: null, model: null, service_tier: null, token_type: null, context_window: null, inference_geo: null, workspace_id: null }
-  const shape = (row: SumRow): object[] => {
-    if (!described) {
-      const total = COLUMNS.reduce((a, c) => a + BigInt(row.sums[c] ?? '0'), 0n)
-      return [{ amount: centsFromMicro(total), ...base, ...extFields(row) }]
-    }
-    const out: object[] = []
-    for (const [col, costType, tokenType, what] of KINDS) {
-      const micro = BigInt(row.sums[col] ?? '0')
-      if (micro === 0n) continue
-      const model = row.dims.model ?? null
-      const tokens = costType === 'tokens'
-      const long = row.dims.context_window === '200k-1M' ? ' (Long Context)' : ''
-      out.push({
-        amount: centsFromMicro(micro),
-        currency: 'USD',
-        cost_type: costType,
-        description: tokens ? `${model ?? 'unknown model'} Usage - ${what}${long}` : `${model ?? 'unknown model'} - ${what}`,
-        model: tokens ? model : null,
-        service_tier: tokens ? 'standard' : null,
-        token_type: tokenType,
-        context_window: tokens ? row.dims.context_window ?? null : null,
-        inference_geo: null,
-        workspace_id: null,
-        ...extFields(row),
-      })
-    }
+  const rows = await sumValues(sql, r, dims, COLUMNS)
+  const s = dims.length + 1
+  // Weir's dimensions, last in every result: row[1…ext.length] in group_by order.
+  const extText = (row: ReadonlyArray<string | null>): string => {
+    let out = ''
+    for (let i = 0; i < ext.length; i++) out += `,"${ext[i] as string}":${jstr(row[i + 1])}`
     return out
   }
-  const data = byBucket(r, rows, shape).map((b) => ({ starting_at: iso(b.start), ending_at: iso(b.start + r.widthMs), results: b.results }))
-  const more = r.to < r.end
-  return { json: { data, has_more: more, next_page: more ? pageToken(r.to) : null } }
+  const results = new Map<number, string[]>()
+  for (const row of rows) {
+    const b = Number(row[0]) * 1000
+    if (!described) {
+      let total = 0n
+      for (let i = 0; i < COLUMNS.length; i++) total += BigInt(row[s + i] ?? '0')
+      file(results, b, `{"amount":${jstr(centsFromMicro(total))},"currency":"USD","cost_type":null,"description":null,"model":null,"service_tier":null,"token_type":null,"context_window":null,"inference_geo":null,"workspace_id":null${extText(row)}}`)
+      continue
+    }
+    const model = row[ext.length + 1] ?? null
+    const window = row[ext.length + 2] ?? null
+    const long = window === '200k-1M' ? ' (Long Context)' : ''
+    const tail = `,"inference_geo":null,"workspace_id":null${extText(row)}}`
+    for (let k = 0; k < KINDS.length; k++) {
+      const [, costType, tokenType, what] = KINDS[k] as typeof KINDS[number]
+      const micro = BigInt(row[s + k] ?? '0')
+      if (micro === 0n) continue
+      const tokens = costType === 'tokens'
+      const description = tokens ? `${model ?? 'unknown model'} Usage - ${what}${long}` : `${model ?? 'unknown model'} - ${what}`
+      file(results, b, `{"amount":${jstr(centsFromMicro(micro))},"currency":"USD","cost_type":${jstr(costType)},"description":${jstr(description)},` +
+        `"model":${tokens ? jstr(model) : 'null'},"service_tier":${tokens ? '"standard"' : 'null'},"token_type":${jstr(tokenType)},"context_window":${tokens ? jstr(window) : 'null'}${tail}`)
+    }
+  }
+  return { json: bucketPage(r, results) }
 }

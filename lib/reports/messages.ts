@@ -19,12 +19,14 @@
  * the token fields and the eight dimension fields Anthropic documents (ALWAYS; null unless
  * grouped by); Weir's dimensions and `speed` appear only when grouped by. `model` is the
  * model the client asked for. Tokens: `uncached_input_tokens` is the request's `input_tokens`;
- * cache writes split by TTL.
+ * cache writes split by TTL. The answer is written as JSON text (lib/reports/json.ts), one
+ * string per result, never an object per result.
  */
 import type { Sql } from '../store/db.js'
 import type { AdminReply } from '../admin/call.js'
-import { BadParam, iso, pageToken, parseRange, type ParamSpec } from './params.js'
-import { byBucket, sumUsage, type SumRow } from './query.js'
+import { bucketPage, file, jstr, jsum } from './json.js'
+import { BadParam, parseRange, type ParamSpec } from './params.js'
+import { sumValues } from './query.js'
 
 const CONSTANT: Record<string, string | null> = { api_key_id: null, workspace_id: null, service_account_id: null, service_tier: 'standard', inference_geo: 'not_available' }
 /** The dimension fields every result has, as Anthropic documents them (null unless grouped by). */
@@ -44,13 +46,20 @@ export const MESSAGES_SPEC: ParamSpec = {
 
 const COLUMNS = ['input_tokens', 'cache_write_1h_tokens', 'cache_write_5m_tokens', 'cache_read_tokens', 'output_tokens', 'web_search_requests']
 
-/** Dimension fields of a result, in output order. */
-export function dimensionFields (groupBy: readonly string[], row: SumRow): Record<string, string | null> {
-  const out: Record<string, string | null> = {}
-  const value = (d: string): string | null => (d in CONSTANT ? (groupBy.includes(d) ? CONSTANT[d] as string | null : null) : groupBy.includes(d) ? row.dims[d] ?? null : null)
-  for (const d of ALWAYS) out[d] = value(d)
-  for (const d of groupBy) if (!(ALWAYS as readonly string[]).includes(d)) out[d] = value(d)
-  return out
+/**
+ * The dimension fields of a result in output order (ALWAYS, then the other group_by values in
+ * their order), each as a function of the query row (`dims` are the queried dimensions, read from
+ * row[1…]) giving the JSON text of the value. Built once per request.
+ */
+export function dimensionWriters (groupBy: readonly string[], dims: readonly string[]): Array<[string, (row: ReadonlyArray<string | null>) => string]> {
+  const value = (d: string): (row: ReadonlyArray<string | null>) => string => {
+    if (!groupBy.includes(d)) return () => 'null'
+    if (d in CONSTANT) { const v = jstr(CONSTANT[d]); return () => v }
+    const at = dims.indexOf(d) + 1
+    return (row) => jstr(row[at])
+  }
+  const order = [...ALWAYS, ...groupBy.filter((d) => !(ALWAYS as readonly string[]).includes(d))]
+  return order.map((d) => [d, value(d)])
 }
 
 export async function messagesUsage (sql: Sql, q: URLSearchParams, now = Date.now()): Promise<AdminReply> {
@@ -60,16 +69,15 @@ export async function messagesUsage (sql: Sql, q: URLSearchParams, now = Date.no
     throw err
   }
   const dims = r.groupBy.filter((d) => !(d in CONSTANT))
-  const rows = await sumUsage(sql, r, dims, COLUMNS)
-  const n = (row: SumRow, c: string): number => Number(row.sums[c] ?? '0')
-  const data = byBucket(r, rows, (row) => [{
-    uncached_input_tokens: n(row, 'input_tokens'),
-    cache_creation: { ephemeral_1h_input_tokens: n(row, 'cache_write_1h_tokens'), ephemeral_5m_input_tokens: n(row, 'cache_write_5m_tokens') },
-    cache_read_input_tokens: n(row, 'cache_read_tokens'),
-    output_tokens: n(row, 'output_tokens'),
-    server_tool_use: { web_search_requests: n(row, 'web_search_requests') },
-    ...dimensionFields(r.groupBy, row),
-  }]).map((b) => ({ starting_at: iso(b.start), ending_at: iso(b.start + r.widthMs), results: b.results }))
-  const more = r.to < r.end
-  return { json: { data, has_more: more, next_page: more ? pageToken(r.to) : null } }
+  const rows = await sumValues(sql, r, dims, COLUMNS)
+  const fields = dimensionWriters(r.groupBy, dims)
+  const s = dims.length + 1
+  const results = new Map<number, string[]>()
+  for (const row of rows) {
+    let text = `{"uncached_input_tokens":${jsum(row[s])},"cache_creation":{"ephemeral_1h_input_tokens":${jsum(row[s + 1])},"ephemeral_5m_input_tokens":${jsum(row[s + 2])}},` +
+      `"cache_read_input_tokens":${jsum(row[s + 3])},"output_tokens":${jsum(row[s + 4])},"server_tool_use":{"web_search_requests":${jsum(row[s + 5])}}`
+    for (const [name, write] of fields) text += `,"${name}":${write(row)}`
+    file(results, Number(row[0]) * 1000, text + '}')
+  }
+  return { json: bucketPage(r, results) }
 }

@@ -59,6 +59,21 @@ export interface SumRow {
 
 /** Sum `columns` per bucket of `r` and per `dims` (names in DIMENSIONS), filtered by `r.filters`. */
 export async function sumUsage (sql: Sql, r: Range, dims: readonly string[], columns: readonly string[]): Promise<SumRow[]> {
+  const rows = await sumValues(sql, r, dims, columns)
+  return rows.map((row) => ({
+    bucket: Number(row[0]) * 1000,
+    dims: Object.fromEntries(dims.map((d, i) => [d, row[i + 1] ?? null])),
+    sums: Object.fromEntries(columns.map((c, i) => [c, row[i + 1 + dims.length] ?? '0'])),
+  }))
+}
+
+/**
+ * What sumUsage reads, as arrays (no object per row): the bucket start in epoch seconds (an int8,
+ * which postgres.js gives as decimal text; grouped and sorted as an integer, a third cheaper than
+ * as text for 5,000 groups), then each dimension's value in `dims` order, then each column's sum
+ * (decimal text) in `columns` order. Ordered by bucket, then by the dimensions (nulls last).
+ */
+export async function sumValues (sql: Sql, r: Range, dims: readonly string[], columns: readonly string[]): Promise<Array<Array<string | null>>> {
   if (r.to <= r.from) return []
   const params: unknown[] = [r.widthMs / 1000, new Date(r.from).toISOString(), new Date(r.to).toISOString()]
   const bind = (v: unknown): string => { params.push(v); return `$${params.length}` }
@@ -83,30 +98,12 @@ export async function sumUsage (sql: Sql, r: Range, dims: readonly string[], col
   const dimSql = dims.map((d, i) => `${groupDays && d === 'idp_group' ? "nullif(u.idp_group, '')" : DIMENSIONS[d] as string} as d${i}`)
   const sumSql = columns.map((c, i) => `sum(u.${c})::text as s${i}`)
   const text = `
-    select (floor(extract(epoch from ${at}) / $1::int) * $1::int)::bigint::text as b${dimSql.map((x) => `, ${x}`).join('')}${sumSql.map((x) => `, ${x}`).join('')}
+    select (floor(extract(epoch from ${at}) / $1::int) * $1::int)::bigint as b${dimSql.map((x) => `, ${x}`).join('')}${sumSql.map((x) => `, ${x}`).join('')}
     from ${table} u
     ${needIdentity && !groupDays ? 'left join principal_emails e on e.principal = u.principal' : ''}
     ${byGroup && !groupDays ? "left join lateral jsonb_array_elements_text(case when jsonb_typeof(e.groups) = 'array' then e.groups else '[]'::jsonb end) as g(name) on true" : ''}
     where ${where.join(' and ')}
     group by 1${dims.map((_d, i) => `, ${i + 2}`).join('')}
     order by 1${dims.map((_d, i) => `, ${i + 2} nulls last`).join('')}`
-  const rows = await sql.unsafe(text, params as never[]) as unknown as Array<Record<string, string | null>>
-  return rows.map((row) => ({
-    bucket: Number(row.b) * 1000,
-    dims: Object.fromEntries(dims.map((d, i) => [d, row[`d${i}`] ?? null])),
-    sums: Object.fromEntries(columns.map((c, i) => [c, row[`s${i}`] ?? '0'])),
-  }))
-}
-
-/** Group `rows` into every bucket of the page, in order (empty buckets included). */
-export function byBucket<T> (r: Range, rows: readonly SumRow[], shape: (row: SumRow) => T[]): Array<{ start: number, results: T[] }> {
-  const out: Array<{ start: number, results: T[] }> = []
-  const index = new Map<number, T[]>()
-  for (let s = r.from; s < r.to; s += r.widthMs) {
-    const results: T[] = []
-    out.push({ start: s, results })
-    index.set(s, results)
-  }
-  for (const row of rows) index.get(row.bucket)?.push(...shape(row))
-  return out
+  return await sql.unsafe(text, params as never[]).values() as unknown as Array<Array<string | null>>
 }
