@@ -233,7 +233,7 @@ async function main (): Promise<void> {
   }
   // The console's page data (lib/console/primary.ts), timed on the primary's query path (the
   // console's HTTP side needs a browser session; it forwards each call as the admin API does).
-  const people1 = await handleConsole(sql, { base: 'console', method: 'GET', path: '/people', query: 'limit=50', body: null, actor: 'bench', canWrite: false })
+  const people1 = await handleConsole(sql, { path: '/people', query: 'limit=50' })
   const jsonOf = (r: Awaited<ReturnType<typeof handleConsole>>): unknown => 'json' in r ? r.json : undefined
   const peopleNext = String((jsonOf(people1) as { next?: string | null } | undefined)?.next ?? '')
   const consoleShapes: Array<{ name: string, path: string, query: string }> = [
