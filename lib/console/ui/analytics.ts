@@ -43,7 +43,7 @@ function Charts ({ d }: { d: Json }): VNode {
   const days = d.data as Json[]
   const xs = days.map((x) => Date.parse(x.date) / 1000)
   const s = (label: string, f: (x: Json) => unknown): { label: string, values: number[] } => ({ label, values: days.map((x) => Number(f(x))) })
-  return html`<div class="grid2">
+  return html`<div class="grid2 wide">
     <${Chart} title="Activity per day" xs=${xs} series=${[s('People', (x) => x.people), s('Sessions', (x) => x.num_sessions), s('Commits', (x) => x.commits_by_claude_code), s('Pull requests', (x) => x.pull_requests_by_claude_code)]} />
     <${Chart} title="Lines of code per day" xs=${xs} series=${[s('Added', (x) => x.lines_of_code.added), s('Removed', (x) => x.lines_of_code.removed)]} />
     <${Chart} title="Edit decisions per day" xs=${xs} series=${[s('Accepted', (x) => x.tool_actions.accepted), s('Rejected', (x) => x.tool_actions.rejected)]} />
@@ -52,7 +52,7 @@ function Charts ({ d }: { d: Json }): VNode {
 }
 
 export function Analytics (): VNode {
-  const [range, setRange] = useState<number>(30)
+  const [range, setRange] = useState<number>(7)
   const [day, setDay] = useState(dayAgo(0))
   const [cursor, setCursor] = useState<string[]>([])
   const [totals] = useLoad(async () => await api(`/analytics?starting_at=${dayAgo(range - 1)}`), [range])
