@@ -46,7 +46,7 @@ export function route (method: string, sub: string): Target | null {
   if (sub === '/upstreams' && method === 'GET') return 'upstreams'
   const get = method === 'GET'
   switch (sub) {
-    case '/overview': case '/people': case '/audit': return get ? { base: 'console', path: sub } : null
+    case '/overview': case '/people': case '/audit': case '/analytics': return get ? { base: 'console', path: sub } : null
     case '/spend_report': return get ? { base: 'spend_report', path: '' } : null
     case '/usage': return get ? { base: 'usage_report', path: '/messages' } : null
     case '/claude_code': return get ? { base: 'usage_report', path: '/claude_code' } : null

@@ -9,6 +9,7 @@
  *   /audit      the admin audit trail, newest first by numeric id, paged by id (`before_id`),
  *               filtered by `actor`, `action` (exact) and `target` (substring)
  *   /upstreams  per-upstream attempt counts and latency percentiles (lib/console/stats.ts)
+ *   /analytics  Claude Code activity summed per day over a range (lib/console/analytics.ts)
  *
  * All aggregation and paging happens here in SQL; pages hold at most 200 rows.
  *
@@ -29,6 +30,7 @@ import type { AdminReply } from '../admin/call.js'
 import { centsText } from '../admin/shapes.js'
 import { bucketKey, type Period } from '../spend/periods.js'
 import type { Sql } from '../store/db.js'
+import { analyticsTotals } from './analytics.js'
 import { upstreamFigures } from './stats.js'
 
 const ok = (json: unknown): AdminReply => ({ json })
@@ -49,6 +51,7 @@ export async function handleConsole (sql: Sql, call: { path: string, query: stri
     case '/people': return await people(sql, q)
     case '/audit': return await auditTrail(sql, q)
     case '/upstreams': return ok(upstreamFigures())
+    case '/analytics': return await analyticsTotals(sql, q)
     default: return { error: 'GW_NOT_FOUND', message: 'not found' }
   }
 }

@@ -5,7 +5,9 @@
  * requests through the gateway, create a cap and watch a request get refused, delete it and watch
  * requests pass again, sign a person out and watch their bearer fail, a non-administrator refused,
  * a read-only administrator offered no changes, the session cookie's attributes as the browser
- * stored them. Screenshots of every page in light and dark go to docs/console/<page>-<scheme>.png.
+ * stored them, the analytics page totalling the Claude Code metrics two developers sent (from one
+ * server-summed request, the per-person table paged 50 at a time). Screenshots of every page in
+ * light and dark go to docs/console/<page>-<scheme>.png.
  */
 import t from 'tap'
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs'
@@ -124,6 +126,33 @@ t.test('the console in chromium', { skip: existsSync(CHROMIUM) ? false : `${CHRO
     t.ok(overflow <= 1, `no sideways scrolling in a narrow window (${overflow}px)`)
     await np.screenshot({ path: join(SHOTS, 'overview-narrow.png'), fullPage: true })
     await narrow.close()
+    await ctx.close()
+  })
+
+  await t.test('the analytics page totals the metrics the two developers sent, from bounded requests', async (t) => {
+    const { ctx, page } = await signedIn(ADMIN.email)
+    const asked: string[] = []
+    page.on('request', (r) => { if (r.url().includes('/console/api/')) asked.push(r.url()) })
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor()
+    const card = (title: string) => page.locator('.card', { has: page.getByRole('heading', { name: title, exact: true }) }).locator('.big')
+    await eventually(async () => {
+      await page.goto(`${url}/console/analytics`)
+      await page.getByRole('heading', { level: 2, name: 'Claude Code analytics' }).waitFor()
+      await card('Lines added').waitFor()
+      return await card('Lines added').textContent() === '684'
+    }, 'both developers\' metrics in the analytics totals', 30_000)
+    // DAY_POINTS, sent once by each of two developers: 2 × 342 lines added, 2 × (1.86 + 0.0001) USD.
+    t.equal(await card('Lines added').textContent(), '684', 'lines added: 2 × 342')
+    t.equal(await card('People').textContent(), '2')
+    t.equal(await card('Commits').textContent(), '6')
+    t.equal(await card('Edits accepted').textContent(), '66', 'Edit 25 + Write 8, twice')
+    t.equal(await card('Estimated cost').textContent(), '$3.72', 'estimated cost: 372.02 cents')
+    await page.getByRole('rowheader', { name: 'u-dev@example.com' }).waitFor()
+    t.pass('the per-person table lists the developer')
+    const paths = asked.map((u) => new URL(u)).filter((u) => u.pathname === '/console/api/claude_code' || u.pathname === '/console/api/analytics')
+    t.ok(paths.some((u) => u.pathname === '/console/api/analytics'), 'the totals came from /console/api/analytics')
+    const pages = paths.filter((u) => u.pathname === '/console/api/claude_code')
+    t.ok(pages.length > 0 && pages.every((u) => u.searchParams.get('limit') === '50'), `the per-person table asks for pages of 50 (${pages.map((u) => u.search).join(' ')})`)
     await ctx.close()
   })
 

@@ -1,0 +1,120 @@
+/**
+ * The console's Claude Code analytics page data at fleet scale:
+ * `node dist/bench/console-analytics.js [--users 5000] [--days 30] [--repeat 5]`.
+ *
+ * Generates, in a real Postgres (DATABASE_URL, or a throwaway server started here),
+ * `claude_code_daily` rows for `--users` developers over `--days` days ending today (12 metric rows
+ * per developer and day, as bench/reports.ts does), with `INSERT … SELECT generate_series`. Then
+ * times, on the primary's query path, what the page asks for: the per-day totals
+ * (`/console/api/analytics`, lib/console/analytics.ts) over 7 days and over the whole range, and
+ * one per-person page of 50 — and, for comparison, what the page used to do for its 7-day chart:
+ * every developer's record of each of the 7 days through the claude_code report, 1000 a page.
+ * Each shape runs `--repeat` times after one warm-up; p50 and max in ms, and the answer's size.
+ * Target: each request of the page under 200 ms. Writes bench/results/console-analytics-latest.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import postgres from 'postgres'
+import { analyticsTotals } from '../lib/console/analytics.js'
+import { claudeCodeUsage } from '../lib/reports/claude-code.js'
+import { migrate } from '../lib/store/migrate.js'
+import { ROOT } from '../lib/version.js'
+import { startPostgresServer } from '../test/helpers/pg.js'
+
+const { values } = parseArgs({ options: { users: { type: 'string' }, days: { type: 'string' }, repeat: { type: 'string' } } })
+const USERS = Number(values.users ?? 5000)
+const DAYS = Number(values.days ?? 30)
+const REPEAT = Number(values.repeat ?? 5)
+const DAY_MS = 86_400_000
+const log = (s: string): void => { process.stderr.write(`${s}\n`) }
+const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10)
+
+interface Row { shape: string, requests: number, kib: number, p50: number, max: number }
+
+async function main (): Promise<void> {
+  const server = process.env.DATABASE_URL === undefined || process.env.DATABASE_URL === '' ? await startPostgresServer() : null
+  const base = server?.url ?? process.env.DATABASE_URL as string
+  const admin = postgres(base, { max: 1, onnotice: () => {} })
+  await admin.unsafe('drop database if exists weir_cc_bench with (force)')
+  await admin.unsafe('create database weir_cc_bench')
+  await admin.end()
+  const u = new URL(base)
+  u.pathname = '/weir_cc_bench'
+  const sql = postgres(u.toString(), { max: 1, onnotice: () => {} })
+  try {
+    await migrate(sql)
+    const today = Math.floor(Date.now() / DAY_MS) * DAY_MS
+    const last = day(today)
+    const t0 = performance.now()
+    await sql`
+      insert into claude_code_daily (day, principal, metric, k1, k2, value)
+      select d::date, 'u' || lpad(u::text, 5, '0'), m.metric, m.k1, m.k2, 1 + (u * 13 + m.i * 7 + extract(doy from d)::int) % 50
+      from generate_series(${last}::date - ${DAYS - 1}::int, ${last}::date, interval '1 day') d
+        cross join generate_series(1, ${USERS}::int) u
+        cross join (values (1, 'session.count', '', ''), (2, 'lines_of_code.count', 'added', ''), (3, 'lines_of_code.count', 'removed', ''),
+          (4, 'commit.count', '', ''), (5, 'pull_request.count', '', ''), (6, 'code_edit_tool.decision', 'Edit', 'accept'),
+          (7, 'code_edit_tool.decision', 'Edit', 'reject'), (8, 'code_edit_tool.decision', 'Write', 'accept'),
+          (9, 'token.usage', 'input', 'claude-sonnet-4-5'), (10, 'token.usage', 'output', 'claude-sonnet-4-5'),
+          (11, 'token.usage', 'cacheRead', 'claude-sonnet-4-5'), (12, 'cost.usage', '', 'claude-sonnet-4-5')) as m(i, metric, k1, k2)`
+    await sql`analyze`
+    const [c] = await sql<Array<{ n: number, size: string }>>`select count(*)::int as n, pg_size_pretty(pg_database_size(current_database())) as size from claude_code_daily`
+    log(`claude_code_daily: ${c?.n} rows (${USERS} developers × ${DAYS} days), database ${c?.size}, generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+
+    const time = async (shape: string, once: () => Promise<{ requests: number, bytes: number }>): Promise<Row> => {
+      await once()
+      const ts: number[] = []
+      let last = { requests: 0, bytes: 0 }
+      for (let i = 0; i < REPEAT; i++) {
+        const s = performance.now()
+        last = await once()
+        ts.push(performance.now() - s)
+      }
+      ts.sort((a, b) => a - b)
+      const row = { shape, requests: last.requests, kib: Math.round(last.bytes / 1024), p50: ts[Math.floor(ts.length / 2)] as number, max: ts.at(-1) as number }
+      log(`  ${shape}: ${row.requests} request(s), ${row.kib} KiB; p50 ${row.p50.toFixed(1)} ms, max ${row.max.toFixed(1)} ms`)
+      return row
+    }
+    const one = async (f: () => Promise<unknown>): Promise<{ requests: number, bytes: number }> => {
+      const r = await f() as { json?: unknown, message?: string }
+      if (r.json === undefined) throw new Error(`refused: ${r.message ?? ''}`)
+      return { requests: 1, bytes: JSON.stringify(r.json).length }
+    }
+    const rows: Row[] = []
+    for (const n of [7, DAYS]) {
+      rows.push(await time(`console analytics totals, ${n} days (one request)`, async () => await one(async () => await analyticsTotals(sql, new URLSearchParams({ starting_at: day(today - (n - 1) * DAY_MS) })))))
+    }
+    rows.push(await time('claude_code per-person table, one page of 50', async () => await one(async () => await claudeCodeUsage(sql, new URLSearchParams({ starting_at: last, limit: '50' })))))
+    rows.push(await time('before: the 7-day chart from every record (7 days × all pages of 1000)', async () => {
+      let requests = 0; let bytes = 0
+      for (let d = 6; d >= 0; d--) {
+        let page: string | null = null
+        do {
+          const r = await claudeCodeUsage(sql, new URLSearchParams({ starting_at: day(today - d * DAY_MS), limit: '1000', ...(page === null ? {} : { page }) }))
+          if (!('json' in r)) throw new Error(r.message)
+          const body = r.json as { has_more: boolean, next_page: string | null }
+          requests++; bytes += JSON.stringify(body).length
+          page = body.has_more ? body.next_page : null
+        } while (page !== null)
+      }
+      return { requests, bytes }
+    }))
+    const dir = join(ROOT, 'bench', 'results')
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, 'console-analytics-latest.json'), JSON.stringify({ users: USERS, days: DAYS, repeat: REPEAT, rows: c?.n, cpu: cpus()[0]?.model, rows_timed: rows }, null, 2) + '\n')
+    process.stdout.write(['| shape | requests | KiB | p50 ms | max ms |', '|---|---:|---:|---:|---:|',
+      ...rows.map((r) => `| ${r.shape} | ${r.requests} | ${r.kib} | ${r.p50.toFixed(1)} | ${r.max.toFixed(1)} |`)].join('\n') + '\n')
+  } finally {
+    await sql.end()
+    if (server !== null) {
+      await server.destroy()
+    } else {
+      const a = postgres(base, { max: 1, onnotice: () => {} })
+      await a.unsafe('drop database if exists weir_cc_bench with (force)')
+      await a.end()
+    }
+  }
+}
+
+main().catch((err: unknown) => { console.error(err); process.exit(1) })
