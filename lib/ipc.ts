@@ -16,8 +16,9 @@
  * `declare module '../ipc.js'`. From that declaration `callPrimary` is typed in workers, the
  * handlers given to `registerRpc` are typed in the primary, and the primary checks every call's
  * arguments (lib/rpc-args.ts) before its handler runs. Subsystems export small typed wrappers around
- * `callPrimary` for workers. Events merge into `EventMap` the same way (type only: payloads are
- * not checked at run time); a name not mapped yet keeps an untyped payload.
+ * `callPrimary` for workers. Events merge into `EventMap` the same way, in the same `rpc-map.ts`
+ * (type only: payloads are not checked at run time). Every event is mapped: an event name that no
+ * feature maps is a type error wherever it is sent or subscribed to (test/ipc/rpc-map.types.ts).
  */
 import { isMainThread, parentPort, type MessagePort, type Worker } from 'node:worker_threads'
 import type { Struct } from 'superstruct'
@@ -48,13 +49,16 @@ export type RpcHandlers<T extends RpcTable> = {
 type RpcHandler = (args: unknown) => unknown
 
 /**
- * Events, name → payload, merged in by features like `RpcMap`. `onEvent`, `broadcast` and
- * `sendToPrimary` check a mapped name's payload; names not (yet) mapped keep an untyped payload.
+ * Events, name → payload, merged in by features like `RpcMap` (in their `rpc-map.ts`:
+ * `declare module '../ipc.js' { interface EventMap { 'feature.thing': Payload } }`). `onEvent`,
+ * `broadcast`, `sendToPrimary` and a join hook's `send` take only mapped names, and check the payload.
  */
 export interface EventMap {} // eslint-disable-line @typescript-eslint/no-empty-interface
 export type EventName = keyof EventMap & string
-/** The payload of event `N`: its mapped type, or anything for a name not mapped. */
-export type EventData<N extends string> = N extends EventName ? EventMap[N] : any // eslint-disable-line @typescript-eslint/no-explicit-any
+/** The payload of event `N`. */
+export type EventData<N extends EventName> = EventMap[N]
+/** Send one event (a join hook's `send`: to the worker that joined). */
+export type EventSend = <N extends EventName>(name: N, data: EventData<N>) => void
 type EventHandler = (data: any) => void // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Wire messages. `t` discriminates. */
@@ -67,7 +71,7 @@ export type Msg =
 const handlers = new Map<string, { run: RpcHandler, args: Struct<unknown, unknown> }>()
 const eventHandlers = new Map<string, EventHandler[]>()
 const workers = new Set<Worker>()
-const joinHooks: Array<(send: (name: string, data: unknown) => void) => void> = []
+const joinHooks: Array<(send: EventSend) => void> = []
 
 /**
  * Primary: make the RPCs of `table` (a feature's map) callable from workers, one handler per name.
@@ -85,7 +89,7 @@ export function registerRpc<T extends RpcTable> (table: T, run: RpcHandlers<T>):
 export function clearRpc (): void { handlers.clear(); joinHooks.length = 0 }
 
 /** Subscribe to events: in a worker, events broadcast by the primary; in the primary, events sent by workers. */
-export function onEvent<N extends string> (name: N, fn: (data: EventData<N>) => void): () => void {
+export function onEvent<N extends EventName> (name: N, fn: (data: EventData<N>) => void): () => void {
   const list = eventHandlers.get(name) ?? []
   list.push(fn)
   eventHandlers.set(name, list)
@@ -155,7 +159,7 @@ export async function callPrimary<K extends RpcName> (name: K, args: RpcArgs<K>,
 }
 
 /** Worker → primary, fire and forget. In the main thread, delivered to local `onEvent` handlers. */
-export function sendToPrimary<N extends string> (name: N, data: EventData<N>, transfer?: ArrayBuffer[]): void {
+export function sendToPrimary<N extends EventName> (name: N, data: EventData<N>, transfer?: ArrayBuffer[]): void {
   if (port === null) { emitLocal(name, data); return }
   port.postMessage({ t: 'evt', name, data } satisfies Msg, transfer)
 }
@@ -180,17 +184,17 @@ export function attachWorker (w: Worker): void {
     }
   })
   w.once('exit', () => { workers.delete(w) })
-  const send = (name: string, data: unknown): void => { w.postMessage({ t: 'evt', name, data } satisfies Msg) }
+  const send: EventSend = (name, data) => { w.postMessage({ t: 'evt', name, data } satisfies Msg) }
   for (const hook of joinHooks) hook(send)
 }
 
 /** Primary: run `hook` for every worker that attaches from now on (to send it the current state). */
-export function onWorkerJoin (hook: (send: (name: string, data: unknown) => void) => void): void {
+export function onWorkerJoin (hook: (send: EventSend) => void): void {
   joinHooks.push(hook)
 }
 
 /** Primary: send an event to every worker, and to main-thread subscribers. */
-export function broadcast<N extends string> (name: N, data: EventData<N>): void {
+export function broadcast<N extends EventName> (name: N, data: EventData<N>): void {
   for (const w of workers) w.postMessage({ t: 'evt', name, data } satisfies Msg)
   if (isMainThread) emitLocal(name, data)
 }

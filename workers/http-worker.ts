@@ -16,6 +16,7 @@ import { configureBodies } from '../lib/http/body.js'
 import { buildRouter } from './routes.js'
 import { buildServices, type Services } from '../lib/services.js'
 import type { Config } from '../lib/config/schema.js'
+import type { ConfigPush } from '../lib/config/rpc-map.js'
 import { RELOAD_APPLIED_EVENT, RELOAD_EVENT, RELOAD_STATUS_EVENT, RELOAD_WORKER_FAILED_EVENT, type ReloadStatus, setReloadStatus } from '../lib/config/reload-state.js'
 import { type Build, Generations } from '../lib/http/generations.js'
 import { setHsts } from '../lib/http/respond.js'
@@ -68,7 +69,7 @@ function generation (c: WorkerContext): Build {
 const gens = new Generations(generation(ctx), init.generation)
 app.any('/*', gens.handler)
 onEvent(RELOAD_STATUS_EVENT, (s: ReloadStatus) => { setReloadStatus(s) })
-onEvent(RELOAD_EVENT, (m: { config: Config, generation: number }) => {
+onEvent(RELOAD_EVENT, (m: ConfigPush) => {
   if (m.generation <= gens.generation) return
   try {
     gens.swap(generation({ config: deepFreeze(m.config), boot, index: init.index }), m.generation)

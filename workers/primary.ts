@@ -27,6 +27,7 @@ import { discoverOidc } from '../lib/auth/discovery.js'
 import { loadConfig, type LoadedConfig } from '../lib/config/load.js'
 import { ConfigReloader, type ReloadOutcome } from '../lib/config/reload.js'
 import { RELOAD_APPLIED_EVENT, RELOAD_EVENT, RELOAD_STATUS_EVENT, RELOAD_WORKER_FAILED_EVENT, reloadStatus } from '../lib/config/reload-state.js'
+import type { ReloadApplied, ReloadWorkerFailed } from '../lib/config/rpc-map.js'
 import { BootError } from '../lib/errors.js'
 import { attachWorker, broadcast, clearRpc, onEvent, onWorkerJoin } from '../lib/ipc.js'
 import { audit, describeError, ops } from '../lib/log.js'
@@ -164,11 +165,11 @@ async function superviseWorkers (loaded: LoadedConfig, read: () => LoadedConfig,
     const w = answerWaiters; answerWaiters = []; for (const f of w) f()
   }
   const offs = [
-    onEvent(RELOAD_WORKER_FAILED_EVENT, (m: { index: number, generation: number, error: string }) => {
+    onEvent(RELOAD_WORKER_FAILED_EVENT, (m: ReloadWorkerFailed) => {
       reloader.workerFailed(m.index, m.generation, m.error)
       heard(m.index, m.generation)
     }),
-    onEvent(RELOAD_APPLIED_EVENT, (m: { index: number, generation: number }) => { heard(m.index, m.generation) }),
+    onEvent(RELOAD_APPLIED_EVENT, (m: ReloadApplied) => { heard(m.index, m.generation) }),
   ]
   const offWorkerFailed = (): void => { for (const off of offs) off() }
   const allAnswered = async (g: number): Promise<void> => {

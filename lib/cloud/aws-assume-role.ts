@@ -5,11 +5,12 @@
  * Without `session_name` every request shares one role session named `weir-gateway`. With
  * `session_name: email` or `sub`, each developer gets a role session named after that claim, so
  * CloudTrail and the model invocation logs show who made each call; those sessions are cached per
- * worker (least recently used dropped beyond 2,000). A developer whose token lacks the claim is
+ * worker in a BoundedCache (the least recently used dropped beyond 2,000). A developer whose token lacks the claim is
  * refused (the request is not sent under the shared session instead). Session credentials are
  * refreshed five minutes before they expire. The source credentials are never used for inference.
  */
 import { createHash } from 'node:crypto'
+import { BoundedCache } from '../cache.js'
 import type { AwsCredentialProvider, AwsCredentials } from './aws-credentials.js'
 import { cachedCredentials } from './aws-credentials.js'
 import { assumeRole } from './aws-sts.js'
@@ -40,7 +41,7 @@ export function sessionNameFor (v: string): string | null {
 
 export class RoleSessions {
   private readonly shared: AwsCredentialProvider
-  private readonly perUser = new Map<string, AwsCredentialProvider>()
+  private readonly perUser = new BoundedCache<string, AwsCredentialProvider>(MAX_SESSIONS)
 
   constructor (
     private readonly upstream: string,
@@ -76,13 +77,8 @@ export class RoleSessions {
       throw new Error(`upstream ${this.upstream}: sub=${who.sub} has no usable ${claim} claim for assume_role.session_name; the request was not sent`)
     }
     let p = this.perUser.get(name)
-    if (p !== undefined) {
-      this.perUser.delete(name)
-      this.perUser.set(name, p)
-      return p
-    }
+    if (p !== undefined) return p
     p = this.session(name)
-    if (this.perUser.size >= MAX_SESSIONS) this.perUser.delete(this.perUser.keys().next().value as string)
     this.perUser.set(name, p)
     return p
   }
@@ -92,7 +88,7 @@ export class RoleSessions {
 
   invalidate (): void {
     this.shared.invalidate()
-    for (const p of this.perUser.values()) p.invalidate()
+    for (const [, p] of this.perUser.entries()) p.invalidate()
     this.source.invalidate()
   }
 }

@@ -7,7 +7,7 @@
  * readiness (the replica still serves the last good config) and never makes it unready.
  */
 
-/** Primary → workers: the config of a new generation (data: `ConfigPush`). */
+/** Primary → workers: the config of a new generation (data: `ConfigPush`). Payloads: lib/config/rpc-map.ts. */
 export const RELOAD_EVENT = 'config.reload'
 /** Primary → workers: the latest `ReloadStatus`. */
 export const RELOAD_STATUS_EVENT = 'config.reload-status'

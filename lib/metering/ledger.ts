@@ -24,30 +24,8 @@ export async function writeLedger (sql: Sql, spend: Rows, pooled: Rows, charges:
   return await sql.begin(async (tx) => {
     await tx`select set_config('statement_timeout', '10000', true)`
     const totals: LedgerTotals = { spend: [], pooled: [] }
-    if (spend.keys.length > 0) {
-      totals.spend = await tx<LedgerTotal[]>`
-        insert into spend (principal, period, cents, micro_cents, updated_at)
-        select t.p, t.b, t.m::float8 / 1000000, t.m, now()
-        from unnest(${spend.keys}::text[], ${spend.buckets}::text[], ${spend.micro.map(int)}::int8[]) as t(p, b, m)
-        order by 1, 2
-        on conflict (principal, period) do update set
-          micro_cents = spend.micro_cents + excluded.micro_cents,
-          cents = (spend.micro_cents + excluded.micro_cents)::float8 / 1000000,
-          updated_at = now()
-        returning principal as subject, period, micro_cents::text as micro`
-    }
-    if (pooled.keys.length > 0) {
-      totals.pooled = await tx<LedgerTotal[]>`
-        insert into pooled_spend (rbac_group_id, period, cents, micro_cents, updated_at)
-        select t.g, t.b, t.m::float8 / 1000000, t.m, now()
-        from unnest(${pooled.keys}::text[], ${pooled.buckets}::text[], ${pooled.micro.map(int)}::int8[]) as t(g, b, m)
-        order by 1, 2
-        on conflict (rbac_group_id, period) do update set
-          micro_cents = pooled_spend.micro_cents + excluded.micro_cents,
-          cents = (pooled_spend.micro_cents + excluded.micro_cents)::float8 / 1000000,
-          updated_at = now()
-        returning rbac_group_id as subject, period, micro_cents::text as micro`
-    }
+    if (spend.keys.length > 0) totals.spend = await addSpend(tx as unknown as Sql, PRINCIPAL_SPEND, spend)
+    if (pooled.keys.length > 0) totals.pooled = await addSpend(tx as unknown as Sql, POOLED_SPEND, pooled)
     if (models !== undefined && models.keys.length > 0) {
       await tx`
         insert into spend_by_model (model, period, micro_cents, updated_at)
@@ -61,6 +39,28 @@ export async function writeLedger (sql: Sql, spend: Rows, pooled: Rows, charges:
     await drawDown(tx as unknown as Sql, charges)
     return totals
   })
+}
+
+/** The two spend tables: per principal bucket, and pooled per group bucket. */
+const PRINCIPAL_SPEND = { table: 'spend', key: 'principal' } as const
+const POOLED_SPEND = { table: 'pooled_spend', key: 'rbac_group_id' } as const
+
+/**
+ * Add each row's micro-cents to its (key, period) bucket of `table`, rows sorted for the lock
+ * order; `cents` is derived from the new micro-cent total in the same statement. Returns every
+ * bucket's new total.
+ */
+async function addSpend (tx: Sql, { table, key }: typeof PRINCIPAL_SPEND | typeof POOLED_SPEND, rows: Rows): Promise<LedgerTotal[]> {
+  return await tx<LedgerTotal[]>`
+    insert into ${tx(table)} (${tx(key)}, period, cents, micro_cents, updated_at)
+    select t.k, t.b, t.m::float8 / 1000000, t.m, now()
+    from unnest(${rows.keys}::text[], ${rows.buckets}::text[], ${rows.micro.map(int)}::int8[]) as t(k, b, m)
+    order by 1, 2
+    on conflict (${tx(key)}, period) do update set
+      micro_cents = ${tx(table)}.micro_cents + excluded.micro_cents,
+      cents = (${tx(table)}.micro_cents + excluded.micro_cents)::float8 / 1000000,
+      updated_at = now()
+    returning ${tx(key)} as subject, period, micro_cents::text as micro`
 }
 
 /** Upsert the last-seen identity of each principal (`principal_emails`, `principals`). */

@@ -9,8 +9,10 @@
  *      names it) → the provider's id from the catalog, skipped when the provider lacks the model;
  *   3. otherwise the upstream is skipped, with a reason.
  * When no upstream remains, the request fails with every reason (400). Results are cached per
- * model string, so the hot path pays for resolution once per distinct model.
+ * model string (a bounded cache: a flood of distinct model strings evicts the oldest, never a model in
+ * steady use), so the hot path pays for resolution once per distinct model.
  */
+import { BoundedCache } from '../cache.js'
 import type { ModelConfig } from '../config/schema.js'
 import { echo } from './echo.js'
 import { CATALOG, isFirstPartySpelling, lookupModel, providerModelId, type CatalogEntry } from './catalog.js'
@@ -44,7 +46,7 @@ export interface ListedModel { type: 'model', id: string, display_name: string, 
 const MAX_CACHE = 2048
 
 export class ModelRouter {
-  private readonly cache = new Map<string, Resolution>()
+  private readonly cache = new BoundedCache<string, Resolution>(MAX_CACHE)
   constructor (
     private readonly models: readonly ModelConfig[],
     private readonly autoInclude: boolean,
@@ -55,7 +57,6 @@ export class ModelRouter {
     let r = this.cache.get(model)
     if (r === undefined) {
       r = this.compute(model)
-      if (this.cache.size >= MAX_CACHE) this.cache.clear()
       this.cache.set(model, r)
     }
     return r

@@ -26,6 +26,7 @@
  *     that fails (database trouble) is tried again a few seconds later, so a crossing is not
  *     forgotten when its bucket sees no further spend.
  */
+import { BoundedCache } from '../cache.js'
 import { audit, describeError, ops } from '../log.js'
 import type { Sql } from '../store/db.js'
 import { recordThreshold } from '../telemetry/metrics.js'
@@ -86,8 +87,11 @@ export class SpendAlerts {
   private readonly retry = new Map<string, { kind: 'u' | 'g', total: LedgerTotal }>()
   private retryTimer: NodeJS.Timeout | null = null
   private running: Promise<void> | null = null
-  /** Alerts already known to exist (this process inserted or lost the insert): skipped quietly. */
-  private readonly known = new Set<string>()
+  /**
+   * Alerts already known to exist (this process inserted or lost the insert): skipped quietly.
+   * Bounded; a forgotten one is only checked again (its insert conflicts and does nothing).
+   */
+  private readonly known = new BoundedCache<string, true>(100_000)
   private readonly bps: number[]
 
   constructor (
@@ -218,8 +222,7 @@ export class SpendAlerts {
       }
       return true
     })
-    this.known.add(`${c.kind}\u0000${p.subject}\u0000${p.bucket}\u0000${c.bp}`)
-    if (this.known.size > 100_000) this.known.clear()
+    this.known.set(`${c.kind}\u0000${p.subject}\u0000${p.bucket}\u0000${c.bp}`, true)
     if (!won) return false
     audit('spend.threshold', {
       kind: p.kind, subject: p.subject, email: p.email, period: p.period, bucket: p.bucket, threshold: p.threshold,

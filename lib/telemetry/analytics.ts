@@ -14,6 +14,7 @@
  * adds its increase since the last value seen for it (its first value in full, and a value below
  * the last one — a restarted series — in full).
  */
+import { BoundedCache } from '../cache.js'
 import { describeError, ops } from '../log.js'
 import type { Sql } from '../store/db.js'
 import { PoolFull, type PoolLease } from '../workers-pool.js'
@@ -37,7 +38,8 @@ interface Row { day: string, sub: string, metric: string, k1: string, k2: string
 
 export class CodeAnalytics {
   private rows = new Map<string, Row>()
-  private readonly last = new Map<string, number>()
+  /** Last value per cumulative series; beyond MAX_SERIES the least recently seen is forgotten (its next value counts in full). */
+  private readonly last = new BoundedCache<string, number>(MAX_SERIES)
   private pending = 0
   private timer: NodeJS.Timeout | null = null
   private running: Promise<void> | null = null
@@ -89,7 +91,6 @@ export class CodeAnalytics {
       if (p.cumulative) {
         const key = `${sub}\u0000${p.series}`
         const before = this.last.get(key)
-        if (before === undefined && this.last.size >= MAX_SERIES) this.last.clear()
         this.last.set(key, p.value)
         if (before !== undefined && p.value >= before) v = p.value - before
       }

@@ -82,6 +82,19 @@ export async function startFakeUpstream (script?: FakeUpstream['script']): Promi
   return fake
 }
 
+/**
+ * Resolves when `res` drains or closes, whichever comes first, and removes the other listener: a
+ * flood waits thousands of times, and a listener left behind per wait piles up on `res`.
+ */
+async function drainOrClose (res: ServerResponse): Promise<void> {
+  if (res.destroyed) return
+  await new Promise<void>((resolve) => {
+    const done = (): void => { res.off('drain', done); res.off('close', done); resolve() }
+    res.once('drain', done)
+    res.once('close', done)
+  })
+}
+
 async function answer (a: Answer, rec: Recorded, res: ServerResponse): Promise<void> {
   switch (a.kind) {
     case 'hang': return
@@ -101,7 +114,7 @@ async function answer (a: Answer, rec: Recorded, res: ServerResponse): Promise<v
         const ok = res.write(a.chunk)
         sent += a.chunk.length
         rec.written = sent
-        if (!ok) await new Promise<void>((resolve) => { res.once('drain', resolve); res.once('close', resolve) })
+        if (!ok) await drainOrClose(res)
       }
       if (!res.destroyed) res.end()
       return

@@ -1,10 +1,10 @@
 /**
  * Compile-time checks of the typed RPC map, built by `tsc` with the rest of the suite (never run):
  * every `@ts-expect-error` below must be an error, or the build fails. A wrong name, a wrong or
- * missing argument, a wrong reply use, a handler that does not match its declaration, and a mapped
- * event with the wrong payload.
+ * missing argument, a wrong reply use, a handler that does not match its declaration, a mapped
+ * event with the wrong payload, and an event name that no feature maps (every event is mapped).
  */
-import { broadcast, callPrimary, onEvent, registerRpc, sendToPrimary } from '../../lib/ipc.js'
+import { broadcast, callPrimary, onEvent, onWorkerJoin, registerRpc, sendToPrimary } from '../../lib/ipc.js'
 import { STORE_RPC } from '../../lib/store/rpc-map.js'
 
 export async function typeChecks (): Promise<void> {
@@ -44,4 +44,21 @@ export async function typeChecks (): Promise<void> {
     void s.id
   })
   broadcast('spend.caps', { version: 1, rows: [] })
+  // @ts-expect-error: config.reload carries { config, generation }
+  broadcast('config.reload', { generation: 2 })
+  // @ts-expect-error: a reload status has every field
+  onWorkerJoin((send) => { send('config.reload-status', { ok: true }) })
+
+  // An event name that no feature maps is an error wherever it is used (no untyped fallback).
+  // @ts-expect-error: not a mapped event
+  broadcast('config.reloaded', {})
+  // @ts-expect-error: not a mapped event
+  sendToPrimary('telemetry.body', {})
+  // @ts-expect-error: not a mapped event
+  onEvent('spend.cap', () => {})
+  // @ts-expect-error: not a mapped event
+  onWorkerJoin((send) => { send('session.revoke', []) })
+  const name: string = 'spend.caps'
+  // @ts-expect-error: a name must be a known literal, not any string
+  onEvent(name, () => {})
 }

@@ -7,6 +7,7 @@ import { kvDelete, kvGet, kvIncr, kvSet, kvTake, storePing } from '../../lib/sto
 import { pingStore, registerStoreRpc } from '../../lib/store/rpc.js'
 import { freePort, freshDatabase } from '../helpers/pg.js'
 import { RpcArgumentError } from '../../lib/rpc-args.js'
+import type { KvWorkerOut } from './fixtures/kv-events.js'
 
 /** `callPrimary` without the map's types: what a wrong caller could still send at run time. */
 const untypedCall = callPrimary as (name: string, args: unknown) => Promise<unknown>
@@ -44,7 +45,7 @@ t.test('handlers check their arguments', async (t) => {
 
 t.test('a worker thread reaches the store through the primary', async (t) => {
   const file = fileURLToPath(new URL('./fixtures/kv-worker.js', import.meta.url))
-  const done = new Promise<Record<string, unknown>>((resolve) => { const off = onEvent('kv-worker.done', (out: Record<string, unknown>) => { off(); resolve(out) }) })
+  const done = new Promise<KvWorkerOut>((resolve) => { const off = onEvent('kv-worker.done', (out: KvWorkerOut) => { off(); resolve(out) }) })
   const w = new Worker(file, { execArgv: ['--enable-source-maps'] }) // skip tap's loaders: faster start
   attachWorker(w)
   const out = await done
