@@ -236,9 +236,10 @@ export class Output {
         continue
       }
       // Too long for what is left: a piece that fills this cork when the cork is fresh, else wait.
+      // Past this check `n` > 0: `left` > 0 (an empty chunk fits whenever `room` ≥ FRAMING) and
+      // `room` − FRAMING is PIECE (a fresh cork) or at least PIECE / 4.
       if (room < CORK_ROOM && room - FRAMING < PIECE / 4) return
       const n = Math.min(left, room - FRAMING, PIECE)
-      if (n <= 0) return
       if (!res.write(c.subarray(this.wCut, this.wCut + n))) this.wOk = false
       this.wCut += n
       return
