@@ -10,8 +10,8 @@
  * the abort handler) calls it once, which marks the record done and lets the worker count
  * in-flight requests for graceful drain.
  */
-import { randomUUID } from 'node:crypto'
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
+import { newRequestId } from './request-id.js'
 
 export interface Req {
   /** Upper-case method as sent. */
@@ -84,7 +84,7 @@ export function captureRequest (res: HttpResponse, req: HttpRequest): Req {
     headers,
     headerBytes,
     peer: decoder.decode(res.getRemoteAddressAsText()),
-    id: cid !== undefined && REQUEST_ID.test(cid) ? cid : randomUUID(),
+    id: cid !== undefined && REQUEST_ID.test(cid) ? cid : newRequestId(),
     t0: performance.now(),
     ip: '',
     aborted: false,
