@@ -64,17 +64,30 @@ export interface Req {
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
 const decoder = new TextDecoder()
 
+// The header walk's state: `captureRequest` is synchronous, so one module-level callback serves
+// every request (no closure per request).
+const WALKED: Record<string, string> = Object.freeze({}) as Record<string, string>
+let walkHeaders = WALKED
+let walkBytes = 0
+let walkBad: string | null = null
+function walkHeader (k: string, v: string): void {
+  const headers = walkHeaders
+  walkBytes += k.length + v.length + 4
+  if (k === 'content-length' && headers[k] !== undefined && headers[k] !== v) walkBad = 'conflicting Content-Length headers'
+  if (k === 'cookie' && headers.cookie !== undefined) headers.cookie += '; ' + v
+  else headers[k] = v
+}
+
 /** Copy what handlers need out of uWS's request. Must run synchronously at the start of the handler. */
 export function captureRequest (res: HttpResponse, req: HttpRequest): Req {
   const headers: Record<string, string> = {}
-  let headerBytes = 0
-  let badFraming: string | null = null
-  req.forEach((k, v) => {
-    headerBytes += k.length + v.length + 4
-    if (k === 'content-length' && headers[k] !== undefined && headers[k] !== v) badFraming = 'conflicting Content-Length headers'
-    if (k === 'cookie' && headers.cookie !== undefined) headers.cookie += '; ' + v
-    else headers[k] = v
-  })
+  walkHeaders = headers
+  walkBytes = 0
+  walkBad = null
+  req.forEach(walkHeader)
+  walkHeaders = WALKED
+  const headerBytes = walkBytes
+  const badFraming = walkBad
   const cid = headers['x-client-request-id']
   return {
     // Methods are case-sensitive (RFC 9110 §9.1): `get` is not GET and gets a 405, never GET's handler.
