@@ -101,15 +101,24 @@ async function main (): Promise<void> {
       const r = prof.stop() as unknown as { statistics: GcStat[] }
       if (sampling !== null) {
         const { profile } = await post('HeapProfiler.stopSampling') as { profile: { head: Node } }
+        // By allocating function, then by function and its caller (Node's own Buffer.from etc. say
+        // little without the line of ours that called them).
         const self = new Map<string, number>()
-        const walk = (n: Node): void => {
-          const k = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.replace(/^.*\/(dist|node_modules)\//, '')}:${n.callFrame.lineNumber + 1}`
+        const called = new Map<string, number>()
+        const frame = (n: Node): string => `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.replace(/^.*\/(dist|node_modules)\//, '')}:${n.callFrame.lineNumber + 1}`
+        const walk = (n: Node, parent: string): void => {
+          const k = frame(n)
           self.set(k, (self.get(k) ?? 0) + n.selfSize)
-          for (const c of n.children) walk(c)
+          const kc = `${k}  <  ${parent}`
+          called.set(kc, (called.get(kc) ?? 0) + n.selfSize)
+          for (const c of n.children) walk(c, k)
         }
-        walk(profile.head)
+        walk(profile.head, '')
         const n = Math.max(1, finished - startFinished)
-        writeFileSync(values['heap-profile'] as string, [...self].sort((a, b) => b[1] - a[1]).slice(0, 40).map(([k, v]) => `${(v / n).toFixed(0).padStart(7)} B/req  ${k}`).join('\n') + '\n')
+        let total = 0
+        for (const v of self.values()) total += v
+        const top = (m: Map<string, number>, k: number): string => [...m].sort((a, b) => b[1] - a[1]).slice(0, k).map(([k, v]) => `${(v / n).toFixed(0).padStart(7)} B/req  ${k}`).join('\n')
+        writeFileSync(values['heap-profile'] as string, `sampled total ${(total / n).toFixed(0)} B/req over ${n} requests\n\n${top(self, 50)}\n\nby caller:\n${top(called, 60)}\n`)
       }
       const endUsed = v8.getHeapStatistics().used_heap_size
       let bytes = 0

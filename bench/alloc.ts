@@ -15,6 +15,11 @@
  *     the target adds over `direct`;
  *   - throughput: closed loop, 50 connections; ratio to `bare`.
  * Prints a Markdown table and writes bench/results/alloc-latest.{json,md}. About 1 minute.
+ *
+ * `--alloc-only` measures only the bytes per request (after, and before when given; no bare proxy,
+ * no latency or throughput rounds; writes no results file): a quick before/after while cutting
+ * allocation. `--heap-profile DIR` also writes each server's top allocating functions (sampling heap
+ * profile, B/request) to DIR/<target>.txt.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
@@ -32,9 +37,11 @@ const log = (s: string): void => { process.stderr.write(s + '\n') }
 
 interface AllocServer { url: string, measure: () => Promise<Record<string, number>>, start: () => void, stop: () => Promise<void> }
 
-async function allocServer (root: string, upstream: string): Promise<AllocServer> {
+async function allocServer (root: string, upstream: string, heapProfile?: string): Promise<AllocServer> {
   const port = await freePort()
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [join(HERE, 'alloc-server.js'), '--root', root, '--port', String(port), '--upstream', upstream], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const args = [join(HERE, 'alloc-server.js'), '--root', root, '--port', String(port), '--upstream', upstream]
+  if (heapProfile !== undefined) args.push('--heap-profile', heapProfile)
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] })
   let err = ''
   child.stderr.on('data', (d: Buffer) => { err += d.toString() })
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
@@ -54,7 +61,10 @@ async function allocServer (root: string, upstream: string): Promise<AllocServer
 }
 
 async function main (): Promise<void> {
-  const { values } = parseArgs({ options: { before: { type: 'string' }, duration: { type: 'string' }, rate: { type: 'string' } } })
+  const { values } = parseArgs({ options: { before: { type: 'string' }, duration: { type: 'string' }, rate: { type: 'string' }, 'alloc-only': { type: 'boolean' }, 'heap-profile': { type: 'string' } } })
+  const allocOnly = values['alloc-only'] === true
+  const profDir = values['heap-profile'] !== undefined ? resolve(values['heap-profile']) : undefined
+  if (profDir !== undefined) mkdirSync(profDir, { recursive: true })
   const duration = Number(values.duration ?? 5)
   const perSecond = Number(values.rate ?? 1000)
   const dir = mkdtempSync(join(tmpdir(), 'weir-alloc-'))
@@ -68,10 +78,12 @@ async function main (): Promise<void> {
   procs.push(up)
   const upstream = `http://127.0.0.1:${upPort}`
   const barePort = await freePort()
-  procs.push(await startProc('bare-proxy', process.execPath, [join(HERE, 'bare-proxy.js'), '--port', String(barePort), '--upstream', upstream, '--workers', '1'], { ready: /listening/ }))
-  const servers: Array<[string, AllocServer]> = [['after', await allocServer(ROOT, upstream)]]
-  if (values.before !== undefined) servers.push(['before', await allocServer(resolve(values.before), upstream)])
-  const targets: Array<[string, string]> = [...servers.map(([l, s]): [string, string] => [l, s.url]), ['bare', `http://127.0.0.1:${barePort}/v1/messages`], ['direct', `${upstream}/v1/messages`]]
+  if (!allocOnly) procs.push(await startProc('bare-proxy', process.execPath, [join(HERE, 'bare-proxy.js'), '--port', String(barePort), '--upstream', upstream, '--workers', '1'], { ready: /listening/ }))
+  const prof = (l: string): string | undefined => profDir !== undefined ? join(profDir, `${l}.txt`) : undefined
+  const servers: Array<[string, AllocServer]> = [['after', await allocServer(ROOT, upstream, prof('after'))]]
+  if (values.before !== undefined) servers.push(['before', await allocServer(resolve(values.before), upstream, prof('before'))])
+  const targets: Array<[string, string]> = servers.map(([l, s]): [string, string] => [l, s.url])
+  if (!allocOnly) targets.push(['bare', `http://127.0.0.1:${barePort}/v1/messages`], ['direct', `${upstream}/v1/messages`])
   const out: Record<string, Record<string, number>> = {}
   for (const [l] of targets) out[l] = {}
 
@@ -84,6 +96,16 @@ async function main (): Promise<void> {
     const m = await s.measure()
     Object.assign(out[l] as object, { allocBytesPerReq: Math.round(m.perRequest as number), gcs: m.gcs, gcPauseMs: Math.round((m.gcPauseMs as number) * 10) / 10, allocRequests: m.requests, errors: r.errors + r.non2xx })
     log(`  ${l}: ${(m.perRequest as number / 1024).toFixed(1)} KiB/request over ${m.requests} requests, ${m.gcs} GCs, ${(m.gcPauseMs as number).toFixed(1)} ms GC pause`)
+  }
+  if (allocOnly) {
+    const a = out.after as Record<string, number>
+    const b = out.before
+    const lines = servers.map(([l]) => `${l}: ${(out[l] as Record<string, number>).allocBytesPerReq} B/request (${((out[l] as Record<string, number>).allocBytesPerReq as number / 1024).toFixed(1)} KiB)`)
+    if (b !== undefined) lines.push(`after/before: ${(a.allocBytesPerReq as number / (b.allocBytesPerReq as number)).toFixed(2)}×`)
+    process.stdout.write(lines.join('\n') + '\n')
+    for (const [, s] of servers) await s.stop()
+    for (const p of procs) await p.stop()
+    return
   }
   log(`latency (open loop, ${perSecond} req/s):`)
   for (const [l, url] of targets) {

@@ -8,7 +8,7 @@
  *
  *   CLAUDE_GATEWAY_LOG_LEVEL  ops log threshold (lib/log.ts); unknown values mean `info`
  *   WEIR_METER_FLUSH_MS       worker usage outbox and primary meter flush interval (default 100)
- *   WEIR_SSE_PING_MS          silence before a gateway SSE ping (default 15 000; lib/proxy reads it)
+ *   WEIR_SSE_PING_MS          silence before a gateway SSE ping (default 15 000; lib/proxy/bridge.ts)
  *
  * Numbers that are not positive fall back to their default, as before.
  */

@@ -10,8 +10,8 @@
  * the abort handler) calls it once, which marks the record done and lets the worker count
  * in-flight requests for graceful drain.
  */
-import { randomUUID } from 'node:crypto'
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
+import { newRequestId } from './request-id.js'
 
 export interface Req {
   /** Upper-case method as sent. */
@@ -64,17 +64,30 @@ export interface Req {
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
 const decoder = new TextDecoder()
 
+// The header walk's state: `captureRequest` is synchronous, so one module-level callback serves
+// every request (no closure per request).
+const WALKED: Record<string, string> = Object.freeze({}) as Record<string, string>
+let walkHeaders = WALKED
+let walkBytes = 0
+let walkBad: string | null = null
+function walkHeader (k: string, v: string): void {
+  const headers = walkHeaders
+  walkBytes += k.length + v.length + 4
+  if (k === 'content-length' && headers[k] !== undefined && headers[k] !== v) walkBad = 'conflicting Content-Length headers'
+  if (k === 'cookie' && headers.cookie !== undefined) headers.cookie += '; ' + v
+  else headers[k] = v
+}
+
 /** Copy what handlers need out of uWS's request. Must run synchronously at the start of the handler. */
 export function captureRequest (res: HttpResponse, req: HttpRequest): Req {
   const headers: Record<string, string> = {}
-  let headerBytes = 0
-  let badFraming: string | null = null
-  req.forEach((k, v) => {
-    headerBytes += k.length + v.length + 4
-    if (k === 'content-length' && headers[k] !== undefined && headers[k] !== v) badFraming = 'conflicting Content-Length headers'
-    if (k === 'cookie' && headers.cookie !== undefined) headers.cookie += '; ' + v
-    else headers[k] = v
-  })
+  walkHeaders = headers
+  walkBytes = 0
+  walkBad = null
+  req.forEach(walkHeader)
+  walkHeaders = WALKED
+  const headerBytes = walkBytes
+  const badFraming = walkBad
   const cid = headers['x-client-request-id']
   return {
     // Methods are case-sensitive (RFC 9110 §9.1): `get` is not GET and gets a 405, never GET's handler.
@@ -84,7 +97,7 @@ export function captureRequest (res: HttpResponse, req: HttpRequest): Req {
     headers,
     headerBytes,
     peer: decoder.decode(res.getRemoteAddressAsText()),
-    id: cid !== undefined && REQUEST_ID.test(cid) ? cid : randomUUID(),
+    id: cid !== undefined && REQUEST_ID.test(cid) ? cid : newRequestId(),
     t0: performance.now(),
     ip: '',
     aborted: false,

@@ -13,7 +13,7 @@
  *     spend check was pending, and resumed only when neither holds: a slow reader never grows
  *     memory beyond the socket buffers and one read.
  *   - Pings go out from one shared per-worker ticker (no per-request timer), only at an SSE event
- *     boundary, only while the client keeps up, after `PING_AFTER_MS` of silence.
+ *     boundary, only while the client keeps up, after `pingAfterMs()` of silence.
  *   - The upstream request is spoken to through undici's current handler interface
  *     (onRequestStart … onResponseError with a controller); `UpstreamLink` adapts it to `AttemptEvents`.
  */
@@ -22,6 +22,7 @@ import type { HttpResponse } from 'uWebSockets.js'
 import type { Req } from '../http/request.js'
 import { CORK_ROOM, FRAMING, PIECE, endWhole, headBytes } from '../http/cork.js'
 import { sendError, statusLine, writeBaseHeaders } from '../http/respond.js'
+import { runtimeEnv } from '../runtime-env.js'
 
 /** The part of a uWS response the bridge uses (tests pass a fake). */
 export interface ClientResponse {
@@ -39,9 +40,13 @@ export type Headers = Record<string, string | string[] | undefined>
 
 const NONE: Buffer[] = []
 const PING = Buffer.from('event: ping\ndata: {"type": "ping"}\n\n')
-/** Silence before a ping, ms (WEIR_SSE_PING_MS overrides, e.g. in tests). Default 15 s. */
-export const PING_AFTER_MS = Number(process.env.WEIR_SSE_PING_MS) > 0 ? Number(process.env.WEIR_SSE_PING_MS) : 15_000
-const TICK_MS = Math.max(50, Math.min(5000, Math.floor(PING_AFTER_MS / 3)))
+/**
+ * Silence before a ping, ms: `WEIR_SSE_PING_MS` (default 15 s), read once into the runtime config
+ * (lib/runtime-env.ts; a worker runs with the primary's value). Read when used, not at module load.
+ */
+export const pingAfterMs = (): number => runtimeEnv().ssePingMs
+/** How often the ticker looks for silent streams: a third of the ping interval, within 50 ms … 5 s. */
+const tickMs = (after: number): number => Math.max(50, Math.min(5000, Math.floor(after / 3)))
 
 /** Supplies headers decided only when the first body bytes are written (a capped stream's usage headers). */
 export interface LateHead { lateHeaders (): Record<string, string> | null }
@@ -53,7 +58,8 @@ const live = new Set<Output>()
 let ticker: NodeJS.Timeout | null = null
 function tick (): void {
   clock = Date.now()
-  for (const x of live) if (!x.paused && x.atBoundary && clock - x.lastWrite >= PING_AFTER_MS) x.send(PING)
+  const after = pingAfterMs()
+  for (const x of live) if (!x.paused && x.atBoundary && clock - x.lastWrite >= after) x.send(PING)
   if (live.size === 0 && ticker !== null) { clearInterval(ticker); ticker = null }
 }
 
@@ -147,7 +153,7 @@ export class Output {
     this.lastWrite = clock
     live.add(this)
     if (ticker === null) {
-      ticker = setInterval(tick, TICK_MS)
+      ticker = setInterval(tick, tickMs(pingAfterMs()))
       ticker.unref()
     }
   }
@@ -230,9 +236,10 @@ export class Output {
         continue
       }
       // Too long for what is left: a piece that fills this cork when the cork is fresh, else wait.
+      // Past this check `n` > 0: `left` > 0 (an empty chunk fits whenever `room` ≥ FRAMING) and
+      // `room` − FRAMING is PIECE (a fresh cork) or at least PIECE / 4.
       if (room < CORK_ROOM && room - FRAMING < PIECE / 4) return
       const n = Math.min(left, room - FRAMING, PIECE)
-      if (n <= 0) return
       if (!res.write(c.subarray(this.wCut, this.wCut + n))) this.wOk = false
       this.wCut += n
       return

@@ -70,7 +70,9 @@ export function auditInference (x: Exchange, status: number): void {
   if (u !== null && up !== null) recordUpstreamTokens(up.name, u.input_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens)
   const extra = x.deps.policy.auditFields(x.rq.headers)
   const cri = x.principal?.cri
-  audit('inference', {
+  // One object of one shape, the rare fields added after (no spread: it would build a fresh
+  // dictionary-mode object per request). The key order, hence the line, is the same.
+  const f: Record<string, unknown> = {
     request_id: x.rq.id,
     sub: x.principal?.sub,
     email: x.principal?.email,
@@ -89,8 +91,14 @@ export function auditInference (x: Exchange, status: number): void {
     cache_write_tokens: u?.cache_creation_input_tokens,
     billing_group: x.billingGroup,
     abort: x.abortReason,
-    ...(x.deps.loadTest ? { load_test: true } : {}),
-    ...(cri !== undefined ? { cri: true, org: cri.org, act: cri.act, upstream_kind: up === null ? undefined : up.sanitizeErrors ? 'cloud' : 'anthropic' } : {}),
-    ...extra,
-  })
+  }
+  if (x.deps.loadTest) f.load_test = true
+  if (cri !== undefined) {
+    f.cri = true
+    f.org = cri.org
+    f.act = cri.act
+    f.upstream_kind = up === null ? undefined : up.sanitizeErrors ? 'cloud' : 'anthropic'
+  }
+  if (extra !== null) for (const k in extra) f[k] = extra[k]
+  audit('inference', f)
 }

@@ -37,10 +37,12 @@ const num = (v: unknown): number | undefined => typeof v === 'number' && Number.
 export function mergeUsage (u: Usage, raw: unknown): void {
   if (raw === null || typeof raw !== 'object') return
   const r = raw as Record<string, unknown>
-  const set = (k: 'input_tokens' | 'output_tokens' | 'cache_read_input_tokens', v: unknown): void => { const n = num(v); if (n !== undefined) u[k] = n }
-  set('input_tokens', r.input_tokens)
-  set('output_tokens', r.output_tokens)
-  set('cache_read_input_tokens', r.cache_read_input_tokens)
+  const it = num(r.input_tokens)
+  if (it !== undefined) u.input_tokens = it
+  const ot = num(r.output_tokens)
+  if (ot !== undefined) u.output_tokens = ot
+  const cr = num(r.cache_read_input_tokens)
+  if (cr !== undefined) u.cache_read_input_tokens = cr
   const cc = num(r.cache_creation_input_tokens)
   if (cc !== undefined) u.cache_creation_input_tokens = cc
   const split = r.cache_creation as Record<string, unknown> | undefined
@@ -151,7 +153,7 @@ export class UsageTap {
     const c = b[at + 7]
     if (c === 0x63) { if (bytesAt(b, at + 7, DELTA_B)) this.deltas++; return }
     if ((c === 0x6d && (bytesAt(b, at + 7, START_B) || bytesAt(b, at + 7, MDELTA_B))) || (c === 0x65 && bytesAt(b, at + 7, ERROR_B))) {
-      this.handle(b.toString('latin1', from, end))
+      this.handleBytes(b, from, end)
     }
   }
 
@@ -213,6 +215,33 @@ export class UsageTap {
     if (data === '') return
     // Back to the exact bytes, read as UTF-8.
     if (/[\x80-\xff]/.test(data)) data = Buffer.from(data, 'latin1').toString('utf8')
+    this.parse(data)
+  }
+
+  /**
+   * `handle` on the bytes `b[from, end)` (LF line ends): the usual single `data:` line is decoded
+   * as UTF-8 where it lies, with no string of the whole event and no split; an event with several
+   * `data:` lines takes the string path.
+   */
+  private handleBytes (b: Buffer, from: number, end: number): void {
+    let start = -1
+    let stop = -1
+    for (let i = from; i < end;) {
+      let nl = b.indexOf(0x0a, i)
+      if (nl < 0 || nl > end) nl = end
+      if (bytesAt(b, i, DATA_B)) {
+        if (start >= 0) { this.handle(b.toString('latin1', from, end)); return }
+        start = b[i + 5] === 0x20 ? i + 6 : i + 5
+        stop = nl
+      }
+      i = nl + 1
+    }
+    if (start >= stop) return
+    this.parse(b.toString('utf8', start, stop))
+  }
+
+  /** One event's data: keep what it says about usage, the model and errors. */
+  private parse (data: string): void {
     let j: Record<string, unknown>
     try { j = JSON.parse(data) as Record<string, unknown> } catch { return }
     if (j.type === 'message_start') {
@@ -239,6 +268,7 @@ const DELTA_B = Buffer.from(DELTA)
 const START_B = Buffer.from('message_start')
 const MDELTA_B = Buffer.from('message_delta')
 const ERROR_B = Buffer.from('error')
+const DATA_B = Buffer.from('data:')
 
 /** `b` holds the bytes of `w` at offset `at`. */
 function bytesAt (b: Buffer, at: number, w: Buffer): boolean {

@@ -15,6 +15,7 @@ import { ROOT } from '../../lib/version.js'
 import { simpleStream, startFakeUpstream, type Answer, type FakeUpstream, type Recorded } from '../helpers/fake-upstream.js'
 import { startTestGateway, TEST_SECRET } from '../helpers/gateway.js'
 import { req } from '../helpers/http.js'
+import { withRuntimeEnv } from '../helpers/runtime-env.js'
 import { AKID, bedrockScript, eventsOf, replyEvents, SECRET, sendJson, sseOf, tinyServer, verifySigV4 } from '../proxy/upstreams/fakes.js'
 
 const FIXTURE = readFileSync(resolve(ROOT, 'test/fixtures/sse/claude-code-tool-use.sse'), 'utf8')
@@ -115,8 +116,7 @@ t.test('bedrock', async (t) => {
 })
 
 t.test('failover from an Anthropic primary to Bedrock, and pings on a silent Bedrock stream', async (t) => {
-  process.env.WEIR_SSE_PING_MS = '200'
-  t.teardown(() => { delete process.env.WEIR_SSE_PING_MS })
+  withRuntimeEnv(t, { WEIR_SSE_PING_MS: '200' })
   const primary = await startFakeUpstream(() => ({ kind: 'json', status: 529, body: { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } } }))
   const fake = await startFakeUpstream(bedrockScript())
   t.teardown(() => primary.close())

@@ -12,6 +12,7 @@ import { ROOT } from '../../lib/version.js'
 import { startFakeUpstream, simpleStream, sse, type FakeUpstream } from '../helpers/fake-upstream.js'
 import { startTestGateway, TEST_SECRET } from '../helpers/gateway.js'
 import { raw, req } from '../helpers/http.js'
+import { withRuntimeEnv } from '../helpers/runtime-env.js'
 
 const FIXTURE = readFileSync(resolve(ROOT, 'test/fixtures/sse/claude-code-tool-use.sse'))
 const bearer = mintToken(keyRing([TEST_SECRET]), { sub: 'u-alice', email: 'alice@example.com', groups: ['eng'] }, { ttlHours: 1 }).token
@@ -245,8 +246,7 @@ t.test('models[] rows rewrite the model id for their upstream; count_tokens is p
 })
 
 t.test('an Anthropic stream gets no gateway pings: its own are relayed as they come', async (t) => {
-  process.env.WEIR_SSE_PING_MS = '300'
-  t.teardown(() => { delete process.env.WEIR_SSE_PING_MS })
+  withRuntimeEnv(t, { WEIR_SSE_PING_MS: '300' })
   const frames = simpleStream()
   const fake = await startFakeUpstream(() => ({ kind: 'sse', frames, delayMs: 0, gate: new Promise((resolve) => setTimeout(resolve, 1500)), gateAfter: 2 }))
   t.teardown(() => fake.close())
@@ -257,8 +257,7 @@ t.test('an Anthropic stream gets no gateway pings: its own are relayed as they c
 })
 
 t.test('silent streams from an upstream that needs pings get them at event boundaries', async (t) => {
-  process.env.WEIR_SSE_PING_MS = '300'
-  t.teardown(() => { delete process.env.WEIR_SSE_PING_MS })
+  withRuntimeEnv(t, { WEIR_SSE_PING_MS: '300' })
   const { url } = await gatewayFor(t, [{ provider: 'mock', name: 'm', delay_ms: 700, events: 1 }])
   const r = await post(url)
   t.equal(r.status, 200)

@@ -79,3 +79,21 @@ t.test('CRLF streams split anywhere, id lines, oversized events and UTF-8 text',
     t.equal(tap.bytes, stream.length)
   }
 })
+
+t.test('data lines read in place and as text agree: several data lines, no space, empty data', async (t) => {
+  const stream = Buffer.from(
+    'event: message_start\ndata: {"type":"message_start",\ndata: "message":{"model":"mé","usage":{"input_tokens":9}}}\n\n' +
+    'event: message_delta\ndata:\n\n' +
+    'event: message_delta\ndata:{"type":"message_delta","usage":{"output_tokens":4}}\n\n' +
+    'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"ünïcode"}}\nid: 3\n\n')
+  // One chunk at an event boundary is read in place; one byte at a time goes through the text path.
+  for (const size of [stream.length, 1]) {
+    const tap = new UsageTap()
+    for (let i = 0; i < stream.length; i += size) tap.push(stream.subarray(i, i + size))
+    t.equal(tap.model, 'mé', `data split over two lines is joined (chunks of ${size})`)
+    t.equal(tap.usage?.input_tokens, 9)
+    t.equal(tap.usage?.output_tokens, 4, `data: without a space (chunks of ${size})`)
+    t.equal(tap.finalOutput, true)
+    t.same(tap.error, { type: 'api_error', message: 'ünïcode' }, `a data line before another field (chunks of ${size})`)
+  }
+})

@@ -62,6 +62,9 @@ export function anthropicUpstream (cfg: AnthropicUpstream, o: PoolOptions): Upst
   const pool = upstreamDispatcher(base, o)
   const dispatcher: Sender = wif === null ? pool : new CloudSender(pool, cfg.name, { onAuthFailure: () => { wif.invalidate() } })
   const extra = cfg.headers ?? {}
+  // The request paths, built once (a query string is the only per-request part).
+  const messagesPath = prefix + '/v1/messages'
+  const countPath = prefix + '/v1/messages/count_tokens'
   return {
     name: cfg.name,
     provider: 'anthropic',
@@ -88,7 +91,7 @@ export function anthropicUpstream (cfg: AnthropicUpstream, o: PoolOptions): Upst
       }
       const out: Outgoing = {
         origin: base.origin,
-        path: prefix + (call.endpoint === 'count_tokens' ? '/v1/messages/count_tokens' : '/v1/messages') + (call.query === '' ? '' : `?${call.query}`),
+        path: (call.endpoint === 'count_tokens' ? countPath : messagesPath) + (call.query === '' ? '' : `?${call.query}`),
         headers,
         body: call.rewriteModel || call.stripTags
           ? rewriteBody(call.body, call.scan, { model: call.rewriteModel ? call.model : undefined, stripTags: call.stripTags })
