@@ -109,7 +109,8 @@ async function reportSums (sql: Sql, day: string, limit: number): Promise<{ sums
     const q = new URLSearchParams({ starting_at: day, limit: String(limit), ...(page === null ? {} : { page }) })
     const r = await claudeCodeUsage(sql, q)
     if (!('json' in r)) throw new Error(`report refused: ${r.message}`)
-    const body = r.json as J
+    // The report answers with its JSON text (lib/reports/json.ts), read back here as a client would.
+    const body = (typeof r.json === 'string' ? JSON.parse(r.json) : r.json) as J
     pages++
     for (const rec of body.data as J[]) {
       const c = rec.core_metrics
