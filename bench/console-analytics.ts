@@ -8,7 +8,11 @@
  * times, on the primary's query path, what the page asks for: the per-day totals
  * (`/console/api/analytics`, lib/console/analytics.ts) over 7 days and over the whole range, and
  * one per-person page of 50 — and, for comparison, what the page used to do for its 7-day chart:
- * every developer's record of each of the 7 days through the claude_code report, 1000 a page.
+ * every developer's record of each of the 7 days through the claude_code report, 1000 a page —
+ * and what the totals cost before migration 0024 (the same grouped query over the raw
+ * `claude_code_daily` rows, 30 days), and, logged once, the active developers counted from
+ * claude_code_daily's primary key (the alternative to `claude_code_day_principals`). The
+ * generation goes through claude_code_daily's triggers, so it also fills the rollup.
  * Each shape runs `--repeat` times after one warm-up; p50 and max in ms, and the answer's size.
  * Target: each request of the page under 200 ms. Writes bench/results/console-analytics-latest.json.
  */
@@ -60,7 +64,17 @@ async function main (): Promise<void> {
           (11, 'token.usage', 'cacheRead', 'claude-sonnet-4-5'), (12, 'cost.usage', '', 'claude-sonnet-4-5')) as m(i, metric, k1, k2)`
     await sql`analyze`
     const [c] = await sql<Array<{ n: number, size: string }>>`select count(*)::int as n, pg_size_pretty(pg_database_size(current_database())) as size from claude_code_daily`
-    log(`claude_code_daily: ${c?.n} rows (${USERS} developers × ${DAYS} days), database ${c?.size}, generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+    log(`claude_code_daily: ${c?.n} rows (${USERS} developers × ${DAYS} days), database ${c?.size}, generated in ${((performance.now() - t0) / 1000).toFixed(1)} s (rollup triggers included)`)
+    const [r] = await sql<Array<{ org: number, people: number }>>`select (select count(*) from claude_code_org_days)::int as org, (select count(*) from claude_code_day_principals)::int as people`
+    log(`claude_code_org_days: ${r?.org} rows, claude_code_day_principals: ${r?.people} rows`)
+    const first = day(today - (DAYS - 1) * DAY_MS)
+    for (const table of ['claude_code_daily', 'claude_code_day_principals']) {
+      const count = async (): Promise<unknown> => await sql`select day, count(distinct principal) from ${sql(table)} where day >= ${first}::date group by grouping sets ((day), ())`
+      await count()
+      const s = performance.now()
+      await count()
+      log(`  active developers per day and over ${DAYS} days from ${table}: ${(performance.now() - s).toFixed(1)} ms`)
+    }
 
     const time = async (shape: string, once: () => Promise<{ requests: number, bytes: number }>): Promise<Row> => {
       await once()
@@ -79,12 +93,31 @@ async function main (): Promise<void> {
     const one = async (f: () => Promise<unknown>): Promise<{ requests: number, bytes: number }> => {
       const r = await f() as { json?: unknown, message?: string }
       if (r.json === undefined) throw new Error(`refused: ${r.message ?? ''}`)
-      return { requests: 1, bytes: JSON.stringify(r.json).length }
+      return { requests: 1, bytes: typeof r.json === 'string' ? r.json.length : JSON.stringify(r.json).length }
     }
     const rows: Row[] = []
     for (const n of [7, DAYS]) {
       rows.push(await time(`console analytics totals, ${n} days (one request)`, async () => await one(async () => await analyticsTotals(sql, new URLSearchParams({ starting_at: day(today - (n - 1) * DAY_MS) })))))
     }
+    rows.push(await time(`before 0024: the same totals from the raw claude_code_daily rows, ${DAYS} days`, async () => {
+      const r = await sql`
+        select day::text as day, count(distinct principal)::int as people,
+          sum(value) filter (where metric = 'session.count')::text as sessions,
+          sum(value) filter (where metric = 'lines_of_code.count' and k1 = 'added')::text as added,
+          sum(value) filter (where metric = 'lines_of_code.count' and k1 = 'removed')::text as removed,
+          sum(value) filter (where metric = 'commit.count')::text as commits,
+          sum(value) filter (where metric = 'pull_request.count')::text as prs,
+          sum(value) filter (where metric = 'code_edit_tool.decision' and k1 in ('Edit', 'MultiEdit', 'NotebookEdit', 'Write') and k2 = 'accept')::text as accepted,
+          sum(value) filter (where metric = 'code_edit_tool.decision' and k1 in ('Edit', 'MultiEdit', 'NotebookEdit', 'Write') and k2 = 'reject')::text as rejected,
+          sum(value) filter (where metric = 'token.usage' and k1 = 'input')::text as t_input,
+          sum(value) filter (where metric = 'token.usage' and k1 = 'output')::text as t_output,
+          sum(value) filter (where metric = 'token.usage' and k1 = 'cacheRead')::text as t_cache_read,
+          sum(value) filter (where metric = 'token.usage' and k1 = 'cacheCreation')::text as t_cache_creation,
+          (sum(value) filter (where metric = 'cost.usage') * 100)::text as cost_cents
+        from claude_code_daily where day >= ${first}::date and day < ${last}::date + 1
+        group by grouping sets ((day), ()) order by day nulls last`
+      return { requests: 1, bytes: JSON.stringify(r).length }
+    }))
     rows.push(await time('claude_code per-person table, one page of 50', async () => await one(async () => await claudeCodeUsage(sql, new URLSearchParams({ starting_at: last, limit: '50' })))))
     rows.push(await time('before: the 7-day chart from every record (7 days × all pages of 1000)', async () => {
       let requests = 0; let bytes = 0
@@ -93,8 +126,9 @@ async function main (): Promise<void> {
         do {
           const r = await claudeCodeUsage(sql, new URLSearchParams({ starting_at: day(today - d * DAY_MS), limit: '1000', ...(page === null ? {} : { page }) }))
           if (!('json' in r)) throw new Error(r.message)
-          const body = r.json as { has_more: boolean, next_page: string | null }
-          requests++; bytes += JSON.stringify(body).length
+          const text = typeof r.json === 'string' ? r.json : JSON.stringify(r.json)
+          const body = JSON.parse(text) as { has_more: boolean, next_page: string | null }
+          requests++; bytes += text.length
           page = body.has_more ? body.next_page : null
         } while (page !== null)
       }

@@ -13,9 +13,12 @@
  * summed over everyone: sessions, lines added/removed, commits, pull requests, edit-tool accept and
  * reject counts (the four tools the report lists), tokens by type, and the estimated cost in cents.
  *
- * Invariants: one grouped query over `claude_code_daily` (grouping sets: per day and the whole
- * range), so its cost grows with the range's rows, never with a page size, and the day totals and
- * the range total come from the same rows; every sum is read from Postgres as numeric text and
+ * Invariants: one statement over the organization's day sums `claude_code_org_days` (grouping
+ * sets: per day and the whole range) and the active developers `claude_code_day_principals`
+ * (migration 0024: kept equal to `claude_code_daily` summed over developers, and to its distinct
+ * (day, developer) pairs, by triggers inside every statement that changes it), so its cost grows
+ * with the range's days and metric keys plus its active (day, developer) pairs — never with the
+ * raw rows or a page size — and the day totals and the range total come from one snapshot; every sum is read from Postgres as numeric text and
  * sent as an exact decimal string (no float between the table and the browser), so a day's figure
  * equals the sum of the claude_code report's records for that day (lib/reports/claude-code.ts
  * counts the same metrics with the same attribute filters). Read-only.
@@ -102,23 +105,33 @@ export async function analyticsTotals (sql: Sql, q: URLSearchParams, now = Date.
   if ((to - from) / DAY_MS > MAX_DAYS) return bad(`ending_at: at most ${MAX_DAYS} days after starting_at`)
   const [a, b] = [dayText(from), dayText(to)]
   const rows = await sql<TotalsRow[]>`
-    select day::text as day, count(distinct principal)::int as people,
-      sum(value) filter (where metric = 'session.count')::text as sessions,
-      sum(value) filter (where metric = 'lines_of_code.count' and k1 = 'added')::text as added,
-      sum(value) filter (where metric = 'lines_of_code.count' and k1 = 'removed')::text as removed,
-      sum(value) filter (where metric = 'commit.count')::text as commits,
-      sum(value) filter (where metric = 'pull_request.count')::text as prs,
-      sum(value) filter (where metric = 'code_edit_tool.decision' and k1 in ('Edit', 'MultiEdit', 'NotebookEdit', 'Write') and k2 = 'accept')::text as accepted,
-      sum(value) filter (where metric = 'code_edit_tool.decision' and k1 in ('Edit', 'MultiEdit', 'NotebookEdit', 'Write') and k2 = 'reject')::text as rejected,
-      sum(value) filter (where metric = 'token.usage' and k1 = 'input')::text as t_input,
-      sum(value) filter (where metric = 'token.usage' and k1 = 'output')::text as t_output,
-      sum(value) filter (where metric = 'token.usage' and k1 = 'cacheRead')::text as t_cache_read,
-      sum(value) filter (where metric = 'token.usage' and k1 = 'cacheCreation')::text as t_cache_creation,
-      (sum(value) filter (where metric = 'cost.usage') * 100)::text as cost_cents
-    from claude_code_daily
-    where day >= ${a}::date and day < ${b}::date
-    group by grouping sets ((day), ())
-    order by day nulls last`
+    with s as (
+      select day::text as day,
+        sum(value) filter (where metric = 'session.count')::text as sessions,
+        sum(value) filter (where metric = 'lines_of_code.count' and k1 = 'added')::text as added,
+        sum(value) filter (where metric = 'lines_of_code.count' and k1 = 'removed')::text as removed,
+        sum(value) filter (where metric = 'commit.count')::text as commits,
+        sum(value) filter (where metric = 'pull_request.count')::text as prs,
+        sum(value) filter (where metric = 'code_edit_tool.decision' and k1 in ('Edit', 'MultiEdit', 'NotebookEdit', 'Write') and k2 = 'accept')::text as accepted,
+        sum(value) filter (where metric = 'code_edit_tool.decision' and k1 in ('Edit', 'MultiEdit', 'NotebookEdit', 'Write') and k2 = 'reject')::text as rejected,
+        sum(value) filter (where metric = 'token.usage' and k1 = 'input')::text as t_input,
+        sum(value) filter (where metric = 'token.usage' and k1 = 'output')::text as t_output,
+        sum(value) filter (where metric = 'token.usage' and k1 = 'cacheRead')::text as t_cache_read,
+        sum(value) filter (where metric = 'token.usage' and k1 = 'cacheCreation')::text as t_cache_creation,
+        (sum(value) filter (where metric = 'cost.usage') * 100)::text as cost_cents
+      from claude_code_org_days
+      where day >= ${a}::date and day < ${b}::date
+      group by grouping sets ((day), ())),
+    p as (
+      select day::text as day, count(*)::int as people from claude_code_day_principals
+      where day >= ${a}::date and day < ${b}::date group by day
+      union all
+      -- count(distinct) would sort the range's pairs; a hashed group by is about a third faster.
+      select null, count(*)::int from (
+        select principal from claude_code_day_principals where day >= ${a}::date and day < ${b}::date group by principal) d)
+    select coalesce(s.day, p.day) as day, coalesce(p.people, 0) as people, s.sessions, s.added, s.removed, s.commits, s.prs,
+      s.accepted, s.rejected, s.t_input, s.t_output, s.t_cache_read, s.t_cache_creation, s.cost_cents
+    from s full join p on coalesce(s.day, '') = coalesce(p.day, '')`
   const byDay = new Map<string, TotalsRow>()
   let total: TotalsRow | undefined
   for (const r of rows) {

@@ -5,7 +5,9 @@
  * - Retention, at start and hourly: admin audit rows older than `audit_retention_days`, spend
  *   buckets (per principal, pooled per group, and per model) not updated for `spend_retention_months`,
  *   hourly usage (`usage_hours`, the report ledger), its organization and IdP group sums (`usage_org_hours`, `usage_org_days`, `usage_group_days`) and Claude Code analytics days
- *   (`claude_code_daily`) older than the same window, minute usage (`usage_minutes`) older than
+ *   (`claude_code_daily`, then its organization sums and active developers `claude_code_org_days`,
+ *   `claude_code_day_principals`, which its triggers already empty for the days deleted, so these
+ *   find only what a partial run left) older than the same window, minute usage (`usage_minutes`) older than
  *   MINUTE_DETAIL_DAYS,
  *   spend alerts and their webhook deliveries created longer ago than the same window, and
  *   identity rows not updated for `identity_retention_days`.
@@ -43,7 +45,7 @@ type Cutoff = { days: number } | { months: number }
 
 /** One table's retention rule: rows whose `column` is older than the cutoff go. */
 interface Rule {
-  table: 'admin_audit' | 'spend' | 'pooled_spend' | 'spend_by_model' | 'usage_minutes' | 'usage_hours' | 'usage_org_hours' | 'usage_org_days' | 'usage_group_days' | 'claude_code_daily' | 'principal_emails' | 'spend_alerts' | 'alert_deliveries'
+  table: 'admin_audit' | 'spend' | 'pooled_spend' | 'spend_by_model' | 'usage_minutes' | 'usage_hours' | 'usage_org_hours' | 'usage_org_days' | 'usage_group_days' | 'claude_code_daily' | 'claude_code_org_days' | 'claude_code_day_principals' | 'principal_emails' | 'spend_alerts' | 'alert_deliveries'
   column: 'at' | 'updated_at' | 'created_at' | 'minute' | 'hour' | 'day'
   cutoff: Cutoff
 }
@@ -114,6 +116,8 @@ export async function sweepRetention (sql: Sql, s: RetentionSettings): Promise<R
       await sweepTable(sql, { table: 'usage_org_days', column: 'day', cutoff }) +
       await sweepTable(sql, { table: 'usage_group_days', column: 'day', cutoff }) +
       await sweepTable(sql, { table: 'claude_code_daily', column: 'day', cutoff }) +
+      await sweepTable(sql, { table: 'claude_code_org_days', column: 'day', cutoff }) +
+      await sweepTable(sql, { table: 'claude_code_day_principals', column: 'day', cutoff }) +
       await sweepTable(sql, { table: 'spend_alerts', column: 'created_at', cutoff }) +
       await sweepTable(sql, { table: 'alert_deliveries', column: 'created_at', cutoff })
   }

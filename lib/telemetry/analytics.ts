@@ -12,7 +12,9 @@
  * Postgres is down, kept (summed) and retried with backoff, so an outage loses nothing within the
  * bounds; `stop()` writes what is left. Delta points are added as they are; a cumulative series
  * adds its increase since the last value seen for it (its first value in full, and a value below
- * the last one — a restarted series — in full).
+ * the last one — a restarted series — in full). The organization's day sums and active developers
+ * (`claude_code_org_days`, `claude_code_day_principals`, migration 0024) are kept by triggers inside
+ * this upsert, from the increases it writes, so they commit with it or not at all.
  */
 import { BoundedCache } from '../cache.js'
 import { describeError, ops } from '../log.js'
