@@ -25,7 +25,7 @@ import { enableRecorder } from '../telemetry/metrics.js'
 import type { Services } from '../services.js'
 import type { WorkerContext } from '../worker-context.js'
 import { VERSION } from '../version.js'
-import { CHANGES, type ConsoleSession, type CookieJar, csrfOk, readSession, type Role, roleOf } from './session.js'
+import { CHANGES, type ConsoleSession, type CookieJar, CSRF_REFUSED, csrfOk, readSession, type Role, roleOf } from './session.js'
 
 /**
  * The longest body a console call may carry. The console's changes are small JSON (a cap, a
@@ -93,7 +93,7 @@ export function registerConsoleApi (router: Router, ctx: WorkerContext, svc: Ser
       const site = rq.headers['sec-fetch-site']
       if (!csrfOk(sess, rq) || (site !== undefined && site !== 'same-origin')) {
         audit('console.denied', { request_id: rq.id, reason: 'csrf', sub: sess.sub, method: rq.method, path: rq.path })
-        error(res, rq, 'GW_FORBIDDEN', 'missing or invalid CSRF token: send the x-csrf-token header the console session gave you (GET /console/api/session)')
+        error(res, rq, 'GW_FORBIDDEN', CSRF_REFUSED)
         return
       }
       if (role !== 'admin') {

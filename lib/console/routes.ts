@@ -17,6 +17,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import type { HttpResponse } from 'uWebSockets.js'
 import { buildSignIn } from '../auth/signin.js'
+import { errorBody, GatewayError } from '../errors.js'
 import { describeError, audit, ops } from '../log.js'
 import { getCookie, parseQuery, type Req } from '../http/request.js'
 import { send } from '../http/respond.js'
@@ -27,7 +28,7 @@ import type { Services } from '../services.js'
 import type { WorkerContext } from '../worker-context.js'
 import { registerConsoleApi } from './api.js'
 import { loadAssets, messageHtml, shellHtml } from './assets.js'
-import { CookieJar, LOGIN_TTL_S, type LoginState, readSession, roleOf, sealSession, sha256, csrfOk } from './session.js'
+import { CookieJar, LOGIN_TTL_S, type LoginState, readSession, roleOf, sealSession, sha256, csrfOk, CSRF_REFUSED } from './session.js'
 import { seal, unseal } from '../auth/seal.js'
 
 export const CONSOLE_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -113,7 +114,7 @@ export function registerConsoleRoutes (router: Router, ctx: WorkerContext, svc: 
     const sess = await readSession(s.keys, jar, rq)
     const json = { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-security-policy': CONSOLE_CSP }
     if (sess === null) { send(res, rq, 200, '{"signed_out":true}', { ...json, 'set-cookie': jar.clear(jar.session, 'Strict') }); return }
-    if (!csrfOk(sess, rq)) { send(res, rq, 403, JSON.stringify(csrfError(rq.id)), json); return }
+    if (!csrfOk(sess, rq)) { send(res, rq, 403, errorBody(new GatewayError('GW_FORBIDDEN', CSRF_REFUSED), rq.id), json); return }
     try {
       const p = svc.sessions.verify(sess.t)
       await revokeSession({ id: tokenId(sess.t), sub: p.sub, exp: p.exp })
@@ -123,9 +124,4 @@ export function registerConsoleRoutes (router: Router, ctx: WorkerContext, svc: 
   })
 
   registerConsoleApi(router, ctx, svc, { keys: s.keys, jar })
-}
-
-/** The JSON answer to a change without a valid CSRF token. */
-export function csrfError (rid: string): unknown {
-  return { type: 'error', error: { type: 'permission_error', message: 'missing or invalid CSRF token: send the x-csrf-token header the console session gave you (GET /console/api/session)' }, request_id: rid }
 }

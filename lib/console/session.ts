@@ -100,6 +100,9 @@ export async function readSession (keys: readonly SealKey[], jar: CookieJar, rq:
   return s
 }
 
+/** What a change without the session's CSRF token is told (403 `GW_FORBIDDEN`). */
+export const CSRF_REFUSED = 'missing or invalid CSRF token: send the x-csrf-token header the console session gave you (GET /console/api/session)'
+
 /** Whether the request carries the session's CSRF token (constant-time comparison). */
 export function csrfOk (s: ConsoleSession, rq: Req): boolean {
   const got = rq.headers['x-csrf-token']

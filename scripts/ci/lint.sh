@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Source layout and deploy assets: the folder rules (scripts/check-layers.mjs: lib/http/ below the
-# features, lib/ never importing workers/, no import circles), helm lint + template of the chart
+# features, lib/ never importing workers/, no import circles), no block of logic written twice
+# (scripts/check-repeats.mjs), helm lint + template of the chart
 # (default values and every values-*.yaml beside it), kubectl kustomize of every overlay, and a
 # ShellCheck pass over every shell script in the repository. Expects helm/kubectl on PATH
 # (scripts/ci/tools.sh) and shellcheck (Debian package); a missing tool is reported as SKIP, a
@@ -11,6 +12,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . scripts/ci/lib.sh
 fail=0
 node scripts/check-layers.mjs || { echo "FAIL check-layers"; fail=1; }
+node scripts/check-repeats.mjs || { echo "FAIL check-repeats"; fail=1; }
 if command -v helm >/dev/null; then
   for chart in deploy/helm/*/; do
     helm lint "$chart" >/dev/null || { echo "FAIL helm lint $chart"; helm lint "$chart"; fail=1; }

@@ -104,7 +104,10 @@ t.test('the console over HTTP', async (t) => {
     t.equal((await consoleApi(url, s, 'POST', '/caps', { body, csrf, headers: { 'sec-fetch-site': 'cross-site' } })).status, 403)
     t.equal((await consoleApi(url, s, 'DELETE', '/caps/anything', {})).status, 403)
     t.equal((await consoleApi(url, s, 'POST', '/sign_out', { body: { email: DEV.email } })).status, 403)
-    t.equal((await req(`${url}/console/logout`, { method: 'POST', headers: { cookie: `weir_console=${s.cookie ?? ''}` } })).status, 403, 'sign-out needs the token too')
+    const out = await req(`${url}/console/logout`, { method: 'POST', headers: { cookie: `weir_console=${s.cookie ?? ''}` } })
+    t.equal(out.status, 403, 'sign-out needs the token too')
+    t.same(out.json().error, none.json().error, 'and is refused in the same envelope as the API')
+    t.match(out.json().request_id, /\S/, 'naming its request id')
     t.equal((await admin(url, 'GET', '?scope_type=organization')).json().data.length, 0, 'nothing was written')
   })
 
