@@ -10,6 +10,7 @@
  *   - an import of workers/ from anything under lib/: only workers/ (and the entry point in bin/)
  *     wires the features together;
  *   - an import circle, type-only imports included (a reader follows imports one way).
+ *   - an import against a one-way folder pair (ONE_WAY below: lib/metering/ never imports lib/spend/).
  *
  * Imports are read from the source text: static `import ... from '...'`, `export ... from '...'`,
  * side-effect `import '...'` and `import('...')` with a literal specifier. Only relative
@@ -19,6 +20,13 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
+
+/**
+ * Folder pairs whose imports go one way only: [lower, upper] — nothing under `lower` imports
+ * `upper`. Money: metering (pricing, periods, the ledger and what a write charges) sits below
+ * spend control (caps, leases, alerts), so a reader follows money one way.
+ */
+const ONE_WAY = [['lib/metering/', 'lib/spend/']]
 
 /** Folders whose sources are checked. */
 const SOURCE_DIRS = ['bin', 'lib', 'workers']
@@ -96,6 +104,9 @@ export function checkLayers (root) {
       if (from.startsWith('lib/http/') && !to.startsWith('lib/http/') && !FRAMEWORK_BASE.some((b) => b.endsWith('/') ? to.startsWith(b) : to === b)) {
         problems.push(`framework imports a feature: ${from} → ${to} (lib/http/ is the framework; the feature registers its routes instead)`)
       }
+      for (const [lower, upper] of ONE_WAY) {
+        if (from.startsWith(lower) && to.startsWith(upper)) problems.push(`one-way folders imported backwards: ${from} → ${to} (${upper} stands above ${lower})`)
+      }
       if (from.startsWith('lib/') && to.startsWith('workers/')) {
         problems.push(`lib imports workers: ${from} → ${to} (only workers/ wires features together)`)
       }
@@ -117,5 +128,5 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
     process.stdout.write(`layers: ${problems.length} finding(s) in ${files} files\n`)
     process.exit(1)
   }
-  process.stdout.write(`layers: ${files} files, ${imports} imports, framework below features, lib/ never imports workers/, no circles\n`)
+  process.stdout.write(`layers: ${files} files, ${imports} imports, framework below features, lib/ never imports workers/, no circles, metering below spend\n`)
 }

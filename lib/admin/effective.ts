@@ -11,7 +11,7 @@
  * (`principal_emails`) with the same rules as enforcement (lib/spend/caps.ts).
  */
 import { CapBook, type PoolRules } from '../spend/caps.js'
-import { PERIODS, bucketKey, isPeriod, periodIndex, type Period } from '../spend/periods.js'
+import { PERIODS, bucketKey, isPeriod, periodIndex, type Period } from '../metering/periods.js'
 import type { Sql } from '../store/db.js'
 import { centsText, scopeJson } from './shapes.js'
 import type { AdminReply } from './call.js'

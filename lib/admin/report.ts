@@ -14,7 +14,7 @@
  * group they were last seen in (`principal_emails.groups`), so a developer in two groups counts in
  * both and the group rows need not add up to the total, which is the sum over developers.
  */
-import { bucketKey, isPeriod, type Period } from '../spend/periods.js'
+import { bucketKey, isPeriod, type Period } from '../metering/periods.js'
 import type { Sql } from '../store/db.js'
 import type { AdminReply } from './call.js'
 import { centsText } from './shapes.js'

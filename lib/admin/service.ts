@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { audit } from '../log.js'
-import { bucketKey } from '../spend/periods.js'
+import { bucketKey } from '../metering/periods.js'
 import type { Sql } from '../store/db.js'
 import { effective, type EffectiveDeps } from './effective.js'
 import { LIMIT_COLUMNS, limitJson, newLimitId, snapshot, type LimitRow } from './shapes.js'

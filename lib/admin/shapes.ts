@@ -4,7 +4,7 @@
  * formatting. Amounts are cents as decimal strings; timestamps RFC 3339 with milliseconds; key
  * order as the reference emits it.
  */
-import type { Period } from '../spend/periods.js'
+import type { Period } from '../metering/periods.js'
 
 export type ScopeType = 'user' | 'rbac_group' | 'organization'
 

@@ -4,7 +4,7 @@
  * pooled_budget); unknown keys are ignored, as the Admin API does. Weir extensions: `scope.email`
  * on a user scope (instead of `user_id`) and a top-level boolean `force`.
  */
-import { isPeriod, type Period } from '../spend/periods.js'
+import { isPeriod, type Period } from '../metering/periods.js'
 import type { ScopeType } from './shapes.js'
 
 const CENTS = /^\d{1,18}$/

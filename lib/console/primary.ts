@@ -28,7 +28,7 @@
  */
 import type { AdminReply } from '../admin/call.js'
 import { centsText } from '../admin/shapes.js'
-import { bucketKey, type Period } from '../spend/periods.js'
+import { bucketKey, type Period } from '../metering/periods.js'
 import type { Sql } from '../store/db.js'
 import { analyticsTotals } from './analytics.js'
 import { upstreamFigures } from './stats.js'

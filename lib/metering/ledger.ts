@@ -9,7 +9,7 @@
  * upserted apart from it.
  */
 import { writeUsage } from '../reports/ledger.js'
-import { drawDown, int, type LeaseDelta, type LedgerTotal, type LedgerTotals, type Seen } from '../spend/store.js'
+import { drawDown, int, type LeaseDelta, type LedgerTotal, type LedgerTotals, type Seen } from './charges.js'
 import type { Sql } from '../store/db.js'
 import type { Rows } from './task.js'
 import type { UsageRow } from './usage.js'

@@ -13,7 +13,7 @@
  */
 
 import type { Outcome } from '../proxy/accounting.js'
-import type { Counts } from '../spend/pricing.js'
+import type { Counts } from './pricing.js'
 
 /** Column offsets of one record. */
 export const C = Object.freeze({

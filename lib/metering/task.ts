@@ -3,7 +3,7 @@
  *
  * Runs in the primary's Piscina pool (lib/workers-pool.ts), one task per flush, never per request;
  * the primary calls the same function inline when the pool's queue is full, so a burst never
- * loses usage. Each record is priced exactly (lib/spend/pricing.ts) with the price version in
+ * loses usage. Each record is priced exactly (pricing.ts) with the price version in
  * effect when its request was admitted, and its cost is added to the principal's daily, weekly
  * and monthly buckets of that moment and, when a pooled group paid, to the group's monthly
  * bucket, and to the requested model's three buckets. The result is one entry per distinct row, ready for `unnest` upserts, which is also
@@ -11,8 +11,8 @@
  * too) is also added to its `usage_minutes` row (usage.ts): tokens by kind and the cost split by
  * kind, whose parts add up to the amount added to the spend rows.
  */
-import { bucketsAt } from '../spend/periods.js'
-import { Pricer, type Counts, type PricingSettings } from '../spend/pricing.js'
+import { bucketsAt } from './periods.js'
+import { Pricer, type Counts, type PricingSettings } from './pricing.js'
 import { C, NONE, WIDTH, type UsageBatch } from './records.js'
 import { LONG_CONTEXT_TOKENS, U_WIDTH, UsageSums, type UsageRow } from './usage.js'
 

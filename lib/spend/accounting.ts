@@ -41,7 +41,7 @@ import { LeaseKeeper } from './keeper.js'
 import { IdentityNotes } from './identity.js'
 import { CapResolver } from './resolver.js'
 import { SpendAdmission } from './admission.js'
-import { meterPricing, Pricer } from './pricing.js'
+import { meterPricing, Pricer } from '../metering/pricing.js'
 
 /** How long a capped request may wait for budget held by requests in flight elsewhere, ms. */
 export const CONTENTION_WAIT_MS = 5000

@@ -31,8 +31,8 @@ import { audit, describeError, ops } from '../log.js'
 import type { Sql } from '../store/db.js'
 import { recordThreshold } from '../telemetry/metrics.js'
 import type { CapBook, PoolRules, ScopeType } from './caps.js'
-import type { Period } from './periods.js'
-import type { LedgerTotal, LedgerTotals } from './store.js'
+import type { Period } from '../metering/periods.js'
+import type { LedgerTotal, LedgerTotals } from '../metering/charges.js'
 
 /** `admin.alerts` as the alerts need it. */
 export interface AlertSettings {

@@ -35,7 +35,7 @@
  * partial reservation is only ever granted to one request at a time per budget (3.), so the cap
  * is passed by at most that one request's settle difference.
  */
-import type { Period } from './periods.js'
+import type { Period } from '../metering/periods.js'
 
 /** How long a lease lives in the database without a heartbeat, ms. */
 export const TTL_MS = 8000

@@ -18,7 +18,7 @@
  * — `admin.pooled_priority_order` when `pooled_conflict_rule: priority_list`, else the largest
  * pool first (ties by name) — and the first one with budget left pays.
  */
-import { PERIODS, type Period, isPeriod } from './periods.js'
+import { PERIODS, type Period, isPeriod } from '../metering/periods.js'
 
 export type ScopeType = 'user' | 'rbac_group' | 'organization'
 

@@ -13,7 +13,7 @@
  * reported in `message_start`, lib/spend/accounting.ts), so the request that crosses a threshold
  * is the one that says so.
  */
-import type { Period } from './periods.js'
+import type { Period } from '../metering/periods.js'
 
 /** One capped budget as seen at a moment. Amounts in cents (fractional spend allowed). */
 export interface CapState {

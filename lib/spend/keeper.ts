@@ -10,8 +10,8 @@ import { describeError, ops } from '../log.js'
 import type { Lessor } from './acquire.js'
 import { Budget, KEEPALIVE_MS, TTL_MS, type BudgetCap, type LeaseReply } from './budget.js'
 import type { SpendLink } from './link.js'
-import { bucketsAt, periodIndex, type Period } from './periods.js'
-import type { LeaseDelta } from './store.js'
+import { bucketsAt, periodIndex, type Period } from '../metering/periods.js'
+import type { LeaseDelta } from '../metering/charges.js'
 
 /** After a store failure, admissions skip the database for this long. */
 const STORE_DOWN_MS = 1000

@@ -6,7 +6,8 @@
 import { callPrimary, sendToPrimary } from '../ipc.js'
 import type { LeaseReply } from './budget.js'
 import type { CapsMessage } from './rpc-map.js'
-import { PRECHECK_DEADLINE_MS, type LeaseArgs, type LeaseDelta } from './store.js'
+import { PRECHECK_DEADLINE_MS, type LeaseArgs } from './store.js'
+import type { LeaseDelta } from '../metering/charges.js'
 
 export type { CapsMessage } from './rpc-map.js'
 

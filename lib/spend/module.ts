@@ -38,10 +38,11 @@ import { CapFeed } from './cap-feed.js'
 import type { CapBook, PoolRules } from './caps.js'
 import { uncappedUsageBody, usageBody, type CapState } from './headers.js'
 import { EXIT_EVENT, IDENTITY_EVENT } from './link.js'
-import { bucketsAt, periodIndex } from './periods.js'
-import { meterPricing, Pricer } from './pricing.js'
+import { bucketsAt, periodIndex } from '../metering/periods.js'
+import { meterPricing, Pricer } from '../metering/pricing.js'
 import { SPEND_RPC_MAP } from './rpc-map.js'
-import { PRECHECK_DEADLINE_MS, leaseBudget, pruneLeases, releaseLeases, spentIn, withDeadline, type LeaseDelta, type Seen } from './store.js'
+import { PRECHECK_DEADLINE_MS, leaseBudget, pruneLeases, releaseLeases, spentIn, withDeadline } from './store.js'
+import type { LeaseDelta, Seen } from '../metering/charges.js'
 
 const TASK_FILE = fileURLToPath(new URL('../metering/task.js', import.meta.url))
 

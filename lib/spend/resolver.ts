@@ -11,7 +11,7 @@ import type { Budget } from './budget.js'
 import { CapBook, type PoolRules, type Resolution } from './caps.js'
 import type { LeaseKeeper } from './keeper.js'
 import type { CapsMessage } from './link.js'
-import { bucketsAt } from './periods.js'
+import { bucketsAt } from '../metering/periods.js'
 
 export class CapResolver {
   private book: CapBook | null = null

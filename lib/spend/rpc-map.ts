@@ -7,7 +7,7 @@ import { rpc } from '../ipc.js'
 import { finite, flag, optional, text } from '../rpc-args.js'
 import type { LeaseReply } from './budget.js'
 import type { CapRow } from './caps.js'
-import type { LeaseDelta, Seen } from './store.js'
+import type { LeaseDelta, Seen } from '../metering/charges.js'
 
 export interface CapsMessage { readonly version: number, readonly rows: CapRow[] }
 

@@ -2,11 +2,13 @@
  * Spend control's SQL, run by the primary only (it owns the one Postgres pool): leases, caps, spend
  * read back, and the shapes of a ledger write's totals and of a principal's last-seen identity.
  * The ledger itself is written by metering (lib/metering/ledger.ts), which draws the leases down
- * through `drawDown` here; this file imports nothing from metering, so money flows one way.
+ * with `drawDown` (lib/metering/charges.ts). Spend control sits above metering: it imports
+ * metering's pricing, periods and charges, and nothing under lib/metering/ imports lib/spend/.
  */
 import type { CapRow } from './caps.js'
 import type { LeaseReply } from './budget.js'
 import type { Sql } from '../store/db.js'
+import { drawDown, int, type LeaseDelta } from '../metering/charges.js'
 
 /** Longest the admission path waits for the database (the reference's pre-check timeout). */
 export const PRECHECK_DEADLINE_MS = 2500
@@ -39,8 +41,6 @@ export interface LeaseArgs {
   ttlMs: number
 }
 
-export const int = (n: number): string => String(Math.max(0, Math.ceil(n)))
-
 /** Run the atomic lease statement (migration 0012). */
 export async function leaseBudget (sql: Sql, a: LeaseArgs): Promise<LeaseReply> {
   const rows = await sql<Array<{ granted: string, spent: string, others: string, held: string, free_after: string, fresh: boolean }>>`
@@ -51,35 +51,10 @@ export async function leaseBudget (sql: Sql, a: LeaseArgs): Promise<LeaseReply> 
   return { granted: Number(r.granted), spent: Number(r.spent), others: Number(r.others), held: Number(r.held), freeAfter: Number(r.free_after), fresh: r.fresh }
 }
 
-/** Lease returns and charges: kind, subject, bucket, holder, epoch, micro-cents. */
-export type LeaseDelta = [kind: 'u' | 'g', subject: string, bucket: string, holder: string, epoch: string, micro: number]
-
-function columns (list: readonly LeaseDelta[]): [string[], string[], string[], string[], string[], string[]] {
-  const c: [string[], string[], string[], string[], string[], string[]] = [[], [], [], [], [], []]
-  for (const d of list) { c[0].push(d[0]); c[1].push(d[1]); c[2].push(d[2]); c[3].push(d[3]); c[4].push(d[4]); c[5].push(int(d[5])) }
-  return c
-}
-
-/** Draw leases down (returns of unused budget, or charges of settled requests). Never below zero. */
-export async function drawDown (sql: Sql, list: readonly LeaseDelta[]): Promise<void> {
-  if (list.length === 0) return
-  const [k, s, b, h, e, m] = columns(list)
-  await sql`
-    update spend_leases x set micro_cents = greatest(0, x.micro_cents - t.m)
-    from unnest(${k}::text[], ${s}::text[], ${b}::text[], ${h}::text[], ${e}::text[], ${m}::int8[]) as t(k, s, b, h, e, m)
-    where x.kind = t.k and x.subject = t.s and x.period = t.b and x.holder = t.h and x.epoch = t.e`
-}
-
 /** Return unused lease budget to the pool. */
 export async function releaseLeases (sql: Sql, list: readonly LeaseDelta[]): Promise<void> {
   await drawDown(sql, list)
 }
-
-/** A bucket's total after a ledger write: principal or group, bucket key, micro-cents as text. */
-export interface LedgerTotal { subject: string, period: string, micro: string }
-
-/** What one ledger write changed: principal buckets (`spend`) and pooled group buckets. */
-export interface LedgerTotals { spend: LedgerTotal[], pooled: LedgerTotal[] }
 
 /** Every cap row. */
 export async function loadCaps (sql: Sql): Promise<CapRow[]> {
@@ -96,9 +71,6 @@ export async function spentIn (sql: Sql, sub: string, buckets: readonly string[]
     select period, micro_cents::text as micro from spend where principal = ${sub} and period = any(${[...buckets]}::text[])`
   return buckets.map((b) => Number(rows.find((r) => r.period === b)?.micro ?? 0))
 }
-
-/** Last-seen identity of principals, for `/effective` (and the subject in `principals`, migration 0014). */
-export interface Seen { sub: string, email: string | null, name: string | null, groups: string[] }
 
 /** Delete lease rows that expired a while ago (they count for nothing already). */
 export async function pruneLeases (sql: Sql): Promise<number> {

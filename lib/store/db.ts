@@ -55,17 +55,6 @@ export function openPool (store: StoreSettings): Sql {
   return sql
 }
 
-/** Every password-like string that must not appear in a message about `url`. */
-function secretsOf (url: string, password?: string): string[] {
-  const out: string[] = []
-  if (password !== undefined && password !== '') out.push(password, encodeURIComponent(password))
-  try {
-    const u = new URL(url)
-    if (u.password !== '') out.push(u.password, decodeURIComponent(u.password))
-  } catch { /* not a URL postgres.js could use either; nothing to hide */ }
-  return out.filter((s) => s.length > 0)
-}
-
 /**
  * Remove credentials from a message: `scheme://user:secret@` becomes `scheme://user:***@`, and
  * each known secret becomes `***`. Secrets under 4 characters are only hidden inside URLs, since
@@ -105,11 +94,6 @@ export async function verifyConnection (sql: Sql, configPath: string): Promise<v
   }
 }
 
-/** Redact `url` for logs: the password is replaced by `***`. */
-export function redactUrl (url: string, password?: string): string {
-  return redactSecrets(url, secretsOf(url, password))
-}
-
 /** Codes that mean "the connection or server went away", not "the query was wrong". */
 const TRANSIENT_CODES = new Set([
   '57P01', // admin_shutdown: the server (or an operator) ended the backend
@@ -135,19 +119,4 @@ export function isTransientDbError (err: unknown): boolean {
     if (typeof code === 'string' && (TRANSIENT_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true
   }
   return false
-}
-
-/**
- * Run `fn`; if it fails with a transient error (see {@link isTransientDbError}), run it once more.
- * Covers the first query after a Postgres restart, which fails on the pool's stale connection.
- * Only for idempotent work: a statement that timed out may still have committed.
- */
-export async function withTransientRetry<T> (fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn()
-  } catch (err) {
-    if (!isTransientDbError(err)) throw err
-    ops.debug(`retrying after a transient database error: ${describeError(err)}`)
-    return await fn()
-  }
 }

@@ -18,7 +18,7 @@ import t from 'tap'
 import postgres from 'postgres'
 import { AUDIT_SEARCH_WINDOW, handleConsole } from '../../lib/console/primary.js'
 import { centsText } from '../../lib/admin/shapes.js'
-import { bucketKey } from '../../lib/spend/periods.js'
+import { bucketKey } from '../../lib/metering/periods.js'
 import type { Sql } from '../../lib/store/db.js'
 import { freshDatabase } from '../helpers/pg.js'
 

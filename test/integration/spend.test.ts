@@ -5,7 +5,7 @@
  */
 import t, { type Test } from 'tap'
 import postgres from 'postgres'
-import { bucketKey } from '../../lib/spend/periods.js'
+import { bucketKey } from '../../lib/metering/periods.js'
 import { startReplica } from '../auth/helpers/replica.js'
 import { baseConfig } from '../helpers/gateway.js'
 import type { Res } from '../helpers/http.js'

@@ -45,7 +45,7 @@ const CLEAN = {
 t.test('this repository keeps the rules', async (t) => {
   const r = await check(ROOT)
   t.equal(r.code, 0, r.out)
-  t.match(r.out, /^layers: \d+ files, \d+ imports, framework below features, lib\/ never imports workers\/, no circles$/m)
+  t.match(r.out, /^layers: \d+ files, \d+ imports, framework below features, lib\/ never imports workers\/, no circles, metering below spend$/m)
 })
 
 t.test('a clean tree passes, comments and packages aside', async (t) => {
@@ -82,6 +82,18 @@ t.test('an import circle fails, named by its files', async (t) => {
   t.equal(r.code, 1)
   t.match(r.out, 'FAIL import circle: lib/admin/effective.ts ↔ lib/admin/service.ts')
   t.notMatch(r.out, /framework imports|lib imports workers/)
+})
+
+t.test('metering importing spend fails (money flows one way); spend importing metering passes', async (t) => {
+  const money = {
+    ...CLEAN,
+    'lib/metering/charges.ts': "export const drawDown = 1\n",
+    'lib/spend/store.ts': "import { drawDown } from '../metering/charges.js'\nexport const lease = drawDown\n",
+  }
+  t.equal((await check(tree(t, money))).code, 0, 'spend above metering')
+  const r = await check(tree(t, { ...money, 'lib/metering/ledger.ts': "import type { lease } from '../spend/store.js'\nexport type L = typeof lease\n" }))
+  t.equal(r.code, 1)
+  t.match(r.out, 'FAIL one-way folders imported backwards: lib/metering/ledger.ts → lib/spend/store.ts (lib/spend/ stands above lib/metering/)')
 })
 
 t.test('a missing folder is a usage error', async (t) => {

@@ -5,7 +5,7 @@
  * more than the cap by more than one request's reservation.
  */
 import t from 'tap'
-import { Pricer } from '../../lib/spend/pricing.js'
+import { Pricer } from '../../lib/metering/pricing.js'
 import { sse, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js'
 import { req } from '../helpers/http.js'
 import { MODEL, eventually } from '../integration/spend-helpers.js'

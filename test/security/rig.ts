@@ -6,7 +6,7 @@
 import type { Test } from 'tap'
 import postgres from 'postgres'
 import { startDevIdp } from '../../lib/dev/idp.js'
-import { bucketKey } from '../../lib/spend/periods.js'
+import { bucketKey } from '../../lib/metering/periods.js'
 import { DEFAULT_USERS, baseConfig } from '../helpers/gateway.js'
 import { freshDatabase } from '../helpers/pg.js'
 import { bearer, setCap, spendConfig, spendGateway } from '../integration/spend-helpers.js'

@@ -3,8 +3,8 @@
  * absence of floating-point drift.
  */
 import t from 'tap'
-import { PRICE_TABLE, type PriceVersion } from '../../lib/spend/price-table.js'
-import { costAt, costPartsAt, meterPricing, Pricer, type Counts } from '../../lib/spend/pricing.js'
+import { PRICE_TABLE, type PriceVersion } from '../../lib/metering/price-table.js'
+import { costAt, costPartsAt, meterPricing, Pricer, type Counts } from '../../lib/metering/pricing.js'
 import { prng } from '../helpers/prng.js'
 
 const AT = Date.UTC(2026, 5, 15, 12)

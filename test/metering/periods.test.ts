@@ -1,5 +1,5 @@
 import t from 'tap'
-import { bucketKey, bucketsAt, resetsAt } from '../../lib/spend/periods.js'
+import { bucketKey, bucketsAt, resetsAt } from '../../lib/metering/periods.js'
 
 const at = (s: string): number => Date.parse(s)
 
