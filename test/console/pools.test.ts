@@ -11,12 +11,16 @@
  * - in chromium (skipped, saying why, where /usr/bin/chromium is absent), the Upstreams page shows
  *   one table per pool with those numbers, stays within a narrow window, and is screenshotted in
  *   light and dark into a scratch folder (WEIR_POOLS_SHOTS to keep them).
+ * - after a live reload that changes weights and renames a pool, the report follows the pools now
+ *   in force, the counts kept so far stay, and the member the rebuilt pools no longer keep out
+ *   counts as recovered (no worker keeps it out).
  * Every wait is a bounded poll (workers flush their metrics every 2 s).
  */
 import t from 'tap'
-import { existsSync, mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { stringify } from 'yaml'
 import { startDevIdp } from '../../lib/dev/idp.js'
 import { keyRing, mintToken } from '../../lib/session/token.js'
 import { type FakeUpstream, simpleStream, startFakeUpstream } from '../helpers/fake-upstream.js'
@@ -58,9 +62,14 @@ t.test('pool state in the console: API figures against what the fakes served, an
     return { kind: 'sse', frames: simpleStream('ok', { input_tokens: input, output_tokens: 3, cache_read_input_tokens: read, cache_creation_input_tokens: write }) }
   })))
   for (const f of fakes) t.teardown(() => f.close())
-  const { url } = await startTestGateway(t, {
+  // The config object the file is written from, so a reload can change the pools.
+  let cfg: Record<string, any> = {} // eslint-disable-line @typescript-eslint/no-explicit-any
+  const file = join(mkdtempSync(join(tmpdir(), 'weir-pools-console-')), 'gateway.yaml')
+  const { gw, url } = await startTestGateway(t, {
     idp,
+    configFile: file,
     config: (c) => {
+      cfg = c
       c.upstreams = names.map((n, i) => ({ provider: 'anthropic', name: n, base_url: (fakes[i] as FakeUpstream).url, auth: { api_key: `sk-${n}` } }))
       c.upstream_pools = [
         { name: 'fleet', members: FLEET.map((n) => ({ upstream: n, weight: WEIGHTS[n] })), cooldown_seconds: 600, max_cooldown_seconds: 600 },
@@ -175,5 +184,28 @@ t.test('pool state in the console: API figures against what the fakes served, an
     await np.screenshot({ path: join(SHOTS, 'upstreams-pools-narrow.png'), fullPage: true })
     await narrow.close()
     await ctx.close()
+  })
+
+  await t.test('after a live reload the report follows the pools now in force', async (t) => {
+    cfg.upstream_pools[0].members[0].weight = 1
+    cfg.upstream_pools[1].name = 'backup'
+    writeFileSync(file, stringify(cfg))
+    const out = await gw.reload('test')
+    t.equal(out.ok, true, 'the reload applied')
+    t.same(out.restart, [], 'pools need no restart')
+    // The worker rebuilt its pools (their config changed), so c starts healthy there; the retired
+    // pools object counted c as recovered, and no worker keeps it out any more.
+    const u = await eventually(async () => {
+      const v = await upstreams()
+      return (v.pools_report[0].members as Member[])[2]?.recoveries === 1 ? v : null
+    }, 'the retired pools object\'s recovery') as Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+    t.same(u.pools_report.map((p: { name: string }) => p.name), ['fleet', 'backup'], 'the renamed pool')
+    const after = new Map((u.pools_report[0].members as Member[]).map((m) => [m.upstream as string, m]))
+    for (const n of FLEET) {
+      t.ok(near(after.get(n)?.configured_share as number, 1 / 3), `${n}: configured share from the new weights`)
+      t.ok((after.get(n)?.requests as number) >= (fleet.get(n)?.requests as number), `${n}: the counts so far stay`)
+    }
+    t.equal(u.pools.find((x: { upstream: string }) => x.upstream === 'c')?.state, 'healthy', 'the rebuilt pools start c healthy')
+    t.match(after.get('c'), { cooldowns: 1, recoveries: 1, workers_out: 0 }, 'c: no worker keeps it out now')
   })
 })
