@@ -73,6 +73,7 @@ export function buildServices (ctx: WorkerContext, prev?: { config: Readonly<Con
   owned.push({ key: upstreams, close: async () => { await Promise.all(upstreams.map(async (u) => { await u.close() })) } })
   // Pool health (cooldowns, probes) survives a reload that leaves the pools and upstreams alone.
   const pools = prev !== undefined && keep([(c) => c.upstream_pools, (c) => c.upstreams]) ? prev.svc.pools : UpstreamPools.fromConfig(config.upstream_pools, config.upstreams.map((u) => u.name))
+  if (pools !== null) owned.push({ key: pools, close: () => { pools.retire() } })
   const policy = Policies.fromConfig(config)
   const cri = config.cri?.enabled !== true
     ? null

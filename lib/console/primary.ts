@@ -8,7 +8,9 @@
  *               optionally filtered by email or subject (`q`, a case-insensitive substring)
  *   /audit      the admin audit trail, newest first by numeric id, paged by id (`before_id`),
  *               filtered by `actor`, `action` (exact) and `target` (substring)
- *   /upstreams  per-upstream attempt counts and latency percentiles (lib/console/stats.ts)
+ *   /upstreams  per-upstream attempt counts and latency percentiles, and `pools_report`: each
+ *               configured pool's members with configured vs actual share, cooldowns, failed
+ *               probes, workers keeping it out and cache-hit ratio (lib/console/stats.ts)
  *   /analytics  Claude Code activity summed per day over a range (lib/console/analytics.ts)
  *
  * All aggregation and paging happens here in SQL; pages hold at most 200 rows.
@@ -28,10 +30,11 @@
  */
 import type { AdminReply } from '../admin/call.js'
 import { centsText } from '../admin/shapes.js'
+import type { PoolConfig } from '../config/schema.js'
 import { bucketKey, type Period } from '../metering/periods.js'
 import type { Sql } from '../store/db.js'
 import { analyticsTotals } from './analytics.js'
-import { upstreamFigures } from './stats.js'
+import { poolFigures, upstreamFigures } from './stats.js'
 
 const ok = (json: unknown): AdminReply => ({ json })
 const bad = (message: string): AdminReply => ({ error: 'GW_BAD_REQUEST', message })
@@ -43,14 +46,17 @@ function pageSize (q: URLSearchParams, dflt: number): number | null {
   return Number.isInteger(n) && n >= 1 && n <= 200 ? n : null
 }
 
-/** One query (always a read: lib/console/api.ts sends only GETs here). */
-export async function handleConsole (sql: Sql, call: { path: string, query: string }): Promise<AdminReply> {
+/**
+ * One query (always a read: lib/console/api.ts sends only GETs here). `pools` gives the pools of
+ * the config now in force (they reload live), for the upstreams answer.
+ */
+export async function handleConsole (sql: Sql, call: { path: string, query: string }, pools: () => readonly PoolConfig[] | undefined = () => undefined): Promise<AdminReply> {
   const q = new URLSearchParams(call.query)
   switch (call.path) {
     case '/overview': return await overview(sql)
     case '/people': return await people(sql, q)
     case '/audit': return await auditTrail(sql, q)
-    case '/upstreams': return ok(upstreamFigures())
+    case '/upstreams': return ok({ ...upstreamFigures(), pools_report: poolFigures(pools()) })
     case '/analytics': return await analyticsTotals(sql, q)
     default: return { error: 'GW_NOT_FOUND', message: 'not found' }
   }

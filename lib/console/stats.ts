@@ -6,9 +6,14 @@
  * `telemetry.gateway_metrics` is configured. With the console on, workers record (routes.ts turns
  * the recorder on) and this module keeps a second cumulative store fed by the same snapshots, so
  * the page has figures whatever the telemetry config. Counts are since the primary started; memory
- * is bounded by the registry's series caps.
+ * is bounded by the registry's series caps. The same store answers the pool report
+ * (lib/proxy/pools/report.ts): per configured pool and member, configured vs actual share,
+ * cooldowns, failed probes, workers keeping it out now and the prompt-cache hit ratio, with every
+ * ratio null (never NaN) when there is nothing to divide.
  */
+import type { PoolConfig } from '../config/schema.js'
 import { onEvent } from '../ipc.js'
+import { poolReport } from '../proxy/pools/report.js'
 import { LATENCY_BOUNDS_MS, METRICS_EVENT, type MetricsSnapshot } from '../telemetry/metrics.js'
 import { MetricsRegistry } from '../telemetry/registry.js'
 
@@ -80,4 +85,43 @@ export function upstreamFigures (): { since: string, upstreams: UpstreamFigures[
   const refusals: Record<string, number> = {}
   for (const s of registry.blocks.series.values()) refusals[s.values[0] ?? ''] = s.value
   return { since: new Date(since).toISOString(), upstreams, refusals }
+}
+
+/** One pool member's figures as the console's JSON says them (snake_case, like the rest of the API). */
+export interface PoolMemberFigures {
+  upstream: string
+  weight: number
+  /** weight / the pool's summed weights: the share of sessions hashing gives it */ configured_share: number
+  /** client requests it served since the primary started */ requests: number
+  /** requests / the pool's requests; null before the pool served any */ share: number | null
+  cooldowns: number
+  /** failed half-open probes that cooled it again */ probe_failures: number
+  recoveries: number
+  /** workers that keep it out (cooling or half-open) now */ workers_out: number
+  input_tokens: number
+  cache_read_tokens: number
+  cache_write_tokens: number
+  /** cache reads / (input + cache reads + cache writes); null before any token */ cache_hit_ratio: number | null
+}
+
+/** Every configured pool's figures (an empty list without pools). */
+export function poolFigures (pools: readonly PoolConfig[] | undefined): Array<{ name: string, members: PoolMemberFigures[] }> {
+  return poolReport(registry, pools).map((p) => ({
+    name: p.name,
+    members: p.members.map((m) => ({
+      upstream: m.upstream,
+      weight: m.weight,
+      configured_share: m.configuredShare,
+      requests: m.requests,
+      share: m.share,
+      cooldowns: m.cooldowns,
+      probe_failures: m.probeFailures,
+      recoveries: m.recoveries,
+      workers_out: m.out,
+      input_tokens: m.tokens.input,
+      cache_read_tokens: m.tokens.cacheRead,
+      cache_write_tokens: m.tokens.cacheWrite,
+      cache_hit_ratio: m.cacheHitRatio,
+    })),
+  }))
 }

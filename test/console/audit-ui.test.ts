@@ -5,9 +5,11 @@
  * - a search whose only match lies beyond the first window shows no rows and says how far back it
  *   searched (the id the server returned as `searched_to_id`); "Search older", reached and pressed
  *   with the keyboard, asks again below that id and shows the match, with no notice left (the
- *   second window reached the start of the trail); "Newer" goes back to the first window;
+ *   second window reached the start of the trail) and keyboard focus moves to the notice saying so,
+ *   not to the page body; "Newer" goes back to the first window;
  * - a search with a match inside a window that ended early shows the match and the notice; the
- *   next window has none and says plainly that no events match;
+ *   next window has none and says plainly that no events match, with focus on the end notice and
+ *   the next Tab stop the pager;
  * - a search that fills the page from the first window shows its rows with no notice, and "Older"
  *   pages on from the last row as before.
  */
@@ -27,6 +29,8 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-backgrou
 // Rows written after the deep match: more than one window, so the match is out of the first one.
 const FILLERS = AUDIT_SEARCH_WINDOW + 500
 // Screenshots of the notice, light and dark, for a person to look at; never the README's ones.
+// What the page says, and focuses, when "Search older" reached the start of the trail.
+const END = 'Searched to the start of the trail: there are no older events to search.'
 const SHOTS = process.env.WEIR_AUDIT_SHOTS ?? mkdtempSync(join(tmpdir(), 'weir-audit-shots-'))
 
 t.test('the audit page follows a bounded target search', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (Debian's chromium package; .ci/run installs it on the host)` }, async (t) => {
@@ -98,6 +102,10 @@ t.test('the audit page follows a bounded target search', { skip: existsSync(CHRO
     t.same(await targets(), ['user:needle-deep'], 'the second window shows the match, alone')
     t.equal(await notice.count(), 0, 'no notice: the second window reached the start of the trail')
     t.equal(await searchOlder.count(), 0)
+    // The button is gone: focus moved to the notice that the search reached the start, not to the page.
+    await page.waitForFunction(() => document.activeElement !== document.body, undefined, { timeout: 10_000 })
+    t.equal(await page.evaluate(() => document.activeElement?.textContent), END, 'focus is on the end-of-trail notice, not the page body')
+    t.equal(await page.evaluate(() => document.activeElement?.getAttribute('role')), 'status')
     const last = asked.at(-1)
     t.equal(last?.searchParams.get('before_id'), firstEdge, 'asked again below searched_to_id')
     t.equal(last?.searchParams.get('target'), 'needle-deep', 'with the same search')
@@ -119,6 +127,11 @@ t.test('the audit page follows a bounded target search', { skip: existsSync(CHRO
     await page.getByText('No events match.', { exact: true }).waitFor()
     t.equal(await rows.count(), 0, 'nothing older matches')
     t.equal(await notice.count(), 0, 'and the search reached the start of the trail')
+    await page.waitForFunction(() => document.activeElement !== document.body, undefined, { timeout: 10_000 })
+    t.equal(await page.evaluate(() => document.activeElement?.textContent), END, 'keyboard focus kept its place: the end-of-trail notice')
+    // Tab goes on from there to the pager, not from the top of the page.
+    await page.keyboard.press('Tab')
+    t.equal(await page.evaluate(() => document.activeElement?.textContent), 'Newer', 'the next Tab stop is "Newer"')
   })
 
   await t.test('a search that fills the page from the first window: rows, no notice, "Older" pages on', async (t) => {

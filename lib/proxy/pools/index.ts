@@ -158,6 +158,19 @@ export class UpstreamPools {
     this.transition(s, was, now)
   }
 
+  /**
+   * This object is being dropped (a reload changed the pools or upstreams, and the last request
+   * that could use it has ended: lib/services.ts closes it as an owned resource). The members it
+   * keeps out come back in the fresh object, so each counts as `recovered`, keeping
+   * cooldowns − recoveries equal to the workers that keep a member out (report.ts).
+   */
+  retire (): void {
+    const now = this.now()
+    for (const s of this.slots) {
+      if (s !== undefined && s.health.state(now) !== 'healthy') recordPoolEvent(this.names[s.pool] as string, s.member.name, 'recovered')
+    }
+  }
+
   /** The request holding upstream `i`'s probe ended without an answer from it. */
   releaseProbe (i: number): void {
     this.slots[i]?.health.releaseProbe()

@@ -2,7 +2,8 @@
  * Pool state as JSON, from the gateway's own metrics (primary side): for each pool, each member's
  * configured share, the share of requests it actually served, its cooldowns and recoveries, how
  * many workers keep it out right now, and its prompt-cache hit ratio. Meant for the console and
- * for an operator's `curl`; the same numbers are in Prometheus/OTLP as `weir.requests{upstream}`,
+ * for an operator's `curl` (the console's `/console/api/upstreams` answers it as `pools_report`,
+ * lib/console/stats.ts); the same numbers are in Prometheus/OTLP as `weir.requests{upstream}`,
  * `weir.pool.events{pool,upstream,event}` and `weir.upstream.tokens{upstream,type}`.
  *
  * Invariants:
@@ -10,7 +11,10 @@
  *     the same answer. Counts are cumulative since the primary started.
  *   - `out` = cooldowns − recoveries: on each worker a member's `cooldown` (healthy → cooling) is
  *     followed by exactly one `recovered` (a failed probe counts as `probe_failed`, index.ts
- *     `transition`), so the difference is the number of workers that keep it out now.
+ *     `transition`), so the difference is the number of workers that keep it out now. A pools
+ *     object that a reload replaces counts the members it kept out as `recovered` (index.ts
+ *     `retire`): the fresh one starts them healthy. A worker that exits while keeping a member out
+ *     leaves its cooldown counted until the primary restarts.
  *   - Ratios are null, never NaN, when there is nothing to divide.
  */
 import type { PoolConfig } from '../../config/schema.js'

@@ -56,3 +56,22 @@ t.test('shares, cooldowns, members out and cache-hit ratio per member', async (t
   t.equal(JSON.parse(JSON.stringify(poolReport(reg, [POOL]))).length, 1, 'plain JSON')
   t.same(poolReport(reg, [POOL]), poolReport(reg, [POOL]), 'derived only: the same answer twice')
 })
+
+t.test('a pools object dropped by a reload gives back the members it kept out', async (t) => {
+  enableRecorder(60_000)
+  t.teardown(() => disableRecorder())
+  takeSnapshot()
+  const reg = new MetricsRegistry()
+  let now = 1_000_000
+  const old = UpstreamPools.fromConfig([POOL], ['a', 'b', 'c'], () => now) as UpstreamPools
+  old.answered(1, 429, [], 5, false)
+  old.answered(2, 503, [], 5, false)
+  now += 5000 // b and c half-open: still out
+  old.answered(0, 200, [], 5, false)
+  reg.merge(takeSnapshot() as MetricsSnapshot)
+  t.same(poolReport(reg, [POOL])[0]?.members.map((m) => m.out), [0, 1, 1], 'b and c out on this worker')
+  old.retire()
+  reg.merge(takeSnapshot() as MetricsSnapshot)
+  const members = poolReport(reg, [POOL])[0]?.members
+  t.same(members?.map((m) => [m.upstream, m.cooldowns, m.recoveries, m.out]), [['a', 0, 0, 0], ['b', 1, 1, 0], ['c', 1, 1, 0]], 'each counted as recovered once; a, healthy, not at all')
+})
