@@ -6,7 +6,7 @@
  * functions below, which the code building a configured upstream or telemetry destination calls —
  * at boot or on the config reload that adds it, never first on a request. A gateway whose config
  * names no Google, AWS or Bedrock upstream never loads them, in any thread (each loaded copy costs
- * its isolate heap and code space; test/runtime/lazy-sdks.test.ts checks the module list per
+ * its isolate heap and code space; test/integration/lazy-sdks.test.ts checks the module list per
  * thread). The OpenTelemetry SDK follows the same rule in lib/telemetry/exporter.ts.
  *
  * All four packages are CommonJS, so `require` loads them synchronously at config time without
