@@ -121,6 +121,7 @@ t.test('an Anthropic-only gateway loads no cloud SDK in any thread; a reload add
   const worker = before.find((r) => !r.main && r.modules.some((m) => UWS.test(m)))
   t.ok(main, 'the primary reported')
   t.ok(worker, 'the HTTP worker reported (it holds uWebSockets.js: the probe sees packages ESM imported)')
+  t.same(worker?.modules.filter((m) => /[/\\]node_modules[/\\]piscina[/\\]/.test(m)), [], 'the HTTP worker does not load Piscina (only the primary runs the pool)')
   for (const r of before) {
     for (const sdk of Object.keys(SDKS)) t.same(loaded(r, sdk), [], `thread ${r.threadId}${r.main ? ' (primary)' : ''}: ${sdk} not loaded`)
   }
