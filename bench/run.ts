@@ -19,7 +19,8 @@
  *        profile of one worker under the short load; --only profile for just that),
  *        --baseline DIR (another checkout of Weir, built, e.g. a `git worktree` of the last
  *        release: its one worker joins the short-stream rounds as `baseline-1w`, for a before/after
- *        ratio measured in the same run), --node-args "FLAGS" (node/V8 flags for the Weir processes,
+ *        ratio measured in the same run; in the memory round it is measured right after this build),
+ *        --node-args "FLAGS" (node/V8 flags for the Weir processes,
  *        e.g. "--max-semi-space-size=64"; recorded in the report)
  */
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
@@ -193,23 +194,28 @@ async function main (): Promise<void> {
       const events = 40
       const delay = 100
       log(`scenario: ${streams} concurrent slow streams on one worker (RSS) — target e`)
-      await world.restartUpstream(events, delay, one.others)
-      const weir = await startWeir(1, one.gateway)
-      await load(weir, 10, world.shortBody, 2)
-      await sleep(1000)
-      const pid = pidOf('weir')
-      const idle = rssMiB(pid)
-      let peak = idle
-      let concurrent = 0
-      const sampler = setInterval(() => {
-        peak = Math.max(peak, rssMiB(pid))
-        void upstreamStats(world.upstreamUrl).then((s) => { concurrent = Math.max(concurrent, s.open) }, () => {})
-      }, 200)
-      const r = await load(weir, streams, world.shortBody, Math.max(duration, quick ? 6 : 12))
-      clearInterval(sampler)
-      await stopAll()
-      scenarios.memory = { streams, streamS: (events + 5) * delay / 1000, idleRssMiB: idle, peakRssMiB: peak, concurrent, reqPerSec: r.reqPerSec, errors: r.errors, non2xx: r.non2xx }
-      log(`  RSS idle ${idle.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB, ${concurrent} upstream streams open at most`)
+      // With --baseline, the other build is measured right after this one, in the same world.
+      const measureMemory = async (root?: string) => {
+        await world.restartUpstream(events, delay, one.others)
+        const weir = await startWeir(1, one.gateway, [], root)
+        await load(weir, 10, world.shortBody, 2)
+        await sleep(1000)
+        const pid = pidOf('weir')
+        const idle = rssMiB(pid)
+        let peak = idle
+        let concurrent = 0
+        const sampler = setInterval(() => {
+          peak = Math.max(peak, rssMiB(pid))
+          void upstreamStats(world.upstreamUrl).then((s) => { concurrent = Math.max(concurrent, s.open) }, () => {})
+        }, 200)
+        const r = await load(weir, streams, world.shortBody, Math.max(duration, quick ? 6 : 12))
+        clearInterval(sampler)
+        await stopAll()
+        log(`  ${root === undefined ? 'weir' : 'baseline'}: RSS idle ${idle.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB, ${concurrent} upstream streams open at most`)
+        return { streams, streamS: (events + 5) * delay / 1000, idleRssMiB: idle, peakRssMiB: peak, concurrent, reqPerSec: r.reqPerSec, errors: r.errors, non2xx: r.non2xx }
+      }
+      scenarios.memory = await measureMemory()
+      if (values.baseline !== undefined) (scenarios.memory as Record<string, unknown>).baseline = await measureMemory(resolve(values.baseline))
     }
     if (want('stalled')) {
       const readers = quick ? 20 : 50

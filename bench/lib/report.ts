@@ -163,7 +163,8 @@ export function renderMarkdown (r: Results): string {
     const x = s.memory
     out.push(`## Memory: ${x.streams} concurrent slow streams on one worker`, '',
       `- Streams of ${x.streamS} s (autocannon, ${x.streams} connections); RSS of the Weir process (primary + worker + metering pool) sampled every 200 ms.`,
-      `- RSS idle ${f0(x.idleRssMiB)} MiB, peak ${f0(x.peakRssMiB)} MiB; upstream streams open at the peak: ${f0(x.concurrent)}; ${f0(x.reqPerSec)} req/s, errors ${x.errors}, non-2xx ${x.non2xx}`, '')
+      `- RSS idle ${f0(x.idleRssMiB)} MiB, peak ${f0(x.peakRssMiB)} MiB; upstream streams open at the peak: ${f0(x.concurrent)}; ${f0(x.reqPerSec)} req/s, errors ${x.errors}, non-2xx ${x.non2xx}`,
+      ...(x.baseline !== undefined ? [`- Baseline (--baseline, measured right after): RSS idle ${f0(x.baseline.idleRssMiB)} MiB, peak ${f0(x.baseline.peakRssMiB)} MiB; streams open at the peak: ${f0(x.baseline.concurrent)}; errors ${x.baseline.errors}, non-2xx ${x.baseline.non2xx}`] : []), '')
   }
   if (s.stalled !== undefined) {
     const x = s.stalled

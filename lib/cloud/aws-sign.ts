@@ -5,8 +5,10 @@
  * (`bedrock-runtime.…` → `bedrock-runtime`), which is the wrong credential scope for Bedrock.
  * The returned headers are exactly what was signed plus what aws4 added (`Host`, `Content-Length`,
  * `X-Amz-Date`, `X-Amz-Security-Token`, `Authorization`); the body must go out byte for byte.
+ * aws4 is loaded by `loadSigv4()` (lib/cloud/sdk.ts): builders of SigV4 upstreams call it at
+ * config time, so no request pays for the load and a gateway without them never loads it.
  */
-import aws4 from 'aws4'
+import { aws4 } from './sdk.js'
 
 export interface AwsCredentials {
   readonly accessKeyId: string
@@ -30,6 +32,11 @@ export interface SignInput {
   readonly region: string
 }
 
+let signer: ReturnType<typeof aws4> | null = null
+
+/** Load aws4 in this thread now (idempotent); `sigv4` also loads it if nobody did. */
+export function loadSigv4 (): void { signer ??= aws4() }
+
 /** Sign and return the headers to send (the input headers are not modified). */
 export function sigv4 (req: SignInput, creds: AwsCredentials): Record<string, string> {
   const url = new URL(req.origin)
@@ -42,7 +49,8 @@ export function sigv4 (req: SignInput, creds: AwsCredentials): Record<string, st
     service: req.service,
     region: req.region,
   }
-  aws4.sign(opts, { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, sessionToken: creds.sessionToken })
+  signer ??= aws4()
+  signer.sign(opts, { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, sessionToken: creds.sessionToken })
   const out: Record<string, string> = {}
   for (const k in opts.headers) out[k.toLowerCase()] = String(opts.headers[k])
   return out

@@ -11,8 +11,12 @@
  *
  * The library reaches the metadata server (169.254.169.254) with its own HTTP client, outside the
  * inference SSRF guard: workload identity needs exactly that address.
+ *
+ * google-auth-library is loaded (lib/cloud/sdk.ts) when `googleBearer` is first called, i.e. when
+ * a Google upstream is built at boot or by the reload that adds it — never by a gateway without one.
  */
-import { GoogleAuth } from 'google-auth-library'
+import type { GoogleAuth } from 'google-auth-library'
+import { googleAuthLibrary } from './sdk.js'
 import { ops, describeError } from '../log.js'
 import { cachedBearer, staticBearer, type BearerSource } from './bearer.js'
 
@@ -24,7 +28,8 @@ function googleAuth (keyFile: string | undefined, projectId: string | undefined)
   const key = `${keyFile ?? ''}\u0000${projectId ?? ''}`
   let a = auths.get(key)
   if (a === undefined) {
-    a = new GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE], ...(keyFile !== undefined ? { keyFilename: keyFile } : {}), ...(projectId !== undefined ? { projectId } : {}) })
+    const { GoogleAuth: Auth } = googleAuthLibrary()
+    a = new Auth({ scopes: [CLOUD_PLATFORM_SCOPE], ...(keyFile !== undefined ? { keyFilename: keyFile } : {}), ...(projectId !== undefined ? { projectId } : {}) })
     auths.set(key, a)
   }
   return a

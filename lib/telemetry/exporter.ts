@@ -7,12 +7,13 @@
  *   - `prometheus`: served as Prometheus text at `GET /metrics` on a separate port (default host:
  *     `listen.host`), by the primary. Nothing else is served there, so it can be exposed to a
  *     scraper without exposing the API, and the API port never serves it.
+ *
+ * The OpenTelemetry SDK and exporter are imported only when `otlp` is configured (at boot; the
+ * key needs a restart): a gateway without an OTLP output never loads them in any thread.
  */
 import { createServer, type Server } from 'node:http'
 import { hostname } from 'node:os'
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http'
-import { resourceFromAttributes } from '@opentelemetry/resources'
-import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics'
+import type { MeterProvider } from '@opentelemetry/sdk-metrics'
 import type { GatewayMetricsConfig } from '../config/schema/policy.js'
 import { describeError, ops } from '../log.js'
 import { guardedHttpAgent, loopbackAllowed } from '../net/ssrf.js'
@@ -56,6 +57,9 @@ async function servePrometheus (registry: MetricsRegistry, host: string, port: n
 export async function startMetricsOutputs (gm: GatewayMetricsConfig, registry: MetricsRegistry, listenHost: string): Promise<MetricsOutputs> {
   let provider: MeterProvider | null = null
   if (gm.otlp !== undefined) {
+    const [{ ValueType }, { OTLPMetricExporter }, { resourceFromAttributes }, { AggregationTemporality, DataPointType, MeterProvider, PeriodicExportingMetricReader }] = await Promise.all([
+      import('@opentelemetry/api'), import('@opentelemetry/exporter-metrics-otlp-http'), import('@opentelemetry/resources'), import('@opentelemetry/sdk-metrics'),
+    ])
     const resource = resourceFromAttributes({
       'service.name': 'weir',
       'service.version': VERSION,
@@ -78,7 +82,7 @@ export async function startMetricsOutputs (gm: GatewayMetricsConfig, registry: M
         exporter,
         exportIntervalMillis: intervalMs,
         exportTimeoutMillis: Math.min(10_000, intervalMs),
-        metricProducers: [registry.producer(resource)],
+        metricProducers: [registry.producer(resource, { ValueType, AggregationTemporality, DataPointType })],
       })],
     })
     ops.info(`metrics: exporting to ${gm.otlp.url.replace(/\/+$/, '')}/v1/metrics every ${gm.otlp.interval_seconds} s`)

@@ -5,13 +5,16 @@
  * Application Default Credentials (workload identity on GKE or Cloud Run, GOOGLE_APPLICATION_CREDENTIALS).
  * google-auth-library caches the token and refreshes it before it expires; a failure to get one
  * fails that attempt like a network error would (retried, and counted by the breaker).
+ * google-auth-library is loaded (lib/cloud/sdk.ts) when such a destination is configured, at boot
+ * or by the reload that adds it; a gateway without one never loads it.
  */
-import { GoogleAuth } from 'google-auth-library'
+import { googleAuthLibrary } from '../cloud/sdk.js'
 
 const SCOPES = ['https://www.googleapis.com/auth/cloud-platform']
 
 export function googleAuthHeaders (serviceAccountJson?: string): () => Promise<Record<string, string>> {
   const src = serviceAccountJson?.trim()
+  const { GoogleAuth } = googleAuthLibrary()
   const auth = src === undefined || src === ''
     ? new GoogleAuth({ scopes: SCOPES })
     : src.startsWith('{')

@@ -9,14 +9,24 @@
  *   - `prometheus()`: Prometheus text exposition format 0.0.4 for the `/metrics` endpoint.
  * Names are OpenTelemetry style (`weir.request.duration`); the Prometheus rendering turns dots into
  * underscores and adds `_total` to counters.
+ *
+ * This module imports OpenTelemetry for types only: the SDK is loaded by exporter.ts when an OTLP
+ * output is configured, and hands its enums to `producer()`.
  */
-import { ValueType, type HrTime } from '@opentelemetry/api'
+import type { HrTime, ValueType } from '@opentelemetry/api'
 import type { Resource } from '@opentelemetry/resources'
-import {
-  AggregationTemporality, type CollectionResult, DataPointType, type MetricData, type MetricProducer,
+import type {
+  AggregationTemporality, CollectionResult, DataPointType, MetricData, MetricProducer,
 } from '@opentelemetry/sdk-metrics'
 import { VERSION } from '../version.js'
 import { LATENCY_BOUNDS_MS, type HistogramDelta, type MetricsSnapshot } from './metrics.js'
+
+/** The OpenTelemetry enums `producer()` writes, taken from the SDK exporter.ts loaded. */
+export interface OtelEnums {
+  readonly ValueType: typeof ValueType
+  readonly AggregationTemporality: typeof AggregationTemporality
+  readonly DataPointType: typeof DataPointType
+}
 
 type Labels = readonly string[]
 /** Series per metric beyond which new label combinations fold into one 'other' series. */
@@ -149,8 +159,9 @@ export class MetricsRegistry {
     try { return [...g.read()] } catch { return [] }
   }
 
-  /** An OpenTelemetry MetricProducer over this store (cumulative temporality). */
-  producer (resource: Resource): MetricProducer {
+  /** An OpenTelemetry MetricProducer over this store (cumulative temporality); `otel`: the loaded SDK's enums. */
+  producer (resource: Resource, otel: OtelEnums): MetricProducer {
+    const { ValueType, AggregationTemporality, DataPointType } = otel
     return {
       collect: async (): Promise<CollectionResult> => {
         const start = hr(this.startMs)

@@ -27,22 +27,11 @@ import { type Batch, DEFAULT_DESTINATION_OPTIONS, Destination, type DestinationE
 import type { Signal, StampInput } from './otlp.js'
 import { STAMP_TASK_FILE } from './otlp-task.js'
 import type { MetricsRegistry } from './registry.js'
+import type { BatchMessage } from './rpc-map.js'
 
-/** Event name of the bodies HTTP workers send. */
-export const BATCH_EVENT = 'telemetry.batch'
-
-/** What an HTTP worker sends for one telemetry request. `body` is transferred, not copied. */
-export interface BatchMessage {
-  readonly signal: Signal
-  /** The request's Content-Type ('' when absent). */
-  readonly contentType: string
-  /** The request's Content-Encoding ('' when absent). */
-  readonly encoding: string
-  readonly sub: string
-  readonly email: string | undefined
-  readonly groups: readonly string[]
-  readonly body: ArrayBuffer
-}
+// The worker → primary message lives in rpc-map.ts, so the HTTP worker's telemetry routes do not
+// import this module (and through it the Piscina pool).
+export { BATCH_EVENT, type BatchMessage } from './rpc-map.js'
 
 export interface RelayOptions {
   /** Bodies waiting for (or in) the pool at once. Default 128. */

@@ -5,12 +5,29 @@
  * telemetry module and the console's stats). Telemetry has no RPCs.
  */
 import type { MetricsSnapshot } from './metrics.js'
-import type { BatchMessage } from './relay.js'
+import type { Signal } from './otlp.js'
 
 declare module '../ipc.js' {
-  /** Names as in lib/telemetry/relay.ts (BATCH_EVENT) and lib/telemetry/metrics.ts (METRICS_EVENT). */
+  /** Names as here (BATCH_EVENT) and in lib/telemetry/metrics.ts (METRICS_EVENT). */
   interface EventMap {
     'telemetry.batch': BatchMessage
     'telemetry.metrics': MetricsSnapshot
   }
 }
+
+/** Event name of the bodies HTTP workers send. */
+export const BATCH_EVENT = 'telemetry.batch'
+
+/** What an HTTP worker sends for one telemetry request. `body` is transferred, not copied. */
+export interface BatchMessage {
+  readonly signal: Signal
+  /** The request's Content-Type ('' when absent). */
+  readonly contentType: string
+  /** The request's Content-Encoding ('' when absent). */
+  readonly encoding: string
+  readonly sub: string
+  readonly email: string | undefined
+  readonly groups: readonly string[]
+  readonly body: ArrayBuffer
+}
+

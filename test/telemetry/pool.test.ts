@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { STAMP_TASK_FILE } from '../../lib/telemetry/otlp-task.js'
-import { POOL_MAX_QUEUE, PoolFull, acquirePrimaryPool, primaryPoolStats } from '../../lib/workers-pool.js'
+import { POOL_MAX_QUEUE, POOL_YOUNG_GENERATION_MB, PoolFull, acquirePrimaryPool, primaryPoolStats } from '../../lib/workers-pool.js'
 import { decode, otlpBody } from './otlp-fixtures.js'
 
 const SLOW = fileURLToPath(new URL('./fixtures/slow-task.js', import.meta.url))
@@ -41,4 +41,11 @@ t.test('a full queue refuses at once with PoolFull', async (t) => {
   const full = results.filter((r) => r instanceof PoolFull)
   t.ok(full.length > 0, `${full.length} refused`)
   t.ok(results.filter((r) => r === 'ok').length >= POOL_MAX_QUEUE, 'everything accepted ran')
+})
+
+t.test('pool threads run with the young generation sized for batch work', async (t) => {
+  const p = acquirePrimaryPool()
+  t.teardown(() => p.release())
+  const got = await p.run<{ maxYoungGenerationSizeMb?: number }>(SLOW, 'limits', null)
+  t.equal(got.maxYoungGenerationSizeMb, POOL_YOUNG_GENERATION_MB)
 })

@@ -9,7 +9,7 @@
  */
 import { RoleSessions, type AssumeRoleConfig } from '../../cloud/aws-assume-role.js'
 import { defaultChain, staticCredentials, type AwsCredentialProvider } from '../../cloud/aws-credentials.js'
-import { sigv4, type AwsCredentials } from '../../cloud/aws-sign.js'
+import { loadSigv4, sigv4, type AwsCredentials } from '../../cloud/aws-sign.js'
 import type { Principal } from '../../session/token.js'
 
 export interface AwsAuthConfig {
@@ -55,6 +55,7 @@ export function awsAuth (o: AwsAuthOptions): AwsAuth {
     const bearer = `Bearer ${a.aws_bearer_token}`
     return { headers: (req) => ({ ...req.headers, authorization: bearer }), invalidate: undefined, describe: 'Bedrock API key (bearer)' }
   }
+  loadSigv4() // at config time: the first request must not pay for loading aws4
   const explicit = a.aws_access_key_id !== undefined && a.aws_secret_access_key !== undefined
   const source: AwsCredentialProvider = explicit
     ? staticCredentials(a.aws_access_key_id as string, a.aws_secret_access_key as string, a.aws_session_token)

@@ -23,7 +23,7 @@ import { basePath, upstreamDispatcher, type PoolOptions } from './anthropic.js'
 import { awsAuth, then } from './aws-auth.js'
 import { betaList, members, rebuild, TAGS_BETA, valueOf, type Member } from './body-edit.js'
 import { BEDROCK_VERSION, BedrockCounter } from './bedrock-count.js'
-import { EVENTSTREAM_TYPE, EventStreamDecoder } from './eventstream.js'
+import { EVENTSTREAM_TYPE, EventStreamDecoder, loadEventStream } from './eventstream.js'
 import { GUARD_CONFIG_KEY, stripTrace, tagInput } from './guardrail.js'
 import { CloudSender, cloudUpstream } from './sender.js'
 import type { Outgoing, Upstream, UpstreamCall } from './types.js'
@@ -71,6 +71,7 @@ export function bedrockUpstream (cfg: BedrockUpstream, o: PoolOptions & { env: N
   const base = new URL(cfg.base_url ?? `https://bedrock-runtime.${cfg.region}.amazonaws.com`)
   const prefix = basePath(base)
   const auth = awsAuth({ name: cfg.name, region: cfg.region, service: 'bedrock', auth: cfg.auth, assumeRole: cfg.assume_role, env: o.env })
+  loadEventStream() // at config time, not on the first streamed reply
   const guard: Record<string, string> = {}
   if (cfg.guardrail !== undefined) {
     guard['x-amzn-bedrock-guardrailidentifier'] = cfg.guardrail.id

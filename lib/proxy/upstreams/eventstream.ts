@@ -14,8 +14,8 @@
  * …) becomes an Anthropic `error` event with a gateway-authored message — AWS's text can name
  * accounts and ARNs, so it goes to the operator log only — and ends the stream.
  */
-import { EventStreamCodec } from '@smithy/eventstream-codec'
-import { fromUtf8, toUtf8 } from '@smithy/util-utf8'
+import type { EventStreamCodec } from '@smithy/eventstream-codec'
+import { eventStreamSdk } from '../../cloud/sdk.js'
 import { anthropicEnvelope } from '../../errors.js'
 import { ops } from '../../log.js'
 import type { StreamDecoder } from './types.js'
@@ -27,7 +27,20 @@ const MAX_MESSAGE = 16 * 1024 * 1024
 const PRELUDE = 12
 const TRAILER = 4
 
-const codec = new EventStreamCodec(toUtf8, fromUtf8)
+interface Codec { readonly codec: EventStreamCodec, readonly toUtf8: (b: Uint8Array) => string }
+let loaded: Codec | null = null
+
+/**
+ * The AWS SDK's codec, loaded in this thread on first call (lib/cloud/sdk.ts): the Bedrock builder
+ * calls it at config time, so a gateway without Bedrock never loads the SDK.
+ */
+export function loadEventStream (): Codec {
+  if (loaded === null) {
+    const s = eventStreamSdk()
+    loaded = { codec: new s.EventStreamCodec(s.toUtf8, s.fromUtf8), toUtf8: s.toUtf8 }
+  }
+  return loaded
+}
 
 /** Exception types and the Anthropic error each maps to. */
 const EXCEPTIONS: Record<string, [string, string]> = {
@@ -104,6 +117,7 @@ export class EventStreamDecoder implements StreamDecoder {
   private finished = false
   /** A corrupt message found after good ones in the same read: thrown on the next call. */
   private failure: unknown = null
+  private readonly sdk = loadEventStream()
 
   /** `transform` may rewrite an event's JSON (e.g. strip a guardrail trace); identity when absent. */
   constructor (private readonly upstream: string, private readonly transform?: (json: Buffer) => Buffer) {}
@@ -165,7 +179,7 @@ export class EventStreamDecoder implements StreamDecoder {
 
   /** Decode one whole message, appending its SSE pieces to `out`. */
   private message (frame: Buffer, out: Buffer[]): void {
-    const msg = codec.decode(frame) // checks the prelude and message CRCs
+    const msg = this.sdk.codec.decode(frame) // checks the prelude and message CRCs
     const h = msg.headers as Record<string, { type: string, value: unknown }>
     const kind = header(h, ':message-type')
     if (kind === 'event') {
@@ -178,7 +192,7 @@ export class EventStreamDecoder implements StreamDecoder {
     }
     this.finished = true
     const name = kind === 'exception' ? header(h, ':exception-type') ?? 'exception' : header(h, ':error-code') ?? 'error'
-    const text = kind === 'exception' ? toUtf8(msg.body) : header(h, ':error-message') ?? ''
+    const text = kind === 'exception' ? this.sdk.toUtf8(msg.body) : header(h, ':error-message') ?? ''
     ops.warn(`bedrock upstream ${this.upstream}: stream ${kind ?? 'message'} ${name}: ${text.slice(0, 2000)}`)
     const [type, message] = EXCEPTIONS[name] ?? ['api_error', 'upstream error']
     out.push(errorEvent(type, message))

@@ -17,11 +17,9 @@
  *     start + (i+1)·T/n), honouring the client's back-pressure and aborts like a socket would;
  *   - a worker logs one `[gateway]` line of counts every 10 s while there is traffic.
  */
-import { EventStreamCodec } from '@smithy/eventstream-codec'
-import { fromUtf8, toUtf8 } from '@smithy/util-utf8'
 import type { Dispatcher } from 'undici'
 import { ops } from '../../log.js'
-import { EVENTSTREAM_TYPE } from './eventstream.js'
+import { EVENTSTREAM_TYPE, loadEventStream } from './eventstream.js'
 import type { Sender } from './types.js'
 import { LocalController, type Handler } from './local.js'
 
@@ -36,7 +34,6 @@ const ID = 'msg_loadtest'
 const ZERO = { input_tokens: 0, output_tokens: 0 }
 const STATS_EVERY_MS = 10_000
 
-const codec = new EventStreamCodec(toUtf8, fromUtf8)
 const enc = (s: string): Buffer => Buffer.from(s, 'utf8')
 
 /** Number of text deltas one reply carries. */
@@ -58,7 +55,7 @@ function events (tokens: number): Array<Record<string, unknown>> {
 /** One Bedrock `chunk` message carrying `json` (base64 in `{"bytes":…}`), as the AWS event stream encodes it. */
 function chunkMessage (json: string): Buffer {
   const body = enc(JSON.stringify({ bytes: Buffer.from(json).toString('base64') }))
-  return Buffer.from(codec.encode({
+  return Buffer.from(loadEventStream().codec.encode({
     headers: {
       ':message-type': { type: 'string', value: 'event' },
       ':event-type': { type: 'string', value: 'chunk' },
