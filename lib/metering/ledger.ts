@@ -63,21 +63,27 @@ async function addSpend (tx: Sql, { table, key }: typeof PRINCIPAL_SPEND | typeo
     returning ${tx(key)} as subject, period, micro_cents::text as micro`
 }
 
-/** Upsert the last-seen identity of each principal (`principal_emails`, `principals`). */
+/**
+ * Upsert the last-seen identity of each principal (`principal_emails`, `principals`), each its own
+ * one-statement transaction. Rows are locked in principal order in SQL (the column's collation, not
+ * JavaScript's), the order the identity sweep locks the rows it deletes (lib/store/sweeps.ts), and
+ * the group-move triggers (migration 0020) take their advisory lock after the statement's last row
+ * lock: an identity batch and the sweep cannot deadlock.
+ */
 export async function recordIdentities (sql: Sql, list: readonly Seen[]): Promise<void> {
   if (list.length === 0) return
-  const sorted = [...list].sort((a, b) => (a.sub < b.sub ? -1 : 1))
   await sql`
     insert into principal_emails (principal, email, name, groups, updated_at)
     select t.p, t.e, t.n, t.g::jsonb, now()
-    from unnest(${sorted.map((x) => x.sub)}::text[], ${sorted.map((x) => x.email)}::text[],
-                ${sorted.map((x) => x.name)}::text[], ${sorted.map((x) => JSON.stringify(x.groups))}::text[]) as t(p, e, n, g)
+    from unnest(${list.map((x) => x.sub)}::text[], ${list.map((x) => x.email)}::text[],
+                ${list.map((x) => x.name)}::text[], ${list.map((x) => JSON.stringify(x.groups))}::text[]) as t(p, e, n, g)
+    order by t.p
     on conflict (principal) do update set
       email = coalesce(excluded.email, principal_emails.email),
       name = coalesce(excluded.name, principal_emails.name),
       groups = excluded.groups,
       updated_at = now()`
   await sql`
-    insert into principals (principal) select unnest(${sorted.map((x) => x.sub)}::text[])
+    insert into principals (principal) select p from unnest(${list.map((x) => x.sub)}::text[]) as p order by 1
     on conflict (principal) do update set last_seen = now()`
 }
