@@ -16,7 +16,7 @@ import type { UsageRow } from './usage.js'
 
 /**
  * Write one flush: spend per principal bucket, pooled spend per group bucket, spend per model
- * bucket, token usage and cost by kind per minute (`usage_minutes`), and the lease charges of the
+ * bucket (one upsert builder over the three, `addSpend`), token usage and cost by kind per minute (`usage_minutes`), and the lease charges of the
  * same requests, in one transaction. Returns the new total of
  * every principal and pooled group bucket written (spend alerts compare them with the caps).
  */
@@ -26,39 +26,37 @@ export async function writeLedger (sql: Sql, spend: Rows, pooled: Rows, charges:
     const totals: LedgerTotals = { spend: [], pooled: [] }
     if (spend.keys.length > 0) totals.spend = await addSpend(tx as unknown as Sql, PRINCIPAL_SPEND, spend)
     if (pooled.keys.length > 0) totals.pooled = await addSpend(tx as unknown as Sql, POOLED_SPEND, pooled)
-    if (models !== undefined && models.keys.length > 0) {
-      await tx`
-        insert into spend_by_model (model, period, micro_cents, updated_at)
-        select t.k, t.b, t.m, now()
-        from unnest(${models.keys}::text[], ${models.buckets}::text[], ${models.micro.map(int)}::int8[]) as t(k, b, m)
-        order by 1, 2
-        on conflict (model, period) do update set
-          micro_cents = spend_by_model.micro_cents + excluded.micro_cents, updated_at = now()`
-    }
+    if (models !== undefined && models.keys.length > 0) await addSpend(tx as unknown as Sql, MODEL_SPEND, models)
     if (usage !== undefined) await writeUsage(tx as unknown as Sql, usage)
     await drawDown(tx as unknown as Sql, charges)
     return totals
   })
 }
 
-/** The two spend tables: per principal bucket, and pooled per group bucket. */
-const PRINCIPAL_SPEND = { table: 'spend', key: 'principal' } as const
-const POOLED_SPEND = { table: 'pooled_spend', key: 'rbac_group_id' } as const
+/**
+ * The three spend tables: per principal bucket, pooled per group bucket (both with the
+ * reference-compatible `cents` column), and per model bucket (micro-cents only, migration 0014).
+ */
+interface SpendTable { table: 'spend' | 'pooled_spend' | 'spend_by_model', key: 'principal' | 'rbac_group_id' | 'model', cents: boolean }
+const PRINCIPAL_SPEND: SpendTable = { table: 'spend', key: 'principal', cents: true }
+const POOLED_SPEND: SpendTable = { table: 'pooled_spend', key: 'rbac_group_id', cents: true }
+const MODEL_SPEND: SpendTable = { table: 'spend_by_model', key: 'model', cents: false }
 
 /**
  * Add each row's micro-cents to its (key, period) bucket of `table`, rows sorted for the lock
- * order; `cents` is derived from the new micro-cent total in the same statement. Returns every
- * bucket's new total.
+ * order; where the table has `cents`, it is derived from the new micro-cent total in the same
+ * statement. Returns every bucket's new total.
  */
-async function addSpend (tx: Sql, { table, key }: typeof PRINCIPAL_SPEND | typeof POOLED_SPEND, rows: Rows): Promise<LedgerTotal[]> {
+async function addSpend (tx: Sql, { table, key, cents }: SpendTable, rows: Rows): Promise<LedgerTotal[]> {
+  const none = tx``
   return await tx<LedgerTotal[]>`
-    insert into ${tx(table)} (${tx(key)}, period, cents, micro_cents, updated_at)
-    select t.k, t.b, t.m::float8 / 1000000, t.m, now()
+    insert into ${tx(table)} (${tx(key)}, period, ${cents ? tx`cents, ` : none}micro_cents, updated_at)
+    select t.k, t.b, ${cents ? tx`t.m::float8 / 1000000, ` : none}t.m, now()
     from unnest(${rows.keys}::text[], ${rows.buckets}::text[], ${rows.micro.map(int)}::int8[]) as t(k, b, m)
     order by 1, 2
     on conflict (${tx(key)}, period) do update set
       micro_cents = ${tx(table)}.micro_cents + excluded.micro_cents,
-      cents = (${tx(table)}.micro_cents + excluded.micro_cents)::float8 / 1000000,
+      ${cents ? tx`cents = (${tx(table)}.micro_cents + excluded.micro_cents)::float8 / 1000000,` : none}
       updated_at = now()
     returning ${tx(key)} as subject, period, micro_cents::text as micro`
 }
