@@ -71,7 +71,7 @@ t.test('flushes, identity batches, sign-ins and the identity sweep at once: no d
     try { await fn() } catch (err) {
       const code = (err as { code?: string }).code ?? ''
       if (code === '40P01') deadlocks++
-      failures.push(`${what}: ${code} ${(err as Error).message}`)
+      failures.push(`${what}: ${code} ${(err as Error).message} ${(err as { detail?: string }).detail ?? ''}`.trim())
     }
   }
   const ROUNDS = 40
@@ -97,8 +97,9 @@ t.test('flushes, identity batches, sign-ins and the identity sweep at once: no d
     for (let i = 0; i < ROUNDS / 4; i++) {
       const who = PEOPLE.filter(() => rand() < 0.3)
       await guard('age identities', async () => await sql.begin(async (tx) => {
-        await tx`select 1 from principal_emails where principal = any(${who}::text[]) order by principal for update`
-        await tx`update principal_emails set updated_at = now() - interval '400 days' where principal = any(${who}::text[])`
+        // Only the rows locked in order: one a batch inserted since would be locked out of order.
+        const locked = await tx`select principal from principal_emails where principal = any(${who}::text[]) order by principal for update`
+        await tx`update principal_emails set updated_at = now() - interval '400 days' where principal = any(${locked.map((r) => r.principal as string)}::text[])`
       }))
       await guard('identity sweep', async () => { await sweepRetention(sql, { auditRetentionDays: 0, spendRetentionMonths: 0, identityRetentionDays: 90 }) })
     }
