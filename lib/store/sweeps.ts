@@ -20,13 +20,14 @@
  * (SELECT … ORDER BY key FOR UPDATE) in the order its writers' sorted upserts lock them, in the
  * columns' own collation, before deleting them (which then waits on no row). `principal_emails`
  * is locked by principal, as the identity batch (lib/metering/ledger.ts) and sign-in
- * (lib/session/store.ts) lock it; its delete triggers (migration 0020) take advisory lock 7301020
- * exclusive only after every row lock of the statement, and a holder of that lock never waits on
- * a principal_emails row. `usage_group_days` is locked in key order, as the flush writes it, and
+ * (lib/session/store.ts) lock it; its triggers (migration 0020) take advisory lock 7301020
+ * exclusive only after the statement's last row lock, and each of these writers is its
+ * transaction's only principal_emails statement, so a holder of that lock never waits on a
+ * principal_emails row. `usage_group_days` is locked in key order, as the flush writes it, and
  * under that advisory lock shared, as the flush takes it: the triggered moves write it in several
  * passes (old groups, new groups, emptied rows), an order no key order could follow, so the sweep
- * waits for them instead. The other tables are deleted in physical order: their writers touch only
- * current rows, never the expired ones. A role without DELETE on a table (SQLSTATE 42501) gets one
+ * waits for them instead. The other tables are deleted in physical order: their writers upsert
+ * current buckets, not ones past the retention window. A role without DELETE on a table (SQLSTATE 42501) gets one
  * warning per table for the life of the process and the other tables are still swept.
  */
 import { ops, describeError } from '../log.js'
