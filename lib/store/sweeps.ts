@@ -14,7 +14,20 @@
  *
  * Deletes go in batches of 10,000 rows, at most 50 batches per table per run, each batch its own
  * short transaction under a 30 s statement timeout, so a large backlog never holds locks for long
- * and is worked off over several runs. A role without DELETE on a table (SQLSTATE 42501) gets one
+ * and is worked off over several runs.
+ *
+ * Lock order (no deadlock with the writers): a batch of a table with a `lockOrder` locks its rows
+ * (SELECT … ORDER BY key FOR UPDATE) in the order its writers' sorted upserts lock them, in the
+ * columns' own collation, before deleting them (which then waits on no row). `principal_emails`
+ * is locked by principal, as the identity batch (lib/metering/ledger.ts) and sign-in
+ * (lib/session/store.ts) lock it; its triggers (migration 0020) take advisory lock 7301020
+ * exclusive only after the statement's last row lock, and each of these writers is its
+ * transaction's only principal_emails statement, so a holder of that lock never waits on a
+ * principal_emails row. `usage_group_days` is locked in key order, as the flush writes it, and
+ * under that advisory lock shared, as the flush takes it: the triggered moves write it in several
+ * passes (old groups, new groups, emptied rows), an order no key order could follow, so the sweep
+ * waits for them instead. The other tables are deleted in physical order: their writers upsert
+ * current buckets, not ones past the retention window. A role without DELETE on a table (SQLSTATE 42501) gets one
  * warning per table for the life of the process and the other tables are still swept.
  */
 import { ops, describeError } from '../log.js'
@@ -48,17 +61,27 @@ interface Rule {
   table: 'admin_audit' | 'spend' | 'pooled_spend' | 'spend_by_model' | 'usage_minutes' | 'usage_hours' | 'usage_org_hours' | 'usage_org_days' | 'usage_group_days' | 'claude_code_daily' | 'claude_code_org_days' | 'claude_code_day_principals' | 'principal_emails' | 'spend_alerts' | 'alert_deliveries'
   column: 'at' | 'updated_at' | 'created_at' | 'minute' | 'hour' | 'day'
   cutoff: Cutoff
+  /** Lock the batch's rows in this key order before deleting them (see the header); else physical order. */
+  lockOrder?: readonly string[]
+  /** Take advisory lock 7301020 shared first, as a flush does (usage_group_days, migration 0020). */
+  groupLock?: true
 }
+
+const IDENTITY_ORDER = ['principal'] as const
+const GROUP_DAY_ORDER = ['day', 'idp_group', 'model', 'upstream', 'long_context', 'fast'] as const
 
 /** Delete one batch; returns the number of rows removed. */
 async function deleteBatch (sql: Sql, rule: Rule): Promise<number> {
   const { days, months } = { days: 0, months: 0, ...rule.cutoff }
   return await sql.begin(async (tx) => {
     await tx`select set_config('statement_timeout', ${STATEMENT_TIMEOUT_MS}, true)`
+    if (rule.groupLock === true) await tx`select pg_advisory_xact_lock_shared(7301020)`
     const before = tx`now() - make_interval(months => ${months}::int, days => ${days}::int)`
+    const order = rule.lockOrder === undefined ? tx`` : tx`order by ${tx([...rule.lockOrder])}`
+    const lock = rule.lockOrder === undefined ? tx`` : tx`for update`
     const res = await tx`
       delete from ${tx(rule.table)} where ctid = any(array(
-        select ctid from ${tx(rule.table)} where ${tx(rule.column)} < ${before} limit ${SWEEP_BATCH}
+        select ctid from ${tx(rule.table)} where ${tx(rule.column)} < ${before} ${order} limit ${SWEEP_BATCH} ${lock}
       ))`
     return res.count
   })
@@ -114,7 +137,7 @@ export async function sweepRetention (sql: Sql, s: RetentionSettings): Promise<R
       await sweepTable(sql, { table: 'usage_hours', column: 'hour', cutoff }) +
       await sweepTable(sql, { table: 'usage_org_hours', column: 'hour', cutoff }) +
       await sweepTable(sql, { table: 'usage_org_days', column: 'day', cutoff }) +
-      await sweepTable(sql, { table: 'usage_group_days', column: 'day', cutoff }) +
+      await sweepTable(sql, { table: 'usage_group_days', column: 'day', cutoff, lockOrder: GROUP_DAY_ORDER, groupLock: true }) +
       await sweepTable(sql, { table: 'claude_code_daily', column: 'day', cutoff }) +
       await sweepTable(sql, { table: 'claude_code_org_days', column: 'day', cutoff }) +
       await sweepTable(sql, { table: 'claude_code_day_principals', column: 'day', cutoff }) +
@@ -122,7 +145,7 @@ export async function sweepRetention (sql: Sql, s: RetentionSettings): Promise<R
       await sweepTable(sql, { table: 'alert_deliveries', column: 'created_at', cutoff })
   }
   if (positive(s.identityRetentionDays)) {
-    out.identity = await sweepTable(sql, { table: 'principal_emails', column: 'updated_at', cutoff: { days: Math.floor(s.identityRetentionDays) } })
+    out.identity = await sweepTable(sql, { table: 'principal_emails', column: 'updated_at', cutoff: { days: Math.floor(s.identityRetentionDays) }, lockOrder: IDENTITY_ORDER })
   }
   return out
 }
