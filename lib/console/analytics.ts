@@ -14,14 +14,19 @@
  * reject counts (the four tools the report lists), tokens by type, and the estimated cost in cents.
  *
  * Invariants: one statement over the organization's day sums `claude_code_org_days` (grouping
- * sets: per day and the whole range) and the active developers `claude_code_day_principals`
- * (migration 0024: kept equal to `claude_code_daily` summed over developers, and to its distinct
- * (day, developer) pairs, by triggers inside every statement that changes it), so its cost grows
- * with the range's days and metric keys plus its active (day, developer) pairs — never with the
- * raw rows or a page size — and the day totals and the range total come from one snapshot; every sum is read from Postgres as numeric text and
- * sent as an exact decimal string (no float between the table and the browser), so a day's figure
- * equals the sum of the claude_code report's records for that day (lib/reports/claude-code.ts
- * counts the same metrics with the same attribute filters). Read-only.
+ * sets: per day and the whole range; migration 0024: kept equal to `claude_code_daily` summed over
+ * developers by triggers inside every statement that changes it), the per-day counts of active
+ * developers `claude_code_day_people` and the per-developer, per-year bitmaps of active days
+ * `claude_code_principal_years` (migration 0025: kept by triggers on the (day, developer) pairs
+ * `claude_code_day_principals`, which 0024's triggers keep equal to `claude_code_daily`'s distinct
+ * pairs). The range's `people` counts the developers whose bitmap, for one of the one or two years
+ * the range touches, has a bit inside it (`yearMasks`), so the cost grows with the range's days and
+ * metric keys plus the number of developers — never with the active (day, developer) pairs, the raw
+ * rows or a page size — and the day totals and the range total come from one snapshot; every sum
+ * is read from Postgres as numeric text and sent as an exact decimal string (no float between the
+ * table and the browser), so a day's figure equals the sum of the claude_code report's records for
+ * that day (lib/reports/claude-code.ts counts the same metrics with the same attribute filters),
+ * and `people` equals the distinct developers of `claude_code_daily` for the day or range. Read-only.
  */
 import type { AdminReply } from '../admin/call.js'
 import type { Sql } from '../store/db.js'
@@ -48,6 +53,25 @@ export function decimalText (v: string | null | undefined): string {
   if (v === null || v === undefined || v === '') return '0'
   const t = v.includes('.') ? v.replace(/0+$/, '').replace(/\.$/, '') : v
   return t === '-0' ? '0' : t
+}
+
+/** One UTC year's days of a range, as claude_code_principal_years keeps them (migration 0025). */
+export interface YearMask { year: number, mask: string }
+
+/**
+ * The days of [from, to) (UTC midnights, to > from, at most MAX_DAYS days) per year they touch, as
+ * bit(366) text: character i is '1' when day i + 1 of that year is inside the range. One or two
+ * years, in order.
+ */
+export function yearMasks (from: number, to: number): YearMask[] {
+  const out: YearMask[] = []
+  for (let y = new Date(from).getUTCFullYear(); Date.UTC(y, 0, 1) < to; y++) {
+    const jan1 = Date.UTC(y, 0, 1)
+    const lo = Math.max(0, (from - jan1) / DAY_MS)
+    const hi = Math.min(366, (to - jan1) / DAY_MS, (Date.UTC(y + 1, 0, 1) - jan1) / DAY_MS)
+    out.push({ year: y, mask: '0'.repeat(lo) + '1'.repeat(hi - lo) + '0'.repeat(366 - hi) })
+  }
+  return out
 }
 
 interface TotalsRow {
@@ -104,6 +128,9 @@ export async function analyticsTotals (sql: Sql, q: URLSearchParams, now = Date.
   if (to <= from) return bad('ending_at: must be after starting_at')
   if ((to - from) / DAY_MS > MAX_DAYS) return bad(`ending_at: at most ${MAX_DAYS} days after starting_at`)
   const [a, b] = [dayText(from), dayText(to)]
+  const masks = yearMasks(from, to)
+  const first = masks[0] as YearMask
+  const second = masks[1] ?? first
   const rows = await sql<TotalsRow[]>`
     with s as (
       select day::text as day,
@@ -123,12 +150,12 @@ export async function analyticsTotals (sql: Sql, q: URLSearchParams, now = Date.
       where day >= ${a}::date and day < ${b}::date
       group by grouping sets ((day), ())),
     p as (
-      select day::text as day, count(*)::int as people from claude_code_day_principals
-      where day >= ${a}::date and day < ${b}::date group by day
+      select day::text as day, people::int as people from claude_code_day_people
+      where day >= ${a}::date and day < ${b}::date
       union all
-      -- count(distinct) would sort the range's pairs; a hashed group by is about a third faster.
-      select null, count(*)::int from (
-        select principal from claude_code_day_principals where day >= ${a}::date and day < ${b}::date group by principal) d)
+      select null, count(distinct principal)::int from claude_code_principal_years
+      where (year = ${first.year} and days & ${first.mask}::bit(366) <> 0::bit(366))
+        or (year = ${second.year} and days & ${second.mask}::bit(366) <> 0::bit(366)))
     select coalesce(s.day, p.day) as day, coalesce(p.people, 0) as people, s.sessions, s.added, s.removed, s.commits, s.prs,
       s.accepted, s.rejected, s.t_input, s.t_output, s.t_cache_read, s.t_cache_creation, s.cost_cents
     from s full join p on coalesce(s.day, '') = coalesce(p.day, '')`

@@ -75,14 +75,14 @@ t.test('the reference tables keep their names and columns; Weir adds only its ow
   for (const [table, want] of Object.entries(reference)) t.same(shape[table]?.slice(0, want.length), want, table)
   t.same(shape.spend?.slice(4), ['micro_cents bigint not null'], 'spend gains only the exact ledger column')
   t.same(shape.pooled_spend?.slice(4), ['micro_cents bigint not null'])
-  t.same(Object.keys(shape).filter((k) => !(k in reference)).sort(), ['alert_deliveries', 'claude_code_daily', 'claude_code_day_principals', 'claude_code_org_days', 'principals', 'refresh_token_revocations', 'session_families', 'session_revocations', 'spend_alerts', 'spend_by_model', 'spend_leases', 'usage_group_days', 'usage_hours', 'usage_minutes', 'usage_org_days', 'usage_org_hours'], "Weir's own tables")
+  t.same(Object.keys(shape).filter((k) => !(k in reference)).sort(), ['alert_deliveries', 'claude_code_daily', 'claude_code_day_people', 'claude_code_day_principals', 'claude_code_org_days', 'claude_code_principal_years', 'principals', 'refresh_token_revocations', 'session_families', 'session_revocations', 'spend_alerts', 'spend_by_model', 'spend_leases', 'usage_group_days', 'usage_hours', 'usage_minutes', 'usage_org_days', 'usage_org_hours'], "Weir's own tables")
   const idx = (await sql<Array<{ indexname: string }>>`select indexname from pg_indexes where schemaname = 'public' order by 1`).map((r) => r.indexname)
   for (const name of ['_migrations_pkey', 'admin_audit_at', 'admin_audit_pkey', 'kv_expires_at', 'kv_pkey', 'pooled_spend_pkey', 'principal_emails_pkey',
     'principal_emails_updated_at', 'principal_groups_pkey', 'spend_limits_pkey', 'spend_limits_scope', 'spend_period_cents', 'spend_pkey', 'spend_updated_at']) {
     t.ok(idx.includes(name), `reference index ${name}`)
   }
   const fns = (await sql<Array<{ proname: string }>>`select proname from pg_proc p join pg_namespace s on s.oid = p.pronamespace where s.nspname = 'public' order by 1`).map((r) => r.proname)
-  t.same(fns, ['weir_claude_code_rollup', 'weir_notify_session_revocations', 'weir_notify_spend_limits', 'weir_spend_lease', 'weir_usage_group_days_move', 'weir_usage_group_days_regroup', 'weir_usage_group_names'], 'only Weir-prefixed functions')
+  t.same(fns, ['weir_claude_code_active_days', 'weir_claude_code_rollup', 'weir_notify_session_revocations', 'weir_notify_spend_limits', 'weir_spend_lease', 'weir_usage_group_days_move', 'weir_usage_group_days_regroup', 'weir_usage_group_names'], 'only Weir-prefixed functions')
   const cons = await sql<Array<{ conname: string }>>`select conname from pg_constraint where conrelid = 'spend_limits'::regclass and contype = 'c' order by 1`
   t.same(cons.map((r) => r.conname), ['spend_limits_currency_check', 'spend_limits_period_check', 'spend_limits_pooled_amount_requires_group', 'spend_limits_pooled_requires_limit', 'spend_limits_scope_type_check'])
 

@@ -146,7 +146,7 @@ t.test('migration 0024 fills the rollup from the rows written before it', async 
   await sql`insert into claude_code_daily (day, principal, metric, k1, k2, value) values
     ('2026-03-01', 'u1', 'cost.usage', '', 'm', 0.000001), ('2026-03-01', 'u2', 'cost.usage', '', 'm', 12.5),
     ('2026-03-01', 'u2', 'token.usage', 'input', 'm', 7), ('2026-03-02', 'u1', 'token.usage', 'input', 'm', 9)`
-  t.same(await migrate(sql), [24])
+  t.same(await migrate(sql), [24, 25])
   t.same((await sql`select day::text as d, metric, value::text as v from claude_code_org_days order by 1, 2`).map((r) => [r.d, r.metric, r.v]),
     [['2026-03-01', 'cost.usage', '12.500001'], ['2026-03-01', 'token.usage', '7'], ['2026-03-02', 'token.usage', '9']], 'summed exactly')
   t.same(await mismatches(sql), [])
