@@ -25,6 +25,8 @@ const MAX = 64 * 1024
 interface Ctx { res: HttpResponse, rq: Req }
 /** What the route saw: one entry per callback, for the aborted-client case. */
 const calls: string[] = []
+/** uWS data callbacks per body handed over (which of the reader's paths ran). */
+const chunkCounts: number[] = []
 
 const ok = (c: Ctx, body: Buffer): void => {
   calls.push(`ok ${body.length}`)
@@ -42,6 +44,10 @@ async function serve (t: Test): Promise<number> {
   const route = (promise: boolean) => (res: HttpResponse, req: import('uWebSockets.js').HttpRequest): void => {
     const rq = captureRequest(res, req)
     res.onAborted(() => { rq.aborted = true; calls.push('aborted'); finish(rq) })
+    // Count the chunks uWS hands over for this body.
+    let chunks = 0
+    const onData = res.onData.bind(res)
+    res.onData = (cb) => onData((ab, last) => { chunks++; if (last) chunkCounts.push(chunks); cb(ab, last) })
     const c = { res, rq }
     if (promise) readBody(res, rq, MAX).then((b) => { ok(c, b) }, (e: unknown) => { bad(c, e) })
     else readBodyTo(res, rq, MAX, c, ok, bad)
@@ -76,16 +82,19 @@ t.test('readBodyTo and readBody', async (t) => {
   const body = Buffer.from(JSON.stringify({ model: 'm', max_tokens: 8, messages: [{ role: 'user', content: 'héllo ✓ '.repeat(9) }] }))
 
   await t.test('a body sent with its headers arrives whole (one chunk)', async (t) => {
+    chunkCounts.length = 0
     for (const path of ['/to', '/promise']) {
       const r = await wire(port, Buffer.concat([Buffer.from(head(path, body.length)), body]), { timeoutMs: 5000, expect: 1 })
       t.equal(r.responses[0]?.status, 200, path)
       t.equal(r.responses[0]?.body, digest(body), `${path}: the same bytes`)
     }
+    t.same(chunkCounts, [1, 1], 'each in one uWS chunk')
     t.ok(await drained(), 'in-flight budget released')
   })
 
   await t.test('split at every byte offset, and byte by byte: the same bytes (several chunks)', async (t) => {
     const h = Buffer.from(head('/to', body.length))
+    chunkCounts.length = 0
     const seen = new Set<string>()
     for (let k = 0; k <= body.length; k++) {
       const r = await wire(port, Buffer.concat([h, body.subarray(0, k)]), { timeoutMs: 5000, expect: 1, more: [body.subarray(k)], gapMs: 2 })
@@ -95,6 +104,7 @@ t.test('readBodyTo and readBody', async (t) => {
     const bytes = [...body].map((b) => Buffer.from([b]))
     const r = await wire(port, h, { timeoutMs: 10_000, expect: 1, more: bytes, gapMs: 1 })
     t.equal(r.responses[0]?.body, digest(body), 'byte by byte: the same bytes')
+    t.ok(chunkCounts.some((n) => n > 1), `the several-chunk path ran (chunks per body: up to ${Math.max(...chunkCounts)})`)
     t.ok(await drained(), 'in-flight budget released')
   })
 
