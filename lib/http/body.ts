@@ -13,12 +13,13 @@
  *     route's own cap bounds it), so the cap can never make a legal request impossible.
  *   - Every body read has a deadline: after `graceMs` the client must have sent at least
  *     `minRate` bytes per second since that point; a slower upload is answered 408 and its
- *     connection closed.
+ *     connection closed. One shared timer checks the reads in progress every `SWEEP_MS`, so the
+ *     408 comes at most that much after the deadline passed.
  *   - The caller authenticates from the headers before calling `readBody`; every answer sent while
  *     the body is still unread closes the connection (respond.ts, via `rq.bodyOpen`), so a
  *     refused client cannot make the gateway read on.
  *
- * `readBody` must be called synchronously from the route handler (uWS requires `onData` to be
+ * `readBody`/`readBodyTo` must be called synchronously from the route handler (uWS requires `onData` to be
  * attached before the handler returns).
  */
 import type { HttpResponse } from 'uWebSockets.js'
@@ -83,74 +84,143 @@ export function declaredLength (rq: Req, maxBytes: number): number {
 
 const EMPTY = Buffer.alloc(0)
 
+/** How often the reads in progress are checked against their deadline (the deadline's resolution). */
+const SWEEP_MS = 100
+
 /**
- * Read the whole body. Rejects with the framing error (before reading), 529 when the worker is
- * over its in-flight cap, 408 when the client is too slow, or 400 when the client sends more or
- * fewer bytes than it declared; never settles if the client aborts (the abort handler finishes
- * the request instead, and the in-flight bytes are released).
+ * One body being read. Reads in progress form an intrusive list walked by one shared timer
+ * (`sweep`), instead of a timer (and a timer list) per request: a body that arrives with its
+ * headers — the common case — costs no timer at all.
  */
-export function readBody (res: HttpResponse, rq: Req, maxBytes: number): Promise<Buffer> {
+class BodyRead<T> {
+  prev: BodyRead<unknown> | null = null
+  next: BodyRead<unknown> | null = null
+  /** The chunks so far, once a second one arrives (the first is kept in `first` until then). */
+  private chunks: Buffer[] | null = null
+  private first: Buffer | null = null
+  got = 0
+  over = false
+  readonly t0 = performance.now()
+
+  constructor (readonly rq: Req, readonly len: number, readonly ctx: T, readonly ok: (ctx: T, body: Buffer) => void, readonly bad: (ctx: T, err: unknown) => void) {}
+
+  /** Give back the in-flight budget and leave the sweep (idempotent). */
+  release (): void {
+    if (this.over) return
+    this.over = true
+    inflight -= this.len
+    untrack(this as BodyRead<unknown>)
+  }
+
+  private fail (err: GatewayError): void { this.release(); this.bad(this.ctx, err) }
+
+  data (ab: ArrayBuffer, isLast: boolean): void {
+    if (this.over) return
+    const n = ab.byteLength
+    const got = this.got
+    if (got + n > this.len) { this.fail(new GatewayError('GW_BAD_REQUEST', 'request body is longer than its Content-Length')); return }
+    if (n > 0) {
+      // uWS's ArrayBuffer is only valid during this callback: copy it.
+      const b = Buffer.from(ab.slice(0))
+      if (this.first === null) this.first = b
+      else (this.chunks ??= [this.first]).push(b)
+      this.got = got + n
+    }
+    if (!isLast) return
+    if (this.got !== this.len) { this.fail(new GatewayError('GW_BAD_REQUEST', 'request body is shorter than its Content-Length')); return }
+    this.release()
+    this.rq.bodyOpen = false
+    this.ok(this.ctx, this.chunks === null ? this.first ?? EMPTY : Buffer.concat(this.chunks, this.got))
+  }
+
+  /** The deadline: by `t0 + graceMs + got / minRate` at least `got` bytes must be here. */
+  check (now: number): void {
+    if (this.rq.aborted) { this.release(); return }
+    const elapsed = now - this.t0
+    const { graceMs, minRate } = knobs
+    if (this.got < minRate * (elapsed - graceMs) / 1000) {
+      this.fail(new GatewayError('GW_BODY_TIMEOUT', undefined, { detail: `${this.got} of ${this.len} body bytes in ${Math.round(elapsed)} ms (minimum ${minRate} bytes/s after ${graceMs} ms)` }))
+    }
+  }
+}
+
+let reads: BodyRead<unknown> | null = null
+let sweeper: NodeJS.Timeout | null = null
+let sweeping = false
+
+function track (r: BodyRead<unknown>): void {
+  r.next = reads
+  if (reads !== null) reads.prev = r
+  reads = r
+  if (!sweeping) {
+    sweeping = true
+    if (sweeper === null) sweeper = setTimeout(sweep, SWEEP_MS)
+    else sweeper.refresh()
+  }
+}
+
+function untrack (r: BodyRead<unknown>): void {
+  if (r.prev !== null) r.prev.next = r.next
+  else if (reads === r) reads = r.next
+  if (r.next !== null) r.next.prev = r.prev
+  r.prev = r.next = null
+}
+
+/** Check every read in progress against its deadline; runs every SWEEP_MS while there are any. */
+function sweep (): void {
+  const now = performance.now()
+  for (let r = reads; r !== null;) {
+    const next: BodyRead<unknown> | null = r.next
+    r.check(now)
+    r = next
+  }
+  if (reads !== null) (sweeper as NodeJS.Timeout).refresh()
+  else sweeping = false
+}
+
+/**
+ * Read the whole body and hand it to `ok(ctx, body)`, or `bad(ctx, err)` with the framing error
+ * (before reading), 529 when the worker is over its in-flight cap, 408 when the client is too
+ * slow, or 400 when the client sends more or fewer bytes than it declared. Neither is called if
+ * the client aborts (the abort handler finishes the request instead, and the in-flight bytes are
+ * released). Refusals decided from the headers, and an empty body, are delivered in a microtask
+ * (after the caller has set up its abort handling); a body is delivered from uWS's data callback.
+ * No promise, and no closure but uWS's data callback and the release hook: the hot path's reader.
+ */
+export function readBodyTo<T> (res: HttpResponse, rq: Req, maxBytes: number, ctx: T, ok: (ctx: T, body: Buffer) => void, bad: (ctx: T, err: unknown) => void): void {
   let len: number
   try {
     len = declaredLength(rq, maxBytes)
   } catch (err) {
     res.onData(() => {})
-    return Promise.reject(err)
+    queueMicrotask(() => { bad(ctx, err) })
+    return
   }
   if (len === 0) {
     res.onData(() => {})
     rq.bodyOpen = false
-    return Promise.resolve(EMPTY)
+    queueMicrotask(() => { ok(ctx, EMPTY) })
+    return
   }
   if (inflight > 0 && inflight + len > knobs.inflightBytes) {
     res.onData(() => {})
-    return Promise.reject(new GatewayError('GW_OVERLOADED', undefined, { headers: { 'retry-after': '1' }, detail: `body of ${len} bytes refused: ${inflight} bytes in flight on this worker (WEIR_BODY_INFLIGHT_BYTES=${knobs.inflightBytes})` }))
+    const err = new GatewayError('GW_OVERLOADED', undefined, { headers: { 'retry-after': '1' }, detail: `body of ${len} bytes refused: ${inflight} bytes in flight on this worker (WEIR_BODY_INFLIGHT_BYTES=${knobs.inflightBytes})` })
+    queueMicrotask(() => { bad(ctx, err) })
+    return
   }
   inflight += len
-  const t0 = performance.now()
-  const { graceMs, minRate } = knobs
+  const r = new BodyRead(rq, len, ctx, ok, bad)
+  track(r as BodyRead<unknown>)
+  rq.onBodyDone = () => { r.release() }
+  res.onData((ab, isLast) => { r.data(ab, isLast) })
+}
+
+/**
+ * Read the whole body (`readBodyTo` as a promise, for the routes off the hot path). Rejects with
+ * the framing error (before reading), 529, 408 or 400 as above; never settles if the client aborts.
+ */
+export function readBody (res: HttpResponse, rq: Req, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let got = 0
-    let over = false
-    let timer: NodeJS.Timeout | null = null
-    const release = (): void => {
-      if (over) return
-      over = true
-      inflight -= len
-      if (timer !== null) { clearTimeout(timer); timer = null }
-    }
-    const fail = (err: GatewayError): void => { release(); reject(err) }
-    // The deadline: by `t0 + graceMs + got / minRate` at least `got` bytes must be here. Re-armed
-    // for the moment the bytes received so far stop covering it.
-    const arm = (): void => {
-      const due = t0 + graceMs + got * 1000 / minRate
-      timer = setTimeout(check, Math.max(10, due - performance.now()))
-    }
-    const check = (): void => {
-      timer = null
-      if (over) return
-      if (rq.aborted) { release(); return }
-      const elapsed = performance.now() - t0
-      if (got < minRate * (elapsed - graceMs) / 1000) {
-        fail(new GatewayError('GW_BODY_TIMEOUT', undefined, { detail: `${got} of ${len} body bytes in ${Math.round(elapsed)} ms (minimum ${minRate} bytes/s after ${graceMs} ms)` }))
-        return
-      }
-      arm()
-    }
-    arm()
-    rq.onBodyDone = release
-    res.onData((ab, isLast) => {
-      if (over) return
-      const n = ab.byteLength
-      if (got + n > len) { fail(new GatewayError('GW_BAD_REQUEST', 'request body is longer than its Content-Length')); return }
-      if (n > 0) { chunks.push(Buffer.from(ab.slice(0))); got += n }
-      if (isLast) {
-        if (got !== len) { fail(new GatewayError('GW_BAD_REQUEST', 'request body is shorter than its Content-Length')); return }
-        release()
-        rq.bodyOpen = false
-        resolve(chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks, got))
-      }
-    })
+    readBodyTo(res, rq, maxBytes, null, (_, body) => { resolve(body) }, (_, err) => { reject(err) })
   })
 }

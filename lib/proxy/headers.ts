@@ -58,7 +58,8 @@ export function checkForwarded (h: Readonly<Record<string, string>>): GatewayErr
  */
 export function forwardHeaders (h: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const k of PASS) {
+  for (let i = 0; i < PASS.length; i++) {
+    const k = PASS[i] as string
     const v = h[k]
     if (v !== undefined) out[k] = v
   }

@@ -25,7 +25,7 @@
  */
 import type { HttpResponse } from 'uWebSockets.js'
 import { GatewayError } from '../errors.js'
-import { readBody } from '../http/body.js'
+import { readBody, readBodyTo } from '../http/body.js'
 import type { Req } from '../http/request.js'
 import { sendError } from '../http/respond.js'
 import type { Principal } from '../session/token.js'
@@ -33,6 +33,7 @@ import { admit, isRefused, type CriAdmission, type MessagesDeps } from './admiss
 import { Failover } from './attempts.js'
 import { Exchange } from './exchange.js'
 import { auditInference, done } from './settle.js'
+import type { Candidate } from './routing.js'
 import type { Endpoint } from './upstreams/types.js'
 
 export type { CriAdmission, MessagesDeps, ModelPolicy } from './admission.js'
@@ -43,7 +44,7 @@ const LOAD_TEST_USER_VALUE = /^\d{1,7}$/
 /** The Claude Code session a request belongs to: the key of upstream pool affinity. */
 const SESSION_ID = 'x-claude-code-session-id'
 
-export function handleMessages (res: HttpResponse, rq: Req, endpoint: Endpoint, deps: MessagesDeps): Promise<void> {
+export function handleMessages (res: HttpResponse, rq: Req, endpoint: Endpoint, deps: MessagesDeps): Promise<void> | undefined {
   const x = new Exchange(res, rq, endpoint, deps)
   let criP: Promise<Principal> | null = null
   try {
@@ -52,21 +53,37 @@ export function handleMessages (res: HttpResponse, rq: Req, endpoint: Endpoint, 
     else x.principal = deps.authenticate(rq) // from the headers alone: a refusal reads no body byte
   } catch (err) {
     sendError(res, rq, err)
-    return Promise.resolve()
+    return undefined
   }
   const fake = deps.loadTest && criP === null ? rq.headers[LOAD_TEST_USER] : undefined
   if (fake !== undefined) {
     if (!LOAD_TEST_USER_VALUE.test(fake)) {
       reject(x, new GatewayError('GW_BAD_REQUEST', `${LOAD_TEST_USER} must be a whole number of at most 7 digits`))
-      return Promise.resolve()
+      return undefined
     }
     x.principal = { ...x.principal, sub: `${x.principal.sub}+loadtest-${Number(fake)}` }
   }
-  const bodyP = readBody(res, rq, deps.maxBodyBytes)
+  if (criP !== null) {
+    const bodyP = readBody(res, rq, deps.maxBodyBytes)
+    rq.onAbort = () => { clientGone(x) }
+    return startCri(x, criP, bodyP)
+  }
+  // The hot path: no promise; the body arrives in uWS's data callback (or a microtask).
+  readBodyTo(res, rq, deps.maxBodyBytes, x, bodyRead, bodyFailed)
   rq.onAbort = () => { clientGone(x) }
-  if (criP !== null) return startCri(x, criP, bodyP)
-  return bodyP.then((body) => start(x, body), (err: unknown) => { sendError(res, rq, err) })
+  return undefined
 }
+
+function bodyRead (x: Exchange, body: Buffer): void {
+  try {
+    const p = start(x, body)
+    if (p !== undefined) p.catch((err: unknown) => { sendError(x.out.res as HttpResponse, x.rq, err) })
+  } catch (err) {
+    sendError(x.out.res as HttpResponse, x.rq, err)
+  }
+}
+
+function bodyFailed (x: Exchange, err: unknown): void { sendError(x.out.res as HttpResponse, x.rq, err) }
 
 /** The client went away: abort the attempt in flight, or end a request between attempts. */
 function clientGone (x: Exchange): void {
@@ -100,32 +117,55 @@ function reject (x: Exchange, err: GatewayError): void {
   auditInference(x, err.status)
 }
 
-async function start (x: Exchange, body: Buffer): Promise<void> {
-  if (x.rq.aborted) return
+/**
+ * Admission, spend control, then the first attempt. Not an async function: the common case (spend
+ * control answers from memory) runs straight through without a promise; a promise is returned
+ * only when spend control's answer is one.
+ */
+function start (x: Exchange, body: Buffer): Promise<void> | undefined {
+  if (x.rq.aborted) return undefined
   x.body = body
   const d = admit(x.rq.headers, body, x.principal, x.deps)
-  if (isRefused(d)) { x.model = d.model; reject(x, d.error); return }
+  if (isRefused(d)) { x.model = d.model; reject(x, d.error); return undefined }
   x.scan = d.scan
   x.model = d.model
   x.family = d.family
   x.billingGroup = d.billingGroup
-  const { deps } = x
   if (x.endpoint === 'messages' && !x.cri) {
+    let a
     try {
-      const a = deps.accounting.admit(x.principal, { model: d.model, family: d.family, maxTokens: d.scan.maxTokens, bodyBytes: body.length, billingGroup: d.billingGroup, requestId: x.rq.id })
-      x.admission = a instanceof Promise ? await a : a
+      a = x.deps.accounting.admit(x.principal, { model: d.model, family: d.family, maxTokens: d.scan.maxTokens, bodyBytes: body.length, billingGroup: d.billingGroup, requestId: x.rq.id })
     } catch (err) {
-      if (err instanceof GatewayError) { reject(x, err); return }
+      if (err instanceof GatewayError) { reject(x, err); return undefined }
       throw err
     }
-    if (x.rq.aborted) { done(x, 499); return }
+    if (a instanceof Promise) {
+      return a.then((adm) => { x.admission = adm; admitted(x, d.candidates) }, (err: unknown) => {
+        if (err instanceof GatewayError) { reject(x, err); return }
+        throw err
+      })
+    }
+    x.admission = a
+    admitted(x, d.candidates)
+    return undefined
   }
+  firstAttempt(x, d.candidates)
+  return undefined
+}
+
+/** Spend control admitted the request (unless the client left meanwhile). */
+function admitted (x: Exchange, candidates: readonly Candidate[]): void {
+  if (x.rq.aborted) { done(x, 499); return }
+  firstAttempt(x, candidates)
+}
+
+function firstAttempt (x: Exchange, candidates: readonly Candidate[]): void {
   // Upstream pools order the candidates (and may hand this request a half-open probe) only now,
   // right before the first attempt, so a refused request never holds a probe.
-  let candidates = d.candidates
+  const pools = x.deps.pools
   let home = -1
-  if (deps.pools !== null) {
-    const plan = deps.pools.plan(candidates, x.rq.headers[SESSION_ID] ?? x.principal.sub)
+  if (pools !== null) {
+    const plan = pools.plan(candidates, x.rq.headers[SESSION_ID] ?? x.principal.sub)
     candidates = plan.candidates
     x.probe = plan.probe
     home = plan.home

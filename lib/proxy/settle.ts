@@ -8,7 +8,7 @@
  * when the stream was cut short or ran far past `max_tokens`.
  */
 import { finish } from '../http/request.js'
-import { audit } from '../log.js'
+import { auditRecord, auditTime } from '../log.js'
 import { recordRequest, recordTokens, recordUpstreamTokens } from '../telemetry/metrics.js'
 import type { Outcome } from './accounting.js'
 import type { Exchange } from './exchange.js'
@@ -71,8 +71,11 @@ export function auditInference (x: Exchange, status: number): void {
   const extra = x.deps.policy.auditFields(x.rq.headers)
   const cri = x.principal?.cri
   // One object of one shape, the rare fields added after (no spread: it would build a fresh
-  // dictionary-mode object per request). The key order, hence the line, is the same.
-  const f: Record<string, unknown> = {
+  // dictionary-mode object per request), starting with the line's own `ts` and `evt` so it is
+  // serialised as it is (log.ts `auditRecord`). The key order, hence the line, is the same.
+  const f: { ts: string, evt: 'inference', [k: string]: unknown } = {
+    ts: auditTime(),
+    evt: 'inference',
     request_id: x.rq.id,
     sub: x.principal?.sub,
     email: x.principal?.email,
@@ -100,5 +103,5 @@ export function auditInference (x: Exchange, status: number): void {
     f.upstream_kind = up === null ? undefined : up.sanitizeErrors ? 'cloud' : 'anthropic'
   }
   if (extra !== null) for (const k in extra) f[k] = extra[k]
-  audit('inference', f)
+  auditRecord(f)
 }

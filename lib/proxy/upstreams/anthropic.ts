@@ -61,7 +61,8 @@ export function anthropicUpstream (cfg: AnthropicUpstream, o: PoolOptions): Upst
   const wif = auth.federation_rule_id !== undefined ? federationBearer(cfg.auth as FederationConfig, base, `upstream ${cfg.name}`, o.env) : null
   const pool = upstreamDispatcher(base, o)
   const dispatcher: Sender = wif === null ? pool : new CloudSender(pool, cfg.name, { onAuthFailure: () => { wif.invalidate() } })
-  const extra = cfg.headers ?? {}
+  const extra: Record<string, string> = cfg.headers ?? {}
+  const extraKeys = Object.keys(extra)
   // The request paths, built once (a query string is the only per-request part).
   const messagesPath = prefix + '/v1/messages'
   const countPath = prefix + '/v1/messages/count_tokens'
@@ -73,7 +74,10 @@ export function anthropicUpstream (cfg: AnthropicUpstream, o: PoolOptions): Upst
     dispatcher,
     ...(wif !== null ? { invalidateCredentials: () => { wif.invalidate() } } : {}),
     prepare (call: UpstreamCall): Outgoing | Promise<Outgoing> {
-      const headers: Record<string, string> = { ...call.headers, ...extra }
+      // This attempt's own header object, completed in place (no copy): the same keys in the same
+      // order as `{ ...call.headers, ...extra }`, hence the same request bytes.
+      const headers = call.headers
+      for (let i = 0; i < extraKeys.length; i++) { const k = extraKeys[i] as string; headers[k] = extra[k] as string }
       if (auth.api_key !== undefined) {
         headers['x-api-key'] = auth.api_key
       } else if (auth.oauth_token !== undefined || wif !== null) {

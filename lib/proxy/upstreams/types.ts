@@ -24,8 +24,12 @@ export interface UpstreamCall {
   readonly endpoint: Endpoint
   /** Raw query string from the client ('' when none), e.g. `beta=true`. */
   readonly query: string
-  /** Client headers already filtered for forwarding (lib/proxy/headers.ts). */
-  readonly headers: Readonly<Record<string, string>>
+  /**
+   * Client headers already filtered for forwarding (lib/proxy/headers.ts). Built for this attempt
+   * alone (`Failover.callHeaders`): an upstream may complete it in place and send it as its own
+   * outgoing headers instead of copying it.
+   */
+  readonly headers: Record<string, string>
   /** The client's body bytes, unchanged. */
   readonly body: Buffer
   readonly scan: ScannedRequest

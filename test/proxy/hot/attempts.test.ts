@@ -195,3 +195,19 @@ t.test('backpressure: a full client pauses the fake upstream until it drains', a
   await r.finished
   t.equal(r.res.body, SSE.join(''), 'all of it after the drain')
 })
+
+t.test('the inference line: ts and evt first, then the fields in their fixed order', async (t) => {
+  const r = run([fakeUpstream('a', sse())])
+  const raw: string[] = []
+  setLogSink((l) => { if (l.includes('"evt":"inference"')) raw.push(l) })
+  await r.finished
+  t.equal(raw.length, 1, 'one line')
+  const line = raw[0] as string
+  t.match(line, /^\{"ts":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","evt":"inference","request_id":"[^"]+","sub":"/, 'the line starts with ts, evt, request_id, sub')
+  t.ok(line.endsWith('}\n'), 'one line')
+  const order = ['ts', 'evt', 'request_id', 'sub', 'email', 'path', 'model', 'upstream', 'upstream_model', 'upstream_request_id', 'status', 'ms', 'bytes', 'attempts',
+    'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_write_tokens', 'billing_group', 'abort']
+  const keys = Object.keys(JSON.parse(line) as object)
+  t.same(keys, order.filter((k) => keys.includes(k)), `keys in the fixed order: ${keys.join(',')}`)
+  t.ok(keys.includes('output_tokens') && keys.includes('upstream_model'), 'with the usage and the upstream model')
+})
