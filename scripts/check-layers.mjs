@@ -36,8 +36,8 @@ const FRAMEWORK_BASE = ['lib/errors.ts', 'lib/log.ts', 'lib/version.ts', 'lib/ne
 
 const IMPORT_RE = /(?:^|[\s;}])(?:import|export)\s+(?:type\s+)?(?:[\w*{}\s,$]+?\s+from\s+)?'([^']+)'|import\(\s*'([^']+)'\s*\)/g
 
-/** Every .ts file under ROOT's source folders, as forward-slash paths relative to ROOT. */
-function sources (root) {
+/** Every .ts file under ROOT's source folders, as forward-slash paths relative to ROOT (check-repeats.mjs reads the same set). */
+export function sources (root) {
   const out = []
   const walk = (dir) => {
     let entries

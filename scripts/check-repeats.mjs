@@ -2,7 +2,7 @@
 /**
  * No block written twice: `node scripts/check-repeats.mjs [ROOT] [--min N]` (also
  * `npm run check:repeats`, and the lint stage of .ci/run). Reads the TypeScript sources under ROOT
- * (default: this repository) — bin/, lib/, workers/ — and fails (exit 1, one line per finding) when
+ * (default: this repository) — bin/, lib/, workers/, the same files check-layers.mjs reads — and fails (exit 1, one line per finding) when
  * a run of N or more significant lines (default MIN_LINES) appears in two places, in one file or
  * in two. Such a run is logic that should live once and be called from both places.
  *
@@ -13,33 +13,15 @@
  * reported (`duplicates` from the tool library finds those, for a human to judge). A finding names
  * the longest shared run once per pair of places, with 1-based line numbers of the source.
  *
- * Standalone on purpose (no build, no dependencies), like check-layers.mjs.
+ * Standalone on purpose (no build, no dependencies); it shares check-layers.mjs's file walk.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs'
-import { dirname, join, relative, resolve, sep } from 'node:path'
+import { readFileSync, statSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-
-/** Folders whose sources are checked. */
-const SOURCE_DIRS = ['bin', 'lib', 'workers']
+import { sources } from './check-layers.mjs'
 
 /** The shortest run reported, in significant lines. */
 export const MIN_LINES = 6
-
-/** Every .ts file under ROOT's source folders, as forward-slash paths relative to ROOT. */
-function sources (root) {
-  const out = []
-  const walk = (dir) => {
-    let entries
-    try { entries = readdirSync(dir, { withFileTypes: true }) } catch { return }
-    for (const e of entries) {
-      const p = join(dir, e.name)
-      if (e.isDirectory()) walk(p)
-      else if (e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(relative(root, p).split(sep).join('/'))
-    }
-  }
-  for (const d of SOURCE_DIRS) walk(join(root, d))
-  return out.sort()
-}
 
 /**
  * The source with comments blanked out, line breaks kept (so line numbers stay true). String and
