@@ -13,11 +13,18 @@ import { freshDatabase } from '../helpers/pg.js'
 
 const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
 
-/** Wait until some backend waits for a lock of `locktype`; false after 10 s. */
+/**
+ * Wait until some backend of this test's database waits for a lock of `locktype`; false after
+ * 10 s. pg_locks is server-wide (and a transaction-id lock names no database), so the waiter is
+ * matched to this database through pg_stat_activity: test files running beside this one on the
+ * same server have waits of their own.
+ */
 async function someoneWaits (sql: Sql, locktype: string): Promise<boolean> {
   const deadline = Date.now() + 10_000
   while (Date.now() < deadline) {
-    const [row] = await sql<Array<{ n: number }>>`select count(*)::int as n from pg_locks where not granted and locktype = ${locktype}`
+    const [row] = await sql<Array<{ n: number }>>`
+      select count(*)::int as n from pg_locks l join pg_stat_activity a on a.pid = l.pid
+      where not l.granted and l.locktype = ${locktype} and a.datname = current_database()`
     if ((row?.n ?? 0) > 0) return true
     await sleep(20)
   }
